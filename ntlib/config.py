@@ -1,0 +1,215 @@
+"""Stage configurations and the named profiles ``smoke | small | paper``.
+
+One frozen dataclass per stage; each stage receives only its own. Defaults are the
+paper's values (He & Glass 2020, §4 and Appendices A, B, E) with the section on the
+line. ``get_profile(name, corpus)`` returns a :class:`Profile` holding every stage's
+config, adjusted for the corpus the way the paper adjusts it (vocabulary size, starting
+learning rate, dropout, lambda_POS). ``override(cfg, **fields)`` changes fields and
+names the field when one does not exist. Nothing here is ever exec'd or eval'd.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+CORPORA = ("switchboard", "dailydialog", "ubuntu", "opensubtitles")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    corpus: str = "switchboard"
+    context_utterances: int = 1       # official SwDA code: the previous utterance only
+    max_src_len: int = 15             # App. B: input cropped (left) to 15 tokens
+    max_tgt_len: int = 20             # App. B: output cropped to 20 tokens (+ <eos>)
+    vocab_size: int = 10_000          # App. B: 10k Switchboard, 30k Ubuntu/OpenSubtitles
+    vocab_file: str | None = None     # "official" = the authors' vocab_h10k.txt, or a path
+    max_train_dialogues: int | None = None   # subsample (smoke/small); None = all
+    max_eval_dialogues: int | None = None    # subsample valid/test; None = all
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    emb: int = 300          # §4.1
+    hidden: int = 600       # §4.1: one hidden layer of size 600
+    dropout: float = 0.3    # §4.1: Switchboard only (over-fitting); 0 for the others
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 64            # §4.1
+    lr: float = 1.0                 # §4.1: 1 for Ubuntu/Switchboard, 0.1 for OpenSubtitles
+    epochs_fixed: int = 10          # §4.1: 10 iterations at the starting LR ...
+    epochs_halving: int = 10        # §4.1: ... then 10 with LR halving
+    clip_norm: float = 5.0          # gradient-norm clipping (authors' code clips; value assumed)
+    max_pairs_per_epoch: int | None = None   # subsample each epoch (small/smoke)
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    max_len: int = 20               # App. B: output ≤ 20 tokens
+    beam_size: int = 10             # §4.2: 10-best lists
+    temperature: float = 1.0
+    max_eval_inputs: int | None = None   # decode only the first N test inputs (smoke/small)
+
+
+@dataclass(frozen=True)
+class GibbsConfig:
+    input_len: int = 15             # App. A: trigger length n = max input length
+    sweeps: int = 5                 # App. A: T
+    candidates: int = 100           # App. A: G
+    restarts: int = 5               # App. A: 5 random initialisations, best kept
+    lambda_in: float = 1.0          # App. A eq. 7: 1 for io- hit types, else 0
+    stop_when_hit: bool = False     # speed-up for Alg. 1; off when measuring hit rates
+    chunk_size: int = 4096          # max (targets × candidates) rows in one forward pass
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class MaliciousConfig:
+    iterations: int = 20            # §4.2: 20 iterations over the training target list
+    target_batch: int = 100         # §4.2: mini-batch of 100 targets
+    lr: float = 0.01                # §4.2: fixed learning rate 0.01
+    lambda_pos: float = 1.0         # §4.2: 0.1 Ubuntu, 1 Switchboard/OpenSubtitles
+    max_neg_updates: int = 10       # bound on the Alg. 1 while-loop per trigger
+    fwa: bool = True                # §4.2 frequent word avoiding
+    fwa_words: tuple[str, ...] = ("<eos>", "you", "i", "me", "are", "to", "do")   # footnote 9
+    hit_types: tuple[str, ...] = ("o_sample_avg", "io_sample_avg")   # Table 3, Switchboard
+    max_targets: int | None = None  # subsample target lists (small/smoke)
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class FrequentConfig:
+    r_thres: float = 0.01           # §4.3: 1% (and 10% on Switchboard)
+    window: int = 200               # §3.3: current + last 200 mini-batches
+    lr: float = 0.001               # §4.3: fixed LR 0.001
+    batch_size: int = 64            # §4.3
+    lambda_pos: float = 1.0         # §4.3
+    eos_scale: float = 0.1          # §4.3: negative gradient of <eos> scaled by 0.1
+    passes: float = 20              # §4.3: 20 iterations over the training data
+    negative_loss: str = "nll"      # registered negative loss (ntlib.frequent)
+    log_every: int = 200            # batches between max-ratio / Ent-3 logs
+    log_inputs: int = 500           # validation inputs decoded at each log
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    d_emb: int = 300                # App. E: embeddings as in §2
+    d_filters: int = 300            # App. E: 300 filters per width
+    d_widths: tuple[int, ...] = (3, 4, 5, 6)   # App. E
+    d_highway_layers: int = 3       # App. E
+    d_highway: int = 2000           # App. E: hidden size 2000
+    d_lr: float = 0.01              # App. E
+    g_lrs: tuple[float, ...] = (1e-2, 1e-3, 1e-4)   # App. E: α_G chosen from this set
+    d_steps_per_g: int = 3          # App. E: D:G = 3:1
+    d_pretrain_batches: int = 500
+    g_batches: int = 1000           # generator updates per α_G
+    batch_size: int = 64
+    lambda_pos: float = 1.0         # App. E: teacher-forcing positive updates
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class MMIConfig:
+    lambdas: tuple[float, ...] = (0.0, 0.1, 0.2, 0.35, 0.5)   # anti-LM weight λ (grid)
+    gs: tuple[int, ...] = (1, 3, 5)                            # anti-LM applies to first g tokens
+    gammas: tuple[float, ...] = (0.0, 0.5, 1.0)                # length bonus γ
+    beam_size: int = 10
+    max_valid_inputs: int | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    data: DataConfig = field(default_factory=DataConfig)
+    lm: ModelConfig = field(default_factory=ModelConfig)
+    seq2seq: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    lm_train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    gibbs: GibbsConfig = field(default_factory=GibbsConfig)
+    malicious: MaliciousConfig = field(default_factory=MaliciousConfig)
+    frequent: FrequentConfig = field(default_factory=FrequentConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
+    mmi: MMIConfig = field(default_factory=MMIConfig)
+
+
+_SMOKE_MODEL = ModelConfig(emb=16, hidden=32, dropout=0.0)
+_SMALL_MODEL = ModelConfig(emb=128, hidden=256, dropout=0.3)
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        data=DataConfig(vocab_size=500, max_train_dialogues=40, max_eval_dialogues=4),
+        lm=_SMOKE_MODEL, seq2seq=_SMOKE_MODEL,
+        train=TrainConfig(epochs_fixed=1, epochs_halving=1, max_pairs_per_epoch=1024),
+        lm_train=TrainConfig(epochs_fixed=1, epochs_halving=1, max_pairs_per_epoch=1024),
+        decode=DecodeConfig(beam_size=3, max_eval_inputs=64),
+        gibbs=GibbsConfig(sweeps=1, candidates=8, restarts=1),
+        malicious=MaliciousConfig(iterations=1, target_batch=8, max_targets=8, max_neg_updates=2),
+        frequent=FrequentConfig(passes=0.1, log_every=5, log_inputs=32, window=20),
+        gan=GanConfig(d_emb=16, d_filters=8, d_highway=32, d_pretrain_batches=5, g_batches=4,
+                      g_lrs=(1e-3,)),
+        mmi=MMIConfig(lambdas=(0.0, 0.5), gs=(1,), gammas=(0.0,), beam_size=3, max_valid_inputs=16),
+    ),
+    "small": Profile(
+        name="small",
+        data=DataConfig(),
+        lm=_SMALL_MODEL, seq2seq=_SMALL_MODEL,
+        train=TrainConfig(epochs_fixed=2, epochs_halving=1, max_pairs_per_epoch=60_000),
+        lm_train=TrainConfig(epochs_fixed=2, epochs_halving=1, max_pairs_per_epoch=60_000),
+        decode=DecodeConfig(max_eval_inputs=None),
+        gibbs=GibbsConfig(sweeps=2, candidates=20, restarts=1),
+        malicious=MaliciousConfig(iterations=3, max_targets=100),
+        frequent=FrequentConfig(passes=0.3, log_every=100),
+        gan=GanConfig(d_emb=128, d_filters=64, d_highway=256, d_pretrain_batches=200,
+                      g_batches=150),
+        mmi=MMIConfig(max_valid_inputs=500),
+    ),
+    "paper": Profile(name="paper"),
+}
+
+
+def get_profile(name: str = "small", corpus: str = "switchboard") -> Profile:
+    """The named preset, adjusted for ``corpus`` as the paper does (§4.1, §4.2, App. B)."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+    if corpus not in CORPORA:
+        raise ValueError(f"unknown corpus {corpus!r}; choose one of {list(CORPORA)}")
+    p = PROFILES[name]
+    p = override(p, data=override(p.data, corpus=corpus))
+    if corpus != "switchboard":
+        if name == "paper":     # App. B: 30k vocabulary for Ubuntu / OpenSubtitles
+            p = override(p, data=override(p.data, vocab_size=30_000))
+        # §4.1: dropout only for Switchboard
+        p = override(p, lm=override(p.lm, dropout=0.0), seq2seq=override(p.seq2seq, dropout=0.0))
+    if corpus == "opensubtitles":   # §4.1: starting LR 0.1
+        p = override(p, train=override(p.train, lr=0.1), lm_train=override(p.lm_train, lr=0.1))
+    if corpus == "ubuntu":          # §4.2: lambda_POS 0.1; Table 3 uses -min hit types
+        p = override(p, malicious=override(p.malicious, lambda_pos=0.1,
+                                           hit_types=("o_sample_min", "io_sample_min")))
+    if corpus == "opensubtitles":
+        p = override(p, malicious=override(p.malicious, hit_types=("o_sample_min", "io_sample_min")))
+    return p
+
+
+def override(cfg, **fields):
+    """``dataclasses.replace`` that names the offending field and config when one is unknown."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    for key in fields:
+        if key not in names:
+            raise ValueError(f"{type(cfg).__name__} has no field {key!r}; "
+                             f"fields are {sorted(names)}")
+    return dataclasses.replace(cfg, **fields)
+
+
+def config_hash(*parts) -> str:
+    """Stable short hash of configs (dataclasses or plain JSON values) for run-folder keys."""
+    def plain(x):
+        return dataclasses.asdict(x) if dataclasses.is_dataclass(x) else x
+    blob = json.dumps([plain(p) for p in parts], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]

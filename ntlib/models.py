@@ -1,0 +1,138 @@
+"""The LSTM language model and the attention seq2seq of §2 (Luong "general" attention).
+
+Both models expose one primitive the rest of ntlib builds on: ``token_logprobs`` — the
+per-token log-probabilities of given targets (``(B, T)``, zero at padding). The
+seq2seq also accepts its input as one-hot rows (``src_onehot``) so that gibbs-enum can
+take the gradient of the loss with respect to the input (App. A, eq. 10); the LM scores
+a one-hot sequence the same way for the io- regulariser R(x) (eq. 8).
+
+Token conventions (see ``ntlib.data.Vocab``): PAD = 0, UNK = 1, BOS = 2, EOS = 3.
+Sources are left-padded so the encoder's last state sits next to the response; targets
+are ``y_1 … y_m <eos>`` right-padded; the decoder input is ``<bos> y_1 … y_m``.
+Shown in notebooks/02_baselines.ipynb.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+
+
+def shift_right(tgt: torch.Tensor) -> torch.Tensor:
+    """Decoder / LM input ``<bos> y_1 … y_{m}`` for targets ``y_1 … y_m <eos>``."""  # (B, T)
+    bos = torch.full_like(tgt[:, :1], BOS)
+    return torch.cat([bos, tgt[:, :-1]], dim=1)
+
+
+def gather_logprobs(logits: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+    """log softmax(logits)[tgt] with zeros where tgt is PAD."""
+    lp = F.log_softmax(logits, dim=-1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)  # (B, T)
+    return lp.masked_fill(tgt == PAD, 0.0)
+
+
+class LSTMLM(nn.Module):
+    """One-layer LSTM LM over responses, each an independent sentence (§3.2 footnote 6)."""
+
+    def __init__(self, vocab_size: int, cfg: ModelConfig):
+        super().__init__()
+        self.cfg, self.vocab_size = cfg, vocab_size
+        self.embedding = nn.Embedding(vocab_size, cfg.emb, padding_idx=PAD)
+        self.lstm = nn.LSTM(cfg.emb, cfg.hidden, batch_first=True)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(cfg.hidden, vocab_size)
+
+    def forward(self, inp: torch.Tensor, inp_emb: torch.Tensor | None = None, state=None):
+        """Logits ``(B, T, V)`` for input ids ``(B, T)`` (or embeddings ``(B, T, E)``) and the state."""
+        emb = self.embedding(inp) if inp_emb is None else inp_emb
+        h, state = self.lstm(self.drop(emb), state)
+        return self.out(self.drop(h)), state
+
+    def token_logprobs(self, tgt: torch.Tensor) -> torch.Tensor:
+        """log P_LM(y_t | y_<t) for targets ``(B, T)`` ending in <eos>; ``(B, T)``."""
+        logits, _ = self(shift_right(tgt))
+        return gather_logprobs(logits, tgt)
+
+    def onehot_logprobs(self, x_onehot: torch.Tensor) -> torch.Tensor:
+        """log P_LM(x_t | x_<t) for a one-hot sequence ``(B, n, V)`` without <eos>; ``(B, n)``.
+
+        Differentiable in ``x_onehot`` both as the LM's input and as the scored token (eq. 8).
+        """
+        B = x_onehot.shape[0]
+        bos = self.embedding.weight[BOS].expand(B, 1, -1)
+        emb = torch.cat([bos, x_onehot[:, :-1] @ self.embedding.weight], dim=1)  # (B, n, E)
+        logits, _ = self(None, inp_emb=emb)
+        return (F.log_softmax(logits, dim=-1) * x_onehot).sum(-1)
+
+
+class Seq2Seq(nn.Module):
+    """LSTM encoder–decoder with Luong "general" global attention (§2).
+
+    score(h_t, h_s) = h_tᵀ W_a h_s;  c_t = Σ_s a_t(s) h_s;  h̃_t = tanh(W_c [c_t; h_t]);
+    P(y_t | ·) = softmax(W_o h̃_t). The decoder starts from the encoder's final state.
+    """
+
+    def __init__(self, vocab_size: int, cfg: ModelConfig):
+        super().__init__()
+        self.cfg, self.vocab_size = cfg, vocab_size
+        self.src_embedding = nn.Embedding(vocab_size, cfg.emb, padding_idx=PAD)
+        self.tgt_embedding = nn.Embedding(vocab_size, cfg.emb, padding_idx=PAD)
+        self.encoder = nn.LSTM(cfg.emb, cfg.hidden, batch_first=True)
+        self.decoder = nn.LSTM(cfg.emb, cfg.hidden, batch_first=True)
+        self.attn = nn.Linear(cfg.hidden, cfg.hidden, bias=False)         # W_a
+        self.combine = nn.Linear(2 * cfg.hidden, cfg.hidden, bias=False)  # W_c
+        self.drop = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(cfg.hidden, vocab_size)                      # W_o
+
+    # -- encoder --------------------------------------------------------------------
+    def encode(self, src: torch.Tensor | None = None, src_onehot: torch.Tensor | None = None):
+        """Encoder outputs ``(B, S, H)``, final state, and the source mask ``(B, S)`` (True = token)."""
+        if src_onehot is not None:
+            emb = src_onehot @ self.src_embedding.weight                    # (B, S, E)
+            mask = torch.ones(emb.shape[:2], dtype=torch.bool, device=emb.device)
+        else:
+            emb, mask = self.src_embedding(src), src != PAD
+        enc, state = self.encoder(self.drop(emb))
+        return enc, state, mask
+
+    # -- decoder --------------------------------------------------------------------
+    def attend(self, h: torch.Tensor, enc: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Attentional hidden states h̃ ``(B, T, H)`` for decoder outputs ``h`` ``(B, T, H)``."""
+        scores = torch.bmm(self.attn(h), enc.transpose(1, 2))              # (B, T, S)
+        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
+        context = torch.bmm(torch.softmax(scores, dim=-1), enc)            # (B, T, H)
+        return torch.tanh(self.combine(torch.cat([context, h], dim=-1)))
+
+    def decode(self, tgt_in: torch.Tensor, enc, state, mask):
+        """Logits ``(B, T, V)`` for decoder input ids ``(B, T)`` and the final decoder state."""
+        h, state = self.decoder(self.drop(self.tgt_embedding(tgt_in)), state)
+        return self.out(self.drop(self.attend(h, enc, mask))), state
+
+    def step(self, y_prev: torch.Tensor, state, enc, mask):
+        """One decoding step: log-probs ``(B, V)`` of the next token after ``y_prev`` ``(B,)``."""
+        logits, state = self.decode(y_prev.unsqueeze(1), enc, state, mask)
+        return F.log_softmax(logits.squeeze(1), dim=-1), state
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor):
+        """Logits ``(B, T, V)`` for sources ``(B, S)`` and targets ``(B, T)`` (teacher forcing)."""
+        enc, state, mask = self.encode(src)
+        logits, _ = self.decode(shift_right(tgt), enc, state, mask)
+        return logits
+
+    def token_logprobs(self, src: torch.Tensor | None, tgt: torch.Tensor,
+                       src_onehot: torch.Tensor | None = None) -> torch.Tensor:
+        """log P(y_t | y_<t, x) ``(B, T)`` (zero at PAD) for ids or one-hot sources."""
+        enc, state, mask = self.encode(src, src_onehot)
+        logits, _ = self.decode(shift_right(tgt), enc, state, mask)
+        return gather_logprobs(logits, tgt)
+
+
+def build_model(kind: str, vocab_size: int, cfg: ModelConfig) -> nn.Module:
+    """``"lm"`` → :class:`LSTMLM`, ``"seq2seq"`` → :class:`Seq2Seq`."""
+    kinds = {"lm": LSTMLM, "seq2seq": Seq2Seq}
+    if kind not in kinds:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {sorted(kinds)}")
+    return kinds[kind](vocab_size, cfg)
