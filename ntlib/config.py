@@ -89,6 +89,7 @@ class FrequentConfig:
     batch_size: int = 64            # §4.3
     lambda_pos: float = 1.0         # §4.3
     eos_scale: float = 0.1          # §4.3: negative gradient of <eos> scaled by 0.1
+    clip_norm: float = 5.0          # gradient-norm clipping, as the authors' code (clip 5)
     passes: float = 20              # §4.3: 20 iterations over the training data
     negative_loss: str = "nll"      # registered negative loss (ntlib.frequent)
     log_every: int = 200            # batches between max-ratio / Ent-3 logs

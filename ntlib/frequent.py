@@ -1,0 +1,230 @@
+"""Negative training for the frequent response problem (He & Glass 2020, §3.3 Algorithm 2, §4.3).
+
+For every training mini-batch the model greedy-decodes the inputs; the responses of the
+last ``window`` mini-batches are counted in a :class:`ResponseWindow`, and a response
+whose share of that window exceeds ``r_thres`` becomes a negative example. One SGD step
+per mini-batch then minimises ``L_NEG + lambda_POS * L_MLE`` (eq. 4): the negative loss on
+the flagged samples ``log P(y_sample | x_pos)`` (eq. 3) and the MLE loss on the batch's
+references. The negative gradient of ``<eos>`` is scaled by ``eos_scale`` (§4.3, "frequent
+word avoiding" for <EOS> only; footnote 10: 0 gives extremely short responses).
+
+Negative losses are registered by name (:func:`register_negative_loss`), so alternatives
+(e.g. token-level unlikelihood, Welleck et al. 2020) run on the same detection loop;
+``FrequentConfig.negative_loss`` selects one. Shown in notebooks/04_frequent.ipynb.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections import Counter, deque
+from collections.abc import Callable, Hashable, Iterable
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .config import FrequentConfig
+from .data import PairTensors, Vocab, iterate_batches, trim
+from .decode import greedy
+from .metrics import ent_n, max_ratio
+from .models import EOS, PAD
+from .train import seq2seq_nll, sgd_step
+
+# -- pluggable negative losses --------------------------------------------------------
+NegativeLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+NEGATIVE_LOSSES: dict[str, NegativeLoss] = {}
+
+
+def register_negative_loss(name: str) -> Callable[[NegativeLoss], NegativeLoss]:
+    """Decorator: register ``fn(logits (B,T,V), samples (B,T), weights (B,T)) -> summed loss``."""
+    def deco(fn: NegativeLoss) -> NegativeLoss:
+        if name in NEGATIVE_LOSSES and NEGATIVE_LOSSES[name] is not fn:
+            raise ValueError(f"negative loss {name!r} is already registered")
+        NEGATIVE_LOSSES[name] = fn
+        return fn
+    return deco
+
+
+def get_negative_loss(name: str) -> NegativeLoss:
+    """The registered negative loss ``name`` (FrequentConfig.negative_loss)."""
+    if name not in NEGATIVE_LOSSES:
+        raise ValueError(f"FrequentConfig.negative_loss: unknown negative loss {name!r}; "
+                         f"registered: {sorted(NEGATIVE_LOSSES)}")
+    return NEGATIVE_LOSSES[name]
+
+
+def _sample_logprobs(logits: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+    """log P(y_t | y_<t, x) of the sample tokens; ``(B, T)``."""
+    return F.log_softmax(logits, dim=-1).gather(-1, samples.unsqueeze(-1)).squeeze(-1)
+
+
+@register_negative_loss("nll")
+def nll_negative_loss(logits: torch.Tensor, samples: torch.Tensor,
+                      weights: torch.Tensor) -> torch.Tensor:
+    """The paper's negative term (eq. 3, Alg. 2): L = Σ_b Σ_t w_bt · log P(y_bt | y_b,<t, x_b).
+
+    Minimising it lowers the likelihood of the flagged samples; ``w`` is 0 for unflagged
+    rows and padding, ``eos_scale`` at <eos>, 1 elsewhere.
+    """
+    return (_sample_logprobs(logits, samples) * weights).sum()
+
+
+@register_negative_loss("unlikelihood")
+def unlikelihood_negative_loss(logits: torch.Tensor, samples: torch.Tensor,
+                               weights: torch.Tensor) -> torch.Tensor:
+    """Token-level unlikelihood (Welleck et al. 2020): L = −Σ_b Σ_t w_bt · log(1 − P(y_bt | ·)).
+
+    Bounded below by 0 (unlike "nll"), so tokens already improbable stop contributing.
+    """
+    p = _sample_logprobs(logits, samples).exp().clamp(max=1.0 - 1e-6)   # (B, T)
+    return -(torch.log1p(-p) * weights).sum()
+
+
+def negative_weights(samples: torch.Tensor, flagged: torch.Tensor, eos_scale: float) -> torch.Tensor:
+    """Per-token weights ``(B, T)``: 1, ``eos_scale`` at <eos> (§4.3), 0 at PAD and unflagged rows."""
+    w = torch.ones(samples.shape, dtype=torch.float)
+    w = w.masked_fill(samples == EOS, eos_scale).masked_fill(samples == PAD, 0.0)
+    return w * flagged.float().unsqueeze(1)
+
+
+# -- detection window -----------------------------------------------------------------
+class ResponseWindow:
+    """Counts of responses over the last ``window`` mini-batches, the newest included (§3.3).
+
+    Adding a batch to a full window forgets the oldest one (the authors' code keeps 200
+    batches, the current one among them). ``ratio(r)`` = count(r) / responses in window.
+    """
+
+    def __init__(self, window: int):
+        if window < 1:
+            raise ValueError(f"FrequentConfig.window must be >= 1, got {window}")
+        self.window = window
+        self.batches: deque[list[Hashable]] = deque()
+        self.counts: Counter = Counter()
+        self.total = 0
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    @property
+    def full(self) -> bool:
+        return len(self.batches) == self.window
+
+    def add(self, batch_responses: Iterable[Hashable]) -> None:
+        """Count one mini-batch of responses, dropping the oldest batch when full."""
+        batch = list(batch_responses)
+        if self.full:
+            old = self.batches.popleft()
+            self.counts.subtract(old)
+            self.total -= len(old)
+            for r in set(old):
+                if self.counts[r] <= 0:
+                    del self.counts[r]
+        self.batches.append(batch)
+        self.counts.update(batch)
+        self.total += len(batch)
+
+    def ratio(self, response: Hashable) -> float:
+        return self.counts.get(response, 0) / self.total if self.total else 0.0
+
+    def most_common(self) -> tuple[Hashable, float]:
+        """The most frequent response in the window and its ratio."""
+        if not self.total:
+            return None, 0.0
+        r, c = self.counts.most_common(1)[0]
+        return r, c / self.total
+
+
+# -- decoding helpers -----------------------------------------------------------------
+def as_targets(ids: torch.Tensor) -> torch.Tensor:
+    """Greedy outputs ``(B, L)`` as targets ``y + <eos>``: everything after the first <eos> → PAD."""
+    after_eos = (ids == EOS).long().cumsum(1) - (ids == EOS).long() > 0   # (B, L) strictly after
+    return trim(ids.masked_fill(after_eos, PAD))
+
+
+@torch.no_grad()
+def respond(model, src: torch.Tensor, vocab: Vocab, max_len: int = 20,
+            batch_size: int = 256) -> list[str]:
+    """Greedy responses (space-joined tokens, <eos> removed) for sources ``(N, S)``; eval mode."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, src.shape[0], batch_size):
+        ids = greedy(model, trim(src[i:i + batch_size], left=True), max_len)
+        out += [" ".join(vocab.decode(row)) for row in ids]
+    model.train(was_training)
+    return out
+
+
+# -- Algorithm 2 ----------------------------------------------------------------------
+def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
+                   cfg: FrequentConfig, max_len: int = 20, progress: bool = True):
+    """Algorithm 2 on a copy of ``model``; returns ``(model, history)`` (baseline untouched).
+
+    Each mini-batch: greedy responses → window; once the window is full, responses with
+    ratio > r_thres are negatives; one SGD step on ``L_NEG/n_sample_tokens +
+    λ_POS · L_MLE/n_ref_tokens`` (eq. 4; the authors normalise each by its token count and
+    take two steps, we take one on their sum). No update while the window fills (the
+    authors' loop flags nothing then either). ``history`` logs max-ratio / Ent-3 of greedy
+    responses to ``valid.src[:log_inputs]`` every ``log_every`` batches.
+    """
+    neg_loss_fn = get_negative_loss(cfg.negative_loss)
+    if not 0.0 < cfg.r_thres < 1.0:
+        raise ValueError(f"FrequentConfig.r_thres must be in (0, 1), got {cfg.r_thres}")
+    torch.manual_seed(cfg.seed)                   # dropout masks
+    gen = torch.Generator().manual_seed(cfg.seed)  # batch order
+    model = copy.deepcopy(model)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    n_batches = max(1, math.ceil(cfg.passes * len(train) / cfg.batch_size))
+    window = ResponseWindow(cfg.window)
+    log_src = valid.src[:cfg.log_inputs]
+    history = {"step": [], "max_ratio": [], "ent3": [], "top_response": [],
+               "window_max_ratio": [], "neg_fraction": [], "loss": []}
+    flagged_seen = rows_seen = 0
+    losses: list[float] = []
+
+    def log(step):
+        responses = respond(model, log_src, vocab, max_len)
+        top, _ = Counter(responses).most_common(1)[0]
+        history["step"].append(step)
+        history["max_ratio"].append(max_ratio(responses))
+        history["ent3"].append(ent_n(responses, 3))
+        history["top_response"].append(top)
+        history["window_max_ratio"].append(window.most_common()[1])
+        history["neg_fraction"].append(flagged_seen / rows_seen if rows_seen else 0.0)
+        history["loss"].append(sum(losses) / len(losses) if losses else float("nan"))
+
+    log(0)
+    bar = tqdm(total=n_batches, desc=f"neg-train r_thres={cfg.r_thres:g}", disable=not progress)
+    step = 0
+    while step < n_batches:
+        for idx in iterate_batches(len(train), cfg.batch_size, generator=gen):
+            if step == n_batches:
+                break
+            src, tgt = trim(train.src[idx], left=True), trim(train.tgt[idx])
+            model.eval()
+            with torch.no_grad():
+                samples = as_targets(greedy(model, src, max_len))              # (B, T')
+            keys = [tuple(row[row != PAD].tolist()) for row in samples]
+            window.add(keys)
+            if window.full:
+                flagged = torch.tensor([window.ratio(k) > cfg.r_thres for k in keys])
+                flagged_seen += int(flagged.sum())
+                rows_seen += len(keys)
+                model.train()
+                w = negative_weights(samples, flagged, cfg.eos_scale)          # (B, T')
+                logits = model(src, samples)                                   # (B, T', V)
+                neg = neg_loss_fn(logits, samples, w) / max(1, int((samples != PAD).sum()))
+                nll, n_tok = seq2seq_nll(model, src, tgt)
+                losses.append(sgd_step(model, opt, neg + cfg.lambda_pos * nll / n_tok,
+                                       cfg.clip_norm))
+            step += 1
+            bar.update(1)
+            bar.set_postfix(window_max=f"{window.most_common()[1]:.3f}",
+                            neg=f"{flagged_seen / max(1, rows_seen):.2f}")
+            if step % cfg.log_every == 0 and step < n_batches:
+                log(step)
+    bar.close()
+    log(step)
+    model.eval()
+    return model, history

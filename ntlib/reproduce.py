@@ -1,0 +1,107 @@
+"""One-command reproduction: run notebooks 01 → 06 with papermill, skipping cached stages.
+
+``python -m ntlib.reproduce --profile small --corpus switchboard`` (what ``make reproduce``
+runs). Each stage's key hashes the profile, the corpus, the notebook, the ntlib sources and
+the previous stage's key; a stage whose key matches its done-marker is skipped, so an
+unchanged reproduction re-runs in seconds and an interrupted one resumes at the stage it
+stopped in (inside a stage, the baseline models resume from their last checkpoint).
+Executed notebooks are kept under ``runs/reproduce-<corpus>-<profile>/``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+from .config import CORPORA, PROFILES, config_hash, get_profile
+from .reports import read_json, write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = ("01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi", "06_tables")
+
+
+def _sources_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "ntlib").glob("*.py")):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def stage_keys(profile: str, corpus: str, notebooks_dir: Path) -> dict[str, str]:
+    """Cache key per stage: profile + corpus + notebook + ntlib sources + upstream key."""
+    keys, prev, src = {}, "", _sources_digest()
+    prof = dataclasses.asdict(get_profile(profile, corpus))
+    for stage in STAGES:
+        nb = hashlib.sha256((notebooks_dir / f"{stage}.ipynb").read_bytes()).hexdigest()[:12]
+        prev = keys[stage] = config_hash(prof, corpus, nb, src, prev)
+    return keys
+
+
+def default_reports_dir(profile: str, corpus: str) -> Path:
+    """``reports/`` holds the committed small/Switchboard run; other runs go to a sub-folder."""
+    if (profile, corpus) == ("small", "switchboard"):
+        return ROOT / "reports"
+    return ROOT / "reports" / f"{corpus}-{profile}"
+
+
+def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str | Path = ROOT / "runs",
+              reports_dir: str | Path | None = None, data_dir: str | None = None,
+              stages: tuple[str, ...] = STAGES, force: bool = False,
+              notebooks_dir: str | Path = ROOT / "notebooks") -> list[dict]:
+    """Run the numbered notebooks in order; return one record per stage (key, cached, seconds)."""
+    import papermill as pm
+
+    notebooks_dir = Path(notebooks_dir)
+    reports_dir = Path(reports_dir or default_reports_dir(profile, corpus)).resolve()
+    run_root = Path(run_root).resolve()
+    out_dir = run_root / f"reproduce-{corpus}-{profile}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    keys = stage_keys(profile, corpus, notebooks_dir)
+    records, t_all = [], time.time()
+    for i, stage in enumerate(stages, 1):
+        marker = out_dir / f"{stage}.done.json"
+        if not force and marker.exists() and read_json(marker).get("key") == keys[stage]:
+            rec = {**read_json(marker), "cached": True}
+            print(f"[{i}/{len(stages)}] {stage}: cached (ran in {rec['seconds']:.0f} s)", flush=True)
+            records.append(rec)
+            continue
+        print(f"[{i}/{len(stages)}] {stage}: running ...", flush=True)
+        t0 = time.time()
+        pm.execute_notebook(
+            str(notebooks_dir / f"{stage}.ipynb"), str(out_dir / f"{stage}.ipynb"),
+            parameters=dict(profile=profile, corpus=corpus, run_root=str(run_root),
+                            reports_dir=str(reports_dir), data_dir=data_dir),
+            cwd=str(notebooks_dir), progress_bar=False, kernel_name="python3")
+        rec = {"stage": stage, "key": keys[stage], "seconds": round(time.time() - t0, 1),
+               "profile": profile, "corpus": corpus, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+        write_json(rec, marker)
+        print(f"[{i}/{len(stages)}] {stage}: done in {rec['seconds']:.0f} s", flush=True)
+        records.append({**rec, "cached": False})
+    total = time.time() - t_all
+    write_json({"profile": profile, "corpus": corpus, "wall_seconds": round(total, 1),
+                "stages": records}, out_dir / "reproduce.json")
+    print(f"reproduce {profile}/{corpus}: {total:.0f} s; reports in {reports_dir}", flush=True)
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ntlib.reproduce", description=__doc__.split("\n")[0])
+    ap.add_argument("--profile", default="small", choices=sorted(PROFILES))
+    ap.add_argument("--corpus", default="switchboard", choices=CORPORA)
+    ap.add_argument("--run-root", default=str(ROOT / "runs"))
+    ap.add_argument("--reports-dir", default=None, help="default: reports/ (small, switchboard) "
+                    "or reports/<corpus>-<profile>/")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--stages", nargs="*", default=list(STAGES), choices=STAGES)
+    ap.add_argument("--force", action="store_true", help="re-run stages even when cached")
+    a = ap.parse_args(argv)
+    reproduce(a.profile, a.corpus, a.run_root, a.reports_dir, a.data_dir, tuple(a.stages), a.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
