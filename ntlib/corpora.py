@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from nltk.tokenize import TreebankWordTokenizer
+from tqdm.auto import tqdm
 
 Dialogue = list[list[str]]
 Splits = tuple[list[Dialogue], list[Dialogue], list[Dialogue]]
@@ -88,7 +89,7 @@ def _utt_body(text: str, name: str) -> tuple[list[str], int]:
     """Lines after the header rule of a ``.utt`` file, and the 1-based number of the first."""
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        if line.startswith("====="):
+        if line.strip().startswith("====="):
             return lines[i + 1:], i + 2
     raise DataError(f"{name}:1: no '=====' line ending the header; not a SwDA .utt file")
 
@@ -107,7 +108,7 @@ def read_split_tsv(path: Path) -> dict[str, list[tuple[str, int]]]:
         out[cols[2]].append((cols[1], int(cols[3]) if cols[3] else n))
     for split, rows in out.items():
         if not rows:
-            raise DataError(f"{path}: split {split!r} has no conversation")
+            raise DataError(f"{path}:{len(lines)}: split {split!r} has no conversation")
         rows.sort(key=lambda r: r[1])                # official order (valid/test), file order (train)
     return out
 
@@ -119,6 +120,8 @@ def read_switchboard(tar_path: Path, tsv_path: Path, limits: tuple = (None, None
             for s, rows in split.items()}
     wanted = {f for files in keep.values() for f in files}
     found: dict[str, Dialogue] = {}
+    bar = tqdm(total=len(wanted), desc="SwDA conversations", leave=False,
+               disable=len(wanted) < 200, mininterval=2)
     try:
         with tarfile.open(tar_path, "r:*") as tar:
             for member in tar:
@@ -133,8 +136,11 @@ def read_switchboard(tar_path: Path, tsv_path: Path, limits: tuple = (None, None
                 if not dialogue:
                     raise DataError(f"{name}:{first}: conversation has no utterance")
                 found[m.group(1)] = dialogue
+                bar.update()
     except (tarfile.TarError, EOFError, OSError) as e:
         raise DataError(f"{tar_path}: not a readable tar archive ({e})") from e
+    finally:
+        bar.close()
     missing = sorted(wanted - set(found))
     if missing:
         raise DataError(f"{tar_path}: {len(missing)} conversations of {tsv_path} are not in the "
@@ -198,7 +204,7 @@ def read_dailydialog(folder: Path, limits: tuple = (None, None)) -> Splits:
             raise DataError(f"{path}: cannot read member {member} ({e})") from e
         lines = text.splitlines()
         if not lines:
-            raise DataError(f"{path}!{member}: empty split")
+            raise DataError(f"{path}!{member}:1: empty split")
         dialogues = []
         for n, line in enumerate(_limit(lines, lim), start=1):
             if "__eou__" not in line:
@@ -221,7 +227,8 @@ def read_ubuntu_json(path: Path, limits: tuple = (None, None)) -> Splits:
         raise DataError(f"{path}:1: expected a non-empty JSON list of dialogues")
     for k, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-            raise DataError(f"{path}: dialogue {k} (0-based) has no string field 'text'")
+            raise DataError(f"{path}: dialogue {k} (0-based; no line numbers in parsed JSON) "
+                            "has no string field 'text'")
     texts = [item["text"] for item in items]
     parts = _take(texts, paper_split(len(texts), (200_000, 5_000, 5_000), str(path)), limits)
     return tuple([d for d in (_dialogue(t.split("\n")) for t in part) if d] for part in parts)
@@ -234,7 +241,7 @@ def read_ubuntu_dialogs(tgz_path: Path, limits: tuple = (None, None)) -> Splits:
     consecutive messages are one utterance. Dialogues in archive order: first 200k train,
     next 5k valid, next 5k test (App. B); reading stops once those are read.
     """
-    need = 210_000 if limits[0] is None and limits[1] is None else None
+    need = 210_000                                   # the split never uses more
     texts: list[list[str]] = []
     try:
         with tarfile.open(tgz_path, "r:*") as tar:
@@ -254,7 +261,7 @@ def read_ubuntu_dialogs(tgz_path: Path, limits: tuple = (None, None)) -> Splits:
                         turns.append(cols[3])
                     who = cols[1]
                 texts.append(turns)
-                if need is not None and len(texts) >= need:
+                if len(texts) >= need:
                     break
     except (tarfile.TarError, EOFError, OSError) as e:
         raise DataError(f"{tgz_path}: not a readable tar archive ({e})") from e
@@ -287,21 +294,26 @@ def read_opensubtitles(path: Path, limits: tuple = (None, None), seed: int = 0) 
     import random
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.name.endswith((".xml", ".xml.gz")))
-        load = lambda p: (gzip.decompress if p.name.endswith(".gz") else bytes)(p.read_bytes())
+        files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.name.endswith((".xml", ".xml.gz")))
+        read = lambda f: (path / f).read_bytes()
     else:
         try:
             z = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as e:
             raise DataError(f"{path}: not a folder or readable zip of OPUS XML ({e})") from e
         files = sorted(n for n in z.namelist() if n.endswith((".xml", ".xml.gz")))
-        load = lambda n: (gzip.decompress if n.endswith(".gz") else bytes)(z.read(n))
-    if not files:
-        raise DataError(f"{path}: no OPUS *.xml or *.xml.gz movie file")
-    random.Random(seed).shuffle(files)
-    parts = _take(files, paper_split(len(files), (5_000, 50, 50), str(path)), limits)
-    return tuple([read_opus_movie(load(f), f"{path}!{f}" if not path.is_dir() else str(f))
-                  for f in part] for part in parts)
+        read = z.read
+    try:
+        if not files:
+            raise DataError(f"{path}: no OPUS *.xml or *.xml.gz movie file")
+        random.Random(seed).shuffle(files)
+        parts = _take(files, paper_split(len(files), (5_000, 50, 50), str(path)), limits)
+        unzip = lambda f, raw: gzip.decompress(raw) if f.endswith(".gz") else raw
+        return tuple([read_opus_movie(unzip(f, read(f)), f"{path}/{f}" if path.is_dir() else f"{path}!{f}")
+                      for f in part] for part in parts)
+    finally:
+        if not path.is_dir():
+            z.close()
 
 
 # ---------------------------------------------------------------- text helpers

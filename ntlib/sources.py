@@ -1,0 +1,165 @@
+"""Where the data lives: locations, downloads with sha256 verification, the corpus sources.
+
+Used by ``ntlib.data.load_corpus`` (notebooks/01_data.ipynb). Lookup order: explicit
+``data_dir`` → ``$NTLIB_DATA`` → ``../shared/data`` beside the repository → the download
+cache; nothing found → one :class:`DataError` that lists every place looked and the URLs.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+import warnings
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from . import corpora as C
+from .corpora import DataError
+
+# ---------------------------------------------------------------- where the data lives
+REPO_SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"   # ../shared/data
+GITHUB_RAW = "https://raw.githubusercontent.com"
+OFFICIAL_URL = f"{GITHUB_RAW}/cloudygoose/negativetraining_acl2020/8984f62baf86c67343f0a0cdc897e06bb16541de"
+DAILYDIALOG_URL = (f"{GITHUB_RAW}/Ls-Dai/Deep-Reinforcement-Learning-for-Dialogue-Generation-in-PyTorch/"
+                   "bae51b16e3e8c0ce4ffd70b75ecfc40fbeb8e7ee/data")
+OFFICIAL_VALID = "official/data/swda_dialogue/process_oneline/valid_25/valid.txt"
+OFFICIAL_TEST = "official/data/swda_dialogue/process_oneline/test_25/test.txt"
+OFFICIAL_VOCAB = "official/data/swda_dialogue/vocab_h10k.txt"
+
+# relpath -> (url, sha256). sha256 None = not verifiable from here (no copy of that exact file
+# was available to hash: the shared SwDA tarball is a deterministic repack, and the full
+# Ubuntu / OpenSubtitles archives were never downloaded); download() then reports the hash
+# it got so it can be pinned. The others are the hashes in shared/data/SHA256SUMS.
+DOWNLOADS = {
+    OFFICIAL_VALID: (f"{OFFICIAL_URL}/data/swda_dialogue/process_oneline/valid_25/valid.txt",
+                     "77533433a8d3f053530890e694bd493693af9c187142795964830a5c31a2d506"),
+    OFFICIAL_TEST: (f"{OFFICIAL_URL}/data/swda_dialogue/process_oneline/test_25/test.txt",
+                    "207c0a317a34094d2f17085179831f5881e5001c9a49a04ad00e92e05ed882ea"),
+    OFFICIAL_VOCAB: (f"{OFFICIAL_URL}/data/swda_dialogue/vocab_h10k.txt",
+                     "efcda860b91bc2d63344cd23b525ef9166a4860d5869e5d73a6f1f3a0dfec609"),
+    "swda/swb1_dialogact_annot.tar.gz": ("https://web.stanford.edu/~jurafsky/swb1_dialogact_annot.tar.gz",
+                                         None),
+    **{f"dailydialog/{s}.zip": (f"{DAILYDIALOG_URL}/{s}.zip", h) for s, h in (
+        ("train", "6191257f8250da0e045bfd1d017645e15b2358df975ec4c5c431a5a1f99662a4"),
+        ("validation", "f068cf7526a56ab5f26e99b74ce9edbc2766f7b060a3c6cef035920b0dd28153"),
+        ("test", "5f9526a5ce4b8af4ca237aa3ff38cbf03becbc596c70b0974d7f5f9af2ea0615"))},
+    "ubuntu_sample/dialogues_small.json": (
+        f"{GITHUB_RAW}/markgw/pimlico/2a6e05f555f108d719feed315f29171ee302a6e6/examples/data/input/"
+        "ubuntu_dialogue/dialogues_small.json",
+        "79e773f15e2f0b554bbaa4cd2f696b472ba12c808df554d16cacc47518ed9fa5"),
+    "ubuntu/ubuntu_dialogs.tgz": ("http://cs.mcgill.ca/~jpineau/datasets/ubuntu-corpus-1.0/ubuntu_dialogs.tgz",
+                                  None),
+    "opensubtitles/en.zip": ("https://object.pouta.csc.fi/OPUS-OpenSubtitles/v2018/raw/en.zip", None),
+}
+
+# corpus -> alternatives (first found wins), each: files it needs, reader(root, limits)
+SOURCES = {
+    "switchboard": [(("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv"),
+                     lambda r, lim: C.read_switchboard(r / "swda/swb1_dialogact_annot.tar.gz",
+                                                       r / "swda/split_official.tsv", lim))],
+    "dailydialog": [(("dailydialog/train.zip", "dailydialog/validation.zip", "dailydialog/test.zip"),
+                     lambda r, lim: C.read_dailydialog(r / "dailydialog", lim))],
+    "ubuntu": [(("ubuntu/ubuntu_dialogs.tgz",),
+                lambda r, lim: C.read_ubuntu_dialogs(r / "ubuntu/ubuntu_dialogs.tgz", lim)),
+               (("ubuntu_sample/dialogues_small.json",),
+                lambda r, lim: C.read_ubuntu_json(r / "ubuntu_sample/dialogues_small.json", lim))],
+    "opensubtitles": [(("opensubtitles/en.zip",),
+                       lambda r, lim: C.read_opensubtitles(r / "opensubtitles/en.zip", lim))],
+}
+
+
+def cache_dir() -> Path:
+    """``$NTLIB_CACHE`` or ``~/.cache/ntlib``: preprocessed corpora and downloads."""
+    return Path(os.environ.get("NTLIB_CACHE") or Path.home() / ".cache" / "ntlib")
+
+
+def data_locations(data_dir: str | Path | None = None) -> list[tuple[str, Path | None]]:
+    """Where data is looked for, in order: explicit path, $NTLIB_DATA, ../shared/data, downloads."""
+    env = os.environ.get("NTLIB_DATA")
+    return [("data_dir argument", Path(data_dir) if data_dir else None),
+            ("$NTLIB_DATA", Path(env) if env else None),
+            ("shared data beside the repository", REPO_SHARED_DATA),
+            ("download cache ($NTLIB_CACHE/data)", cache_dir() / "data")]
+
+
+def resolve_data(alternatives: list[tuple[str, ...]], data_dir=None, download: bool = False,
+                 what: str = "data") -> tuple[Path, int]:
+    """(root, index of the alternative) of the first location holding all files of an alternative.
+
+    Nothing found: with ``download`` the first alternative whose files all have a URL is
+    downloaded into the cache and verified; otherwise one error lists every place looked.
+    """
+    looked = []
+    for label, root in data_locations(data_dir):
+        if root is None:
+            looked.append(f"  {label}: not set")
+            continue
+        for k, files in enumerate(alternatives):
+            if all((root / f).is_file() for f in files):
+                return root, k
+        looked.append(f"  {label}: {root} (no {' / '.join(' + '.join(f) for f in alternatives)})")
+    dest = cache_dir() / "data"
+    for k, files in enumerate(alternatives):
+        if download and all(f in DOWNLOADS for f in files):
+            for f in files:
+                if not (dest / f).is_file():
+                    fetch(DOWNLOADS[f][0], dest / f, DOWNLOADS[f][1])
+            return dest, k
+    urls = [f"  {f}: {DOWNLOADS[f][0]}" if f in DOWNLOADS else f"  {f}: no public URL; copy it "
+            "from the project's shared/data" for files in alternatives for f in files]
+    raise DataError(f"{what} not found. Looked in:\n" + "\n".join(looked) + "\nGet it by passing "
+                    "data_dir=..., setting NTLIB_DATA, or download=True (`python -m ntlib.data "
+                    "download CORPUS`) for files with a URL:\n" + "\n".join(urls))
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_sha256(path: str | Path, expected: str | None, source: str | None = None) -> str:
+    """The file's sha256; :class:`DataError` naming the file when it differs from ``expected``."""
+    got = sha256_file(path)
+    if expected is not None and got != expected.lower():
+        raise DataError(f"{path}: sha256 {got} does not match the expected {expected}"
+                        + (f" (from {source})" if source else "") + "; the file is corrupt or different")
+    return got
+
+
+def check_sha256sums(root: Path, files) -> dict[str, str]:
+    """sha256 of ``files``; checked against ``root/SHA256SUMS`` where it lists them."""
+    sums_path, sums = root / "SHA256SUMS", {}
+    if sums_path.is_file():
+        for n, line in enumerate(sums_path.read_text(encoding="utf-8").splitlines(), 1):
+            parts = line.split()
+            if len(parts) != 2:
+                raise DataError(f"{sums_path}:{n}: expected '<sha256>  <path>'")
+            sums[parts[1]] = parts[0]
+    return {f: verify_sha256(root / f, sums.get(f), sums_path if f in sums else None) for f in files}
+
+
+def fetch(url: str, dest: str | Path, sha256: str | None) -> Path:
+    """Download ``url`` to ``dest`` atomically, verifying ``sha256`` (mismatch → nothing kept)."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+                for block in iter(lambda: resp.read(1 << 20), b""):
+                    out.write(block)
+                    bar.update(len(block))
+        got = verify_sha256(tmp, sha256, url)
+        if sha256 is None:
+            warnings.warn(f"{dest}: no sha256 pinned for {url}; got {got} (pin it in DOWNLOADS)")
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return dest
