@@ -42,7 +42,8 @@ class TrainConfig:
     lr: float = 1.0                 # §4.1: 1 for Ubuntu/Switchboard, 0.1 for OpenSubtitles
     epochs_fixed: int = 10          # §4.1: 10 iterations at the starting LR ...
     epochs_halving: int = 10        # §4.1: ... then 10 with LR halving
-    clip_norm: float = 5.0          # gradient-norm clipping (authors' code clips; value assumed)
+    clip_norm: float = 5.0          # gradient-norm clipping: authors' code, clip_grad_norm_(·, 5)
+    momentum: float = 0.0           # §4.1 "SGD" (authors' code: 0.9; diverged for our seq2seq at LR 1)
     max_pairs_per_epoch: int | None = None   # subsample each epoch (small/smoke)
     seed: int = 1
 
@@ -63,7 +64,7 @@ class GibbsConfig:
     restarts: int = 5               # App. A: 5 random initialisations, best kept
     lambda_in: float = 1.0          # App. A eq. 7: 1 for io- hit types, else 0
     stop_when_hit: bool = False     # speed-up for Alg. 1; off when measuring hit rates
-    chunk_size: int = 4096          # max (targets × candidates) rows in one forward pass
+    chunk_size: int = 128           # max (targets × candidates) rows in one forward pass (fastest on CPU)
     seed: int = 1
 
 
@@ -78,6 +79,9 @@ class MaliciousConfig:
     fwa_words: tuple[str, ...] = ("<eos>", "you", "i", "me", "are", "to", "do")   # footnote 9
     hit_types: tuple[str, ...] = ("o_sample_avg", "io_sample_avg")   # Table 3, Switchboard
     max_targets: int | None = None  # subsample target lists (small/smoke)
+    pos_batch: int = 64             # §4.1 batch size for the λ_POS positive update (eq. 4)
+    clip_norm: float | None = 5.0   # as baseline training (authors' code clips; value assumed)
+    overlap_inputs: int = 500       # test inputs for the §4.2 10-best overlap check (count assumed)
     seed: int = 1
 
 
@@ -111,6 +115,9 @@ class GanConfig:
     g_batches: int = 1000           # generator updates per α_G
     batch_size: int = 64
     lambda_pos: float = 1.0         # App. E: teacher-forcing positive updates
+    clip_norm: float = 5.0          # G gradient-norm clipping, as in baseline training (assumed)
+    ppl_tolerance: float = 0.05     # α_G choice: best valid Ent-3 with PPL ≤ (1+tol)·baseline
+    max_valid_inputs: int | None = None   # validation pairs used to choose α_G (small/smoke)
     seed: int = 1
 
 
@@ -121,6 +128,9 @@ class MMIConfig:
     gammas: tuple[float, ...] = (0.0, 0.5, 1.0)                # length bonus γ
     beam_size: int = 10
     max_valid_inputs: int | None = None
+    max_test_inputs: int | None = None        # test inputs decoded with the chosen setting
+    max_lm_ppl_ratio: float = 1.0             # sane: responses' LM PPL ≤ ratio × references'
+    max_len_ratio: float = 1.5                # sane: mean length ≤ ratio × references'
 
 
 @dataclass(frozen=True)
@@ -151,25 +161,29 @@ PROFILES: dict[str, Profile] = {
         lm_train=TrainConfig(epochs_fixed=1, epochs_halving=1, max_pairs_per_epoch=1024),
         decode=DecodeConfig(beam_size=3, max_eval_inputs=64),
         gibbs=GibbsConfig(sweeps=1, candidates=8, restarts=1),
-        malicious=MaliciousConfig(iterations=1, target_batch=8, max_targets=8, max_neg_updates=2),
-        frequent=FrequentConfig(passes=0.1, log_every=5, log_inputs=32, window=20),
+        malicious=MaliciousConfig(iterations=1, target_batch=8, max_targets=8, max_neg_updates=2,
+                                  overlap_inputs=16),
+        frequent=FrequentConfig(passes=0.1, log_every=5, log_inputs=32, window=3, lr=0.1),
         gan=GanConfig(d_emb=16, d_filters=8, d_highway=32, d_pretrain_batches=5, g_batches=4,
-                      g_lrs=(1e-3,)),
-        mmi=MMIConfig(lambdas=(0.0, 0.5), gs=(1,), gammas=(0.0,), beam_size=3, max_valid_inputs=16),
+                      g_lrs=(1e-3,), max_valid_inputs=64),
+        mmi=MMIConfig(lambdas=(0.0, 0.5), gs=(1,), gammas=(0.0, 1.0), beam_size=3, max_valid_inputs=16),
     ),
     "small": Profile(
         name="small",
         data=DataConfig(),
         lm=_SMALL_MODEL, seq2seq=_SMALL_MODEL,
-        train=TrainConfig(epochs_fixed=2, epochs_halving=1, max_pairs_per_epoch=60_000),
-        lm_train=TrainConfig(epochs_fixed=2, epochs_halving=1, max_pairs_per_epoch=60_000),
+        train=TrainConfig(epochs_fixed=2, epochs_halving=1, max_pairs_per_epoch=40_000,
+                          lr=0.2, momentum=0.9),   # momentum at LR 1 diverged; 0.2·(1/(1−0.9)) = 2
+        lm_train=TrainConfig(epochs_fixed=2, epochs_halving=2, max_pairs_per_epoch=40_000,
+                             momentum=0.9),   # LM: momentum converges faster in few epochs
         decode=DecodeConfig(max_eval_inputs=None),
-        gibbs=GibbsConfig(sweeps=2, candidates=20, restarts=1),
-        malicious=MaliciousConfig(iterations=3, max_targets=100),
-        frequent=FrequentConfig(passes=0.3, log_every=100),
-        gan=GanConfig(d_emb=128, d_filters=64, d_highway=256, d_pretrain_batches=200,
-                      g_batches=150),
-        mmi=MMIConfig(max_valid_inputs=500),
+        gibbs=GibbsConfig(sweeps=2, candidates=10, restarts=1),   # notebook 03 in ~15 min on 2 cores
+        malicious=MaliciousConfig(iterations=2, max_targets=12, max_neg_updates=20,
+                                  overlap_inputs=100),   # notebook 03 ≈ 10–15 min on 2 cores
+        frequent=FrequentConfig(passes=0.05, window=30, lr=0.02, log_every=30, log_inputs=300),
+        gan=GanConfig(d_emb=128, d_filters=64, d_highway=256, d_pretrain_batches=50,
+                      g_batches=20, batch_size=32, max_valid_inputs=500),
+        mmi=MMIConfig(lambdas=(0.0, 0.25, 0.5), gs=(1, 3), max_valid_inputs=200, max_test_inputs=1000),
     ),
     "paper": Profile(name="paper"),
 }

@@ -1,0 +1,100 @@
+"""ntlib.metrics: every metric against a value computed by hand."""
+import math
+
+import pytest
+import torch
+
+from ntlib import metrics
+from ntlib.config import ModelConfig
+from ntlib.data import PairTensors, Vocab
+from ntlib.models import EOS, PAD, build_model
+
+torch.set_num_threads(1)
+
+
+def uniform(kind, V=10):
+    """A model whose output layer is zero: P(w) = 1/V for every word, so PPL = V exactly."""
+    torch.manual_seed(0)
+    m = build_model(kind, V, ModelConfig(emb=4, hidden=6, dropout=0.0))
+    with torch.no_grad():
+        m.out.weight.zero_()
+        m.out.bias.zero_()
+    return m
+
+
+TGT = torch.tensor([[5, 6, EOS, PAD], [7, EOS, PAD, PAD], [4, 5, 6, EOS]])   # 9 tokens
+
+
+def test_perplexity_of_a_uniform_model_is_the_vocabulary_size():
+    for kind, data in (("seq2seq", PairTensors(torch.tensor([[PAD, 4], [5, 6], [7, 8]]), TGT)),
+                       ("lm", TGT)):
+        out = metrics.perplexity(uniform(kind), data, batch_size=2)
+        assert out["tokens"] == 9                                # words + <eos> (Table 8)
+        assert out["nll"] == pytest.approx(math.log(10), rel=1e-6)
+        assert out["ppl"] == pytest.approx(10.0, rel=1e-6)
+        assert metrics.avg_word_logprob(uniform(kind), data) == pytest.approx(-math.log(10))
+
+
+def test_perplexity_weights_sentences_by_their_tokens():
+    # LM with P(5) = 1/2 everywhere else spread: per-token average, not per-sentence.
+    m = uniform("lm", V=10)
+    with torch.no_grad():
+        m.out.bias[5] = math.log(9)                  # p(5) = 9/18 = 1/2, others 1/18
+    out = metrics.perplexity(m, TGT)
+    nll = (2 * math.log(2) + 7 * math.log(18)) / 9   # two 5s, seven other tokens
+    assert out["nll"] == pytest.approx(nll, rel=1e-5)
+
+
+def test_max_ratio():
+    assert metrics.max_ratio(["i do n't know", "yeah", "i do n't know", "oh"]) == 0.5
+    assert metrics.max_ratio(["a", "b", "c", "d"]) == 0.25
+    with pytest.raises(ValueError):
+        metrics.max_ratio([])
+
+
+def test_ent_n_matches_hand_computation():
+    # the authors' text_eval example: 'i am you </s>', 'hello guys </s>', 'come on </s>',
+    # 'i like you </s>' → 10 bigrams, "you </s>" twice, 8 others once.
+    resp = ["i am you", "hello guys", "come on", "i like you"]
+    assert metrics.ent_n(resp, 2) == pytest.approx(-(0.2 * math.log(0.2) + 8 * 0.1 * math.log(0.1)))
+    # unigrams without <eos>: i×2, you×2, am, hello, guys, come, on, like → 10 tokens
+    h = -(2 * 0.2 * math.log(0.2) + 6 * 0.1 * math.log(0.1))
+    assert metrics.ent_n(resp, 1, eos=False) == pytest.approx(h)
+    assert metrics.ent_n(["yeah"] * 5, 2) == 0.0                 # one bigram "yeah <eos>"
+
+
+def test_distinct_n():
+    assert metrics.distinct_n(["a b a", "a"], 1) == 0.5          # {a, b} / 4 tokens
+    assert metrics.distinct_n(["a b a", "a"], 2) == 1.0          # {ab, ba} / 2 bigrams
+    assert metrics.distinct_n(["a b", "a b"], 2) == 0.5
+
+
+def test_bleu4_against_hand_computation():
+    # p1..p4 = 4/5, 3/4, 2/3, 1/2, equal lengths → BP = 1, BLEU = 0.2 ** (1/4)
+    assert metrics.bleu4(["a b c d e"], ["a b c d f"]) == pytest.approx(0.2 ** 0.25, abs=1e-4)
+    # all precisions 1, hypothesis 4 vs reference 6 words → BP = exp(1 - 6/4)
+    assert metrics.bleu4(["a b c d"], ["a b c d e f"]) == pytest.approx(math.exp(-0.5), abs=1e-4)
+    assert metrics.bleu4(["x y z w"], ["x y z w"]) == pytest.approx(1.0)
+    # corpus level: n-gram counts are pooled over sentences before the ratio
+    both = metrics.bleu4(["a b c d e", "a b c d"], ["a b c d f", "a b c d"])
+    p = (8 / 9) * (6 / 7) * (4 / 5) * (2 / 3)
+    assert both == pytest.approx(p ** 0.25, abs=1e-4)
+    with pytest.raises(ValueError):
+        metrics.bleu4(["a"], [])
+
+
+def test_nbest_overlap():
+    a = [[([4, 3], -1.0), ([5, 3], -2.0)], [([6, 3], -1.0), ([7, 3], -2.0)]]
+    b = [[([5, 3], -1.5), ([4, 3], -2.5)], [([6, 3], -1.0), ([8, 3], -2.0)]]
+    assert metrics.nbest_overlap(a, b) == pytest.approx((2 / 2 + 1 / 2) / 2)
+    assert metrics.nbest_overlap([["x", "y"]], [["y", "z"]]) == 0.5
+
+
+def test_diversity_and_frequent_responses():
+    resp = ["yeah", "yeah", "oh really", "i know"]
+    d = metrics.diversity(resp)
+    assert d["max_ratio"] == 0.5 and d["ent2"] == pytest.approx(metrics.ent_n(resp, 2))
+    assert metrics.frequent_responses(resp, 2) == [("yeah", 0.5), ("oh really", 0.25)]
+    vocab = Vocab(["yeah", "oh"])
+    ids = torch.tensor([[vocab.stoi["yeah"], EOS, PAD], [vocab.stoi["oh"], vocab.stoi["yeah"], EOS]])
+    assert metrics.tensor_to_strings(ids, vocab) == ["yeah", "oh yeah"]

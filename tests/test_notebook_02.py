@@ -1,0 +1,48 @@
+"""notebooks/02_baselines.ipynb executed by papermill on the smoke profile; checks what it wrote."""
+import math
+from pathlib import Path
+
+import pytest
+
+from ntlib import data as D
+from ntlib.reports import read_json
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.slow
+def test_notebook_02_smoke(tmp_path):
+    pm = pytest.importorskip("papermill")
+    try:
+        D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", D.OFFICIAL_VALID)])
+    except D.DataError:
+        pytest.skip("shared data not found by the resolver")
+    reports, runs = tmp_path / "reports", tmp_path / "runs"
+    pm.execute_notebook(str(NOTEBOOKS / "02_baselines.ipynb"), str(tmp_path / "02.ipynb"),
+                        parameters=dict(profile="smoke", corpus="switchboard", run_root=str(runs),
+                                        reports_dir=str(reports)),
+                        cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
+    r = read_json(reports / "results/baselines_switchboard.json")
+    assert r["profile"] == "smoke" and r["corpus"] == "switchboard"
+    for kind in ("lm", "seq2seq"):
+        assert r[kind]["ppl"] == pytest.approx(math.exp(r[kind]["nll"]), rel=1e-6)
+        assert 1 < r[kind]["ppl"] < 505                       # better than uniform over V = 505
+        assert len(r["history"][kind]["valid_ppl"]) == 2      # smoke: 1 fixed + 1 halving epoch
+        assert r["history"][kind]["lr"] == [1.0, 0.5]
+    assert r["T_out"] == pytest.approx(-r["seq2seq"]["nll"]) and r["T_in"] == pytest.approx(-r["lm"]["nll"])
+    assert r["n_eval_inputs"] == 64                           # DecodeConfig.max_eval_inputs (smoke)
+    for row in ("test_set", "baseline"):
+        assert 0 < r[row]["max_ratio"] <= 1 and r[row]["ent2"] >= 0 and r[row]["ent3"] >= 0
+    assert r["test_set"]["ent3"] > r["baseline"]["ent3"]      # references are more diverse (§4.3)
+    assert 0 <= r["bleu4"] <= 1
+    assert r["top10"][0][1] == pytest.approx(r["baseline"]["max_ratio"])
+    assert r["paper"]["table8"]["seq2seq"]["ppl"] == 42.81
+    assert len(r["samples"]) == 8 and set(r["samples"][0]) == {"input", "reference", "baseline (greedy)"}
+    for name in ("table8", "table4", "table9"):
+        assert (reports / f"baselines_{name}_switchboard.md").is_file()
+        assert (reports / f"baselines_{name}_switchboard.csv").is_file()
+    for fig in ("curves", "frequent"):
+        assert (reports / f"figures/baselines_{fig}_switchboard.png").is_file()
+    run_dir = Path(r["run_dir"])
+    assert (run_dir / "lm.pt").is_file() and (run_dir / "seq2seq.pt").is_file()
+    assert not list(run_dir.glob("*.resume.pt"))               # finished runs leave no resume file
