@@ -1,0 +1,180 @@
+"""The paper's Tables 3, 4, 8 and 9 rebuilt from the results JSON of notebooks 02–05.
+
+Nothing is computed here from models: every number comes from ``reports/results/*.json``
+(written by the notebooks), and the paper's numbers from :mod:`ntlib.paper`. Each cell is
+"ours (paper)". Each table also gets a short verdict: which of the paper's claims hold in our
+run. Shown in notebooks/06_tables.ipynb.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import paper
+from .reports import cell, read_json
+
+STAGES = ("data", "baselines", "malicious", "frequent", "gan_mmi")
+
+
+def load_results(reports_dir: str | Path, corpus: str) -> dict:
+    """``{stage: results dict}`` for each stage whose JSON exists; missing stages are left out."""
+    out = {}
+    for stage in STAGES:
+        path = Path(reports_dir) / "results" / f"{stage}_{corpus}.json"
+        if path.exists():
+            out[stage] = read_json(path)
+    return out
+
+
+def _pct(x):
+    return None if x is None else 100 * x
+
+
+def table8(res: dict, corpus: str) -> pd.DataFrame:
+    """Table 8: test PPL (NLL) of the LM and the seq2seq."""
+    b, p = res["baselines"], paper.TABLE8.get(corpus, {})
+    rows = {}
+    for kind, name in (("lm", "LM"), ("seq2seq", "Seq2seq")):
+        ours, theirs = b[kind], p.get(kind, {})
+        rows[name] = {"Test-PPL": cell(ours["ppl"], theirs.get("ppl")),
+                      "Test-NLL": cell(ours["nll"], theirs.get("nll"))}
+    return pd.DataFrame(rows).T
+
+
+def table4_rows(res: dict) -> dict[str, dict]:
+    """Our Table 4 rows (ppl, max_ratio, ent2, ent3) keyed as the paper's rows."""
+    rows = {}
+    if "baselines" in res:
+        b = res["baselines"]
+        rows["Test-set"] = {**b["test_set"], "ppl": None}
+        rows["Baseline"] = {**b["baseline"], "ppl": b["seq2seq"]["ppl"]}
+    for stage in ("gan_mmi", "frequent"):
+        for name, r in res.get(stage, {}).get("rows", {}).items():
+            if name != "Baseline":
+                rows[name] = r
+    return rows
+
+
+def table4(res: dict, corpus: str) -> pd.DataFrame:
+    """Table 4: PPL, M-ratio (%), E-2, E-3 of greedy test responses, ours (paper)."""
+    p = paper.TABLE4.get(corpus, {})
+    out = {}
+    for name, r in table4_rows(res).items():
+        q = p.get(name, {})
+        out[name] = {"PPL": cell(r.get("ppl"), q.get("ppl")),
+                     "M-ratio %": cell(_pct(r.get("max_ratio")), _pct(q.get("max_ratio")), "{:.1f}"),
+                     "E-2": cell(r.get("ent2"), q.get("ent2")),
+                     "E-3": cell(r.get("ent3"), q.get("ent3"))}
+    return pd.DataFrame(out).T
+
+
+def _best_neg_train(res: dict) -> tuple[str, dict] | None:
+    rows = {k: v for k, v in res.get("frequent", {}).get("rows", {}).items() if k.startswith("+neg")}
+    if not rows:
+        return None
+    name = min(rows, key=lambda k: rows[k]["max_ratio"])
+    return name, rows[name]
+
+
+def table9(res: dict, corpus: str) -> pd.DataFrame:
+    """Table 9: PPL, BLEU-4, M-ratio of the baseline and of negative training (lowest M-ratio row)."""
+    p = paper.TABLE9.get(corpus, {})
+    b = res["baselines"]
+    rows = {"Baseline": {"ppl": b["seq2seq"]["ppl"], "bleu4": b["bleu4"], "max_ratio": b["baseline"]["max_ratio"]}}
+    best = _best_neg_train(res)
+    if best:
+        rows[f"Neg-train {best[0].removeprefix('+neg-train ')}"] = best[1]
+    out = {}
+    for name, r in rows.items():
+        q = p.get("Baseline" if name == "Baseline" else "Neg-train", {})
+        out[name] = {"PPL": cell(r.get("ppl"), q.get("ppl")),
+                     "BLEU-4": cell(r.get("bleu4"), q.get("bleu4"), "{:.4f}"),
+                     "M-ratio %": cell(_pct(r.get("max_ratio")), _pct(q.get("max_ratio")), "{:.1f}")}
+    return pd.DataFrame(out).T
+
+
+def table3(res: dict, corpus: str) -> pd.DataFrame:
+    """Table 3: malicious-target hit rates (%, with 95 % interval) on the train/test lists, and PPL."""
+    m, p = res["malicious"], paper.TABLE3.get(corpus, {})
+    hit_types = list(m["baseline"]["train"])
+    out = {}
+    for ht in [h for h in hit_types if h != "o_greedy"]:
+        runs = {"Baseline": m["baseline"]}
+        runs.update({k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.endswith(ht)})
+        for name, r in runs.items():
+            q = p.get(ht, {}).get(name, {})
+            row = out.setdefault(name, {})
+            for split in ("train", "test"):
+                h = _hit(r, split, ht)
+                row[f"{ht.replace('_', '-')} {split}"] = (f"{100 * h['rate']:.1f} [{100 * h['lo']:.0f}–"
+                                                 f"{100 * h['hi']:.0f}] ({_fmt_pct(q.get(split))})")
+            row[f"{ht.replace('_', '-')} PPL"] = cell(r["ppl"], q.get("ppl"))
+    return pd.DataFrame(out).T
+
+
+def _hit(run: dict, split: str, hit_type: str) -> dict:
+    """A run's hit record for one list: baseline runs key by hit type, neg-train runs hold one."""
+    r = run[split]
+    return r[hit_type] if hit_type in r else r
+
+
+def _fmt_pct(x):
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def verdicts(res: dict) -> dict[str, list[tuple[str, bool]]]:
+    """Per table, the paper's claims and whether our run supports each (True/False)."""
+    out: dict[str, list[tuple[str, bool]]] = {}
+    if "baselines" in res:
+        b = res["baselines"]
+        out["Table 8"] = [("the seq2seq's test PPL is lower than the LM's",
+                           b["seq2seq"]["ppl"] < b["lm"]["ppl"])]
+        out["Table 4"] = [("greedy baseline max-ratio is far above the test set's (frequent-response problem)",
+                           b["baseline"]["max_ratio"] > 2 * b["test_set"]["max_ratio"])]
+    rows = table4_rows(res)
+    best = _best_neg_train(res)
+    if best and "Baseline" in rows:
+        base, (name, nt) = rows["Baseline"], best
+        out.setdefault("Table 4", []).extend([
+            (f"negative training ({name}) cuts max-ratio by ≥ 50 % relative",
+             nt["max_ratio"] <= 0.5 * base["max_ratio"]),
+            (f"negative training ({name}) raises Ent-3", nt["ent3"] > base["ent3"]),
+            (f"negative training ({name}) moves PPL by < 10 %", abs(nt["ppl"] / base["ppl"] - 1) < 0.10)])
+        out["Table 9"] = [(f"negative training ({name}) does not lower BLEU-4 by more than 10 % relative",
+                           nt["bleu4"] >= 0.9 * res["baselines"]["bleu4"])]
+    for name, claim in (("+GAN", "the vanilla GAN does not lower max-ratio much (< 25 % relative)"),
+                        ("+MMI", "MMI-antiLM raises Ent-3 over the baseline")):
+        if name in rows and "Baseline" in rows:
+            r, base = rows[name], rows["Baseline"]
+            holds = (r["max_ratio"] > 0.75 * base["max_ratio"]) if name == "+GAN" else r["ent3"] > base["ent3"]
+            out.setdefault("Table 4", []).append((claim, bool(holds)))
+    if "malicious" in res:
+        out["Table 3"] = _malicious_verdicts(res["malicious"])
+    return out
+
+
+def _malicious_verdicts(m: dict) -> list[tuple[str, bool]]:
+    claims = []
+    base_ppl = m["baseline"]["ppl"]
+    for ht in [h for h in m["baseline"]["train"] if h != "o_greedy"]:
+        runs = {k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.endswith(ht)}
+        if not runs:
+            continue
+        base_test = m["baseline"]["test"][ht]["rate"]
+        first = runs.get("+neg-tr(0.5k)") or next(iter(runs.values()))
+        claims.append((f"{ht}: training-list hit rate after negative training < 5 %",
+                       _hit(first, "train", ht)["rate"] < 0.05))
+        claims.append((f"{ht}: test-list hit rate lower than the baseline's",
+                       _hit(first, "test", ht)["rate"] < base_test))
+        if "+neg-tr(2.5k)" in runs and "+neg-tr(0.5k)" in runs:
+            claims.append((f"{ht}: augmentation (2.5k) lowers the test-list hit rate further",
+                           _hit(runs["+neg-tr(2.5k)"], "test", ht)["rate"]
+                           < _hit(runs["+neg-tr(0.5k)"], "test", ht)["rate"]))
+        claims.append((f"{ht}: PPL moves < 5 %",
+                       all(abs(r["ppl"] / base_ppl - 1) < 0.05 for r in runs.values())))
+    return claims
+
+
+def verdict_markdown(items: list[tuple[str, bool]]) -> str:
+    return "\n".join(f"- {'✔ holds' if ok else '✘ does not hold'}: {claim}" for claim, ok in items)
