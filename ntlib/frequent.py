@@ -18,17 +18,22 @@ import copy
 import math
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import FrequentConfig
+from .config import FrequentConfig, config_hash
 from .data import PairTensors, Vocab, iterate_batches, trim
-from .decode import greedy
-from .metrics import ent_n, max_ratio
+from .decode import greedy, respond
+from .metrics import bleu4, diversity, ent_n, max_ratio, perplexity
 from .models import EOS, PAD
-from .train import seq2seq_nll, sgd_step
+from .train import load_checkpoint, load_model, save_model, seq2seq_nll, take, train_epoch
+
+# §4.3 / Table 4: the two r_thres values per corpus (DailyDialog, not in the paper, as Ubuntu)
+R_THRES_SWEEP = {"switchboard": (0.10, 0.01), "ubuntu": (0.01, 0.001),
+                 "opensubtitles": (0.01, 0.001), "dailydialog": (0.01, 0.001)}
 
 # -- pluggable negative losses --------------------------------------------------------
 NegativeLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -135,96 +140,120 @@ class ResponseWindow:
         return r, c / self.total
 
 
-# -- decoding helpers -----------------------------------------------------------------
+# -- Algorithm 2 ----------------------------------------------------------------------
 def as_targets(ids: torch.Tensor) -> torch.Tensor:
     """Greedy outputs ``(B, L)`` as targets ``y + <eos>``: everything after the first <eos> → PAD."""
     after_eos = (ids == EOS).long().cumsum(1) - (ids == EOS).long() > 0   # (B, L) strictly after
     return trim(ids.masked_fill(after_eos, PAD))
 
 
-@torch.no_grad()
-def respond(model, src: torch.Tensor, vocab: Vocab, max_len: int = 20,
-            batch_size: int = 256) -> list[str]:
-    """Greedy responses (space-joined tokens, <eos> removed) for sources ``(N, S)``; eval mode."""
-    was_training = model.training
-    model.eval()
-    out = []
-    for i in range(0, src.shape[0], batch_size):
-        ids = greedy(model, trim(src[i:i + batch_size], left=True), max_len)
-        out += [" ".join(vocab.decode(row)) for row in ids]
-    model.train(was_training)
-    return out
+def _index_stream(n: int, batch_size: int, generator: torch.Generator):
+    """Mini-batch indices over ``range(n)``, reshuffled at every pass, without end."""
+    while True:
+        yield from iterate_batches(n, batch_size, generator=generator)
 
 
-# -- Algorithm 2 ----------------------------------------------------------------------
 def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
                    cfg: FrequentConfig, max_len: int = 20, progress: bool = True):
     """Algorithm 2 on a copy of ``model``; returns ``(model, history)`` (baseline untouched).
 
     Each mini-batch: greedy responses → window; once the window is full, responses with
-    ratio > r_thres are negatives; one SGD step on ``L_NEG/n_sample_tokens +
-    λ_POS · L_MLE/n_ref_tokens`` (eq. 4; the authors normalise each by its token count and
-    take two steps, we take one on their sum). No update while the window fills (the
-    authors' loop flags nothing then either). ``history`` logs max-ratio / Ent-3 of greedy
-    responses to ``valid.src[:log_inputs]`` every ``log_every`` batches.
+    ratio > r_thres are negatives, and one SGD step (``train.train_epoch``) is taken on
+    ``L_NEG/n_sample_tokens + λ_POS · L_MLE/n_ref_tokens`` (eq. 4; the authors normalise each
+    by its token count and take two steps, we take one on their sum). No update while the
+    window fills (the authors' loop flags nothing then either). ``history`` logs max-ratio /
+    Ent-3 of greedy responses to ``valid.src[:log_inputs]`` every ``log_every`` batches.
     """
     neg_loss_fn = get_negative_loss(cfg.negative_loss)
     if not 0.0 < cfg.r_thres < 1.0:
         raise ValueError(f"FrequentConfig.r_thres must be in (0, 1), got {cfg.r_thres}")
-    torch.manual_seed(cfg.seed)                   # dropout masks
-    gen = torch.Generator().manual_seed(cfg.seed)  # batch order
+    torch.manual_seed(cfg.seed)                    # dropout masks
+    stream = _index_stream(len(train), cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
     model = copy.deepcopy(model)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
     n_batches = max(1, math.ceil(cfg.passes * len(train) / cfg.batch_size))
     window = ResponseWindow(cfg.window)
-    log_src = valid.src[:cfg.log_inputs]
     history = {"step": [], "max_ratio": [], "ent3": [], "top_response": [],
                "window_max_ratio": [], "neg_fraction": [], "loss": []}
-    flagged_seen = rows_seen = 0
-    losses: list[float] = []
+    tally = {"flagged": 0, "rows": 0}
+    bar = tqdm(total=n_batches, desc=f"neg-train r_thres={cfg.r_thres:g}", disable=not progress,
+               mininterval=1.0)
 
-    def log(step):
-        responses = respond(model, log_src, vocab, max_len)
-        top, _ = Counter(responses).most_common(1)[0]
-        history["step"].append(step)
-        history["max_ratio"].append(max_ratio(responses))
-        history["ent3"].append(ent_n(responses, 3))
-        history["top_response"].append(top)
-        history["window_max_ratio"].append(window.most_common()[1])
-        history["neg_fraction"].append(flagged_seen / rows_seen if rows_seen else 0.0)
-        history["loss"].append(sum(losses) / len(losses) if losses else float("nan"))
+    def observe(src):
+        """Greedy responses to ``src`` (eval mode, no grad) → window; targets and keys."""
+        samples = as_targets(greedy(model, src, max_len))                 # (B, T')
+        keys = [tuple(row[row != PAD].tolist()) for row in samples]
+        window.add(keys)
+        bar.update(1)
+        bar.set_postfix(window_max=f"{window.most_common()[1]:.3f}", refresh=False)
+        return samples, keys
 
-    log(0)
-    bar = tqdm(total=n_batches, desc=f"neg-train r_thres={cfg.r_thres:g}", disable=not progress)
-    step = 0
+    def loss_fn(model, batch):
+        """eq. 4 for one mini-batch; returned as (loss, 1) so train_epoch steps on it as is."""
+        src, tgt = trim(batch.src, left=True), trim(batch.tgt)
+        samples, keys = observe(src)
+        flagged = torch.tensor([window.ratio(k) > cfg.r_thres for k in keys])   # (B,)
+        tally["flagged"] += int(flagged.sum())
+        tally["rows"] += len(keys)
+        neg = torch.zeros(())
+        if flagged.any():   # forward only the flagged rows: the others weigh 0
+            rows = flagged.nonzero().squeeze(1)
+            s_src, s_y = trim(src[rows], left=True), trim(samples[rows])
+            w = negative_weights(s_y, flagged[rows], cfg.eos_scale)              # (F, T')
+            neg = neg_loss_fn(model(s_src, s_y), s_y, w)                        # logits (F, T', V)
+        neg = neg / max(1, int((samples != PAD).sum()))   # per sample token, as the authors
+        nll, n_tok = seq2seq_nll(model, src, tgt)
+        return neg + cfg.lambda_pos * nll / n_tok, 1
+
+    def log(step, loss):
+        responses = respond(model, valid.src[:cfg.log_inputs], vocab, max_len=max_len)
+        for key, value in (("step", step), ("max_ratio", max_ratio(responses)),
+                           ("ent3", ent_n(responses, 3)),
+                           ("top_response", Counter(responses).most_common(1)[0][0]),
+                           ("window_max_ratio", window.most_common()[1]),
+                           ("neg_fraction", tally["flagged"] / max(1, tally["rows"])),
+                           ("loss", loss)):   # the last two: averages since the previous log
+            history[key].append(value)
+        tally.update(flagged=0, rows=0)
+
+    log(0, None)
+    step = min(cfg.window - 1, n_batches)
+    for _ in range(step):                          # fill the window: detection only
+        observe(train.src[next(stream)])
     while step < n_batches:
-        for idx in iterate_batches(len(train), cfg.batch_size, generator=gen):
-            if step == n_batches:
-                break
-            src, tgt = trim(train.src[idx], left=True), trim(train.tgt[idx])
-            model.eval()
-            with torch.no_grad():
-                samples = as_targets(greedy(model, src, max_len))              # (B, T')
-            keys = [tuple(row[row != PAD].tolist()) for row in samples]
-            window.add(keys)
-            if window.full:
-                flagged = torch.tensor([window.ratio(k) > cfg.r_thres for k in keys])
-                flagged_seen += int(flagged.sum())
-                rows_seen += len(keys)
-                model.train()
-                w = negative_weights(samples, flagged, cfg.eos_scale)          # (B, T')
-                logits = model(src, samples)                                   # (B, T', V)
-                neg = neg_loss_fn(logits, samples, w) / max(1, int((samples != PAD).sum()))
-                nll, n_tok = seq2seq_nll(model, src, tgt)
-                losses.append(sgd_step(model, opt, neg + cfg.lambda_pos * nll / n_tok,
-                                       cfg.clip_norm))
-            step += 1
-            bar.update(1)
-            bar.set_postfix(window_max=f"{window.most_common()[1]:.3f}",
-                            neg=f"{flagged_seen / max(1, rows_seen):.2f}")
-            if step % cfg.log_every == 0 and step < n_batches:
-                log(step)
+        chunk = min(cfg.log_every - step % cfg.log_every, n_batches - step)
+        stats = train_epoch(model, opt, (take(train, next(stream)) for _ in range(chunk)),
+                            loss_fn, cfg.clip_norm, progress=False)
+        step += chunk
+        log(step, stats["loss"])
     bar.close()
-    log(step)
-    model.eval()
-    return model, history
+    if history["step"][-1] != step:
+        log(step, None)
+    return model.eval(), history
+
+
+def negative_train_cached(model, data, cfg: FrequentConfig, run_dir: str | Path,
+                          max_len: int = 20, progress: bool = True):
+    """:func:`negative_train` on ``data`` (a pipeline Dataset), cached in ``run_dir`` by config hash.
+
+    ``run_dir`` should be the baselines' run folder (its name already hashes the data and
+    baseline configs); the file name adds the hash of ``cfg`` and ``max_len``.
+    """
+    path = Path(run_dir) / f"frequent-{config_hash(cfg, max_len)}.pt"
+    if path.exists():
+        return load_model(path).eval(), load_checkpoint(path)["history"]
+    tuned, history = negative_train(model, data.train, data.valid, data.vocab, cfg, max_len,
+                                    progress)
+    save_model(tuned, "seq2seq", path, history=history)
+    return tuned, history
+
+
+def evaluate(model, test: PairTensors, vocab: Vocab, max_len: int = 20,
+             max_inputs: int | None = None) -> dict:
+    """Table 4 / Table 9 columns on the test set: PPL (all pairs), and max-ratio, Ent-2, Ent-3,
+    BLEU-4 of greedy responses to the first ``max_inputs`` test inputs (all if None)."""
+    sub = test if max_inputs is None else test.subset(slice(0, max_inputs))
+    responses = respond(model, sub.src, vocab, max_len=max_len)
+    refs = [" ".join(vocab.decode(row)) for row in sub.tgt]
+    return {"ppl": perplexity(model, test)["ppl"], **diversity(responses),
+            "bleu4": bleu4(responses, refs), "responses": responses}

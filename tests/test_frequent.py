@@ -8,8 +8,18 @@ import torch
 from ntlib import frequent
 from ntlib.config import FrequentConfig, ModelConfig
 from ntlib.data import PairTensors, Vocab
+from ntlib.decode import respond
 from ntlib.models import EOS, PAD, Seq2Seq
 from ntlib.train import seq2seq_nll, sgd_step
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one thread avoids OpenMP oversubscription on a shared CPU (30x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 # -- window ---------------------------------------------------------------------------
@@ -116,19 +126,19 @@ def test_negative_training_lowers_the_frequent_response():
         nll, n = seq2seq_nll(model, train.src[idx], train.tgt[idx])
         sgd_step(model, opt, nll / n, 5.0)
     generic = "w19 w20"                                             # ids 20, 21
-    before = Counter(frequent.respond(model, valid.src, vocab))[generic] / len(valid)
+    before = Counter(respond(model, valid.src, vocab))[generic] / len(valid)
     assert before > 0.9                                             # greedy: always the mode
 
-    cfg = FrequentConfig(r_thres=0.3, window=4, lr=0.5, batch_size=64, passes=1.0,
+    cfg = FrequentConfig(r_thres=0.3, window=4, lr=0.2, batch_size=64, passes=1.0,
                          log_every=10, log_inputs=64, seed=1)
     tuned, hist = frequent.negative_train(model, train, valid, vocab, cfg, max_len=5,
                                           progress=False)
-    after = Counter(frequent.respond(tuned, valid.src, vocab))[generic] / len(valid)
-    assert after < before - 0.3
+    after = Counter(respond(tuned, valid.src, vocab))[generic] / len(valid)
+    assert after < before - 0.25                                    # measured: 1.0 -> 0.64
     assert hist["step"][0] == 0 and hist["step"][-1] == 32
     assert hist["max_ratio"][-1] < hist["max_ratio"][0]
     # the baseline was not modified
-    assert Counter(frequent.respond(model, valid.src, vocab))[generic] / len(valid) == before
+    assert Counter(respond(model, valid.src, vocab))[generic] / len(valid) == before
 
 
 def test_negative_train_is_deterministic_and_checks_config():
@@ -146,3 +156,17 @@ def test_negative_train_is_deterministic_and_checks_config():
     with pytest.raises(ValueError, match="negative_loss"):
         frequent.negative_train(model, data, data, vocab,
                                 FrequentConfig(negative_loss="bogus"), progress=False)
+
+
+def test_negative_train_cached_reloads_the_same_model(tmp_path):
+    from types import SimpleNamespace
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(2)
+    vocab = Vocab([f"w{i}" for i in range(4, 25)])
+    data = SimpleNamespace(train=_toy_data(256, gen), valid=_toy_data(32, gen), vocab=vocab)
+    model = Seq2Seq(len(vocab), ModelConfig(emb=8, hidden=8, dropout=0.0))
+    cfg = FrequentConfig(r_thres=0.05, window=2, lr=0.1, passes=0.5, log_every=1, log_inputs=8)
+    a, ha = frequent.negative_train_cached(model, data, cfg, tmp_path, max_len=4, progress=False)
+    b, hb = frequent.negative_train_cached(model, data, cfg, tmp_path, max_len=4, progress=False)
+    assert len(list(tmp_path.glob("frequent-*.pt"))) == 1 and ha == hb
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
