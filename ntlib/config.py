@@ -44,6 +44,7 @@ class TrainConfig:
     epochs_halving: int = 10        # §4.1: ... then 10 with LR halving
     clip_norm: float = 5.0          # gradient-norm clipping: authors' code, clip_grad_norm_(·, 5)
     momentum: float = 0.0           # §4.1 "SGD" (authors' code: 0.9; diverged for our seq2seq at LR 1)
+    optimizer: str = "sgd"          # §4.1 SGD; "adam" lets the short `small` runs converge
     max_pairs_per_epoch: int | None = None   # subsample each epoch (small/smoke)
     seed: int = 1
 
@@ -150,7 +151,7 @@ class Profile:
 
 
 _SMOKE_MODEL = ModelConfig(emb=16, hidden=32, dropout=0.0)
-_SMALL_MODEL = ModelConfig(emb=128, hidden=256, dropout=0.3)
+_SMALL_MODEL = ModelConfig(emb=128, hidden=256, dropout=0.1)   # ~1 epoch: less dropout
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
@@ -172,10 +173,12 @@ PROFILES: dict[str, Profile] = {
         name="small",
         data=DataConfig(),
         lm=_SMALL_MODEL, seq2seq=_SMALL_MODEL,
-        train=TrainConfig(epochs_fixed=2, epochs_halving=1, max_pairs_per_epoch=40_000,
-                          lr=0.2, momentum=0.9),   # momentum at LR 1 diverged; 0.2·(1/(1−0.9)) = 2
-        lm_train=TrainConfig(epochs_fixed=2, epochs_halving=2, max_pairs_per_epoch=40_000,
-                             momentum=0.9),   # LM: momentum converges faster in few epochs
+        # ≤ 15 min on 2 cores leaves ~1 epoch: SGD (even with momentum) left the seq2seq worse
+        # than the LM (test PPL 88 vs 76); Adam reaches that PPL in a quarter of the steps.
+        train=TrainConfig(optimizer="adam", lr=2e-3, epochs_fixed=1, epochs_halving=1,
+                          max_pairs_per_epoch=90_000),
+        lm_train=TrainConfig(optimizer="adam", lr=2e-3, epochs_fixed=1, epochs_halving=1,
+                             max_pairs_per_epoch=60_000),
         decode=DecodeConfig(max_eval_inputs=None),
         gibbs=GibbsConfig(sweeps=2, candidates=10, restarts=1),   # notebook 03 in ~15 min on 2 cores
         malicious=MaliciousConfig(iterations=2, max_targets=12, max_neg_updates=20,

@@ -190,7 +190,7 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
 
     def loss_fn(model, batch):
         """eq. 4 for one mini-batch; returned as (loss, 1) so train_epoch steps on it as is."""
-        src, tgt = trim(batch.src, left=True), trim(batch.tgt)
+        src, tgt = batch.src, trim(batch.tgt)
         samples, keys = observe(src)
         flagged = torch.tensor([window.ratio(k) > cfg.r_thres for k in keys])   # (B,)
         tally["flagged"] += int(flagged.sum())
@@ -198,7 +198,7 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
         neg = torch.zeros(())
         if flagged.any():   # forward only the flagged rows: the others weigh 0
             rows = flagged.nonzero().squeeze(1)
-            s_src, s_y = trim(src[rows], left=True), trim(samples[rows])
+            s_src, s_y = src[rows], trim(samples[rows])
             w = negative_weights(s_y, flagged[rows], cfg.eos_scale)              # (F, T')
             neg = neg_loss_fn(model(s_src, s_y), s_y, w)                        # logits (F, T', V)
         neg = neg / max(1, int((samples != PAD).sum()))   # per sample token, as the authors

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,16 @@ def _sources_digest() -> str:
     for path in sorted((ROOT / "ntlib").glob("*.py")):
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()[:12]
+
+
+def _rel(path: Path, start: Path) -> str:
+    """``path`` relative to the notebooks when inside the checkout: executed notebooks hold no
+    absolute paths of this machine."""
+    try:
+        path.relative_to(ROOT)
+        return os.path.relpath(path, start)
+    except ValueError:
+        return str(path)
 
 
 def stage_keys(profile: str, corpus: str, notebooks_dir: Path) -> dict[str, str]:
@@ -73,8 +84,8 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
         t0 = time.time()
         pm.execute_notebook(
             str(notebooks_dir / f"{stage}.ipynb"), str(out_dir / f"{stage}.ipynb"),
-            parameters=dict(profile=profile, corpus=corpus, run_root=str(run_root),
-                            reports_dir=str(reports_dir), data_dir=data_dir),
+            parameters=dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
+                            reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir),
             cwd=str(notebooks_dir), progress_bar=False, kernel_name="python3")
         rec = {"stage": stage, "key": keys[stage], "seconds": round(time.time() - t0, 1),
                "profile": profile, "corpus": corpus, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}

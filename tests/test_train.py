@@ -91,23 +91,26 @@ def test_fit_lowers_loss_and_keeps_best(tmp_path, kind):
     assert not train.resume_path(tmp_path / "m.pt").exists()       # cleaned up when complete
 
 
-def test_interrupted_fit_resumes_to_identical_weights(tmp_path):
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_interrupted_fit_resumes_to_identical_weights(tmp_path, optimizer):
     data = copy_task()
     valid = data.subset(torch.arange(64))
+    cfg = TrainConfig(**{**CFG.__dict__, "optimizer": optimizer,
+                         "lr": CFG.lr if optimizer == "sgd" else 0.01})
     straight = fresh()
-    train.fit(straight, "seq2seq", data, valid, CFG, tmp_path / "a.pt", progress=False)
+    train.fit(straight, "seq2seq", data, valid, cfg, tmp_path / "a.pt", progress=False)
 
     def crash(epoch, history):
         raise KeyboardInterrupt
 
     broken = fresh()
     with pytest.raises(KeyboardInterrupt):
-        train.fit(broken, "seq2seq", data, valid, CFG, tmp_path / "b.pt", progress=False,
+        train.fit(broken, "seq2seq", data, valid, cfg, tmp_path / "b.pt", progress=False,
                   on_epoch_end=crash)
     assert train.resume_path(tmp_path / "b.pt").exists() and not (tmp_path / "b.pt").exists()
     torch.manual_seed(12345)                       # the new process's RNG is somewhere else
     resumed = fresh(seed=99)                       # and its model starts from other weights
-    hist = train.fit(resumed, "seq2seq", data, valid, CFG, tmp_path / "b.pt", progress=False)
+    hist = train.fit(resumed, "seq2seq", data, valid, cfg, tmp_path / "b.pt", progress=False)
     a = train.load_checkpoint(tmp_path / "a.pt")["state_dict"]
     b = train.load_checkpoint(tmp_path / "b.pt")["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -129,6 +132,12 @@ def test_corrupt_and_foreign_checkpoints_give_clear_errors(tmp_path):
     (tmp_path / "x.pt").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="x.pt"):
         train.load_model(tmp_path / "x.pt")
+
+
+def test_unknown_optimizer_names_the_field(tmp_path):
+    with pytest.raises(ValueError, match="TrainConfig.optimizer"):
+        train.fit(fresh(), "seq2seq", copy_task(64), copy_task(64),
+                  TrainConfig(**{**CFG.__dict__, "optimizer": "adagrad"}), tmp_path / "m.pt", progress=False)
 
 
 def test_resume_with_another_config_names_the_difference(tmp_path):

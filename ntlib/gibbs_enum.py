@@ -1,0 +1,346 @@
+"""Trigger-input search (gibbs-enum, App. A, Algorithm 3) and the hit criteria of §3.2.
+
+``gibbs_enum`` finds, for a batch of targets ``y`` (``(B, T)``, ``y + <eos>``), trigger
+inputs ``x`` of length n = 15 that minimise eq. 7,
+``L(x; y) = -1/m Σ_t log P(y_t | y_<t, x) + λ_in R(x)``, ``R(x) = -1/n Σ_t log P_LM(x_t | x_<t)``.
+Each position is updated from the G tokens with the largest gradient of -L w.r.t. the
+one-hot input (eq. 10). All G candidates of all targets are scored in one batched forward
+pass that reuses the encoder / LM states of the unchanged prefix ``x_<t``; the
+one-candidate-at-a-time loop of Algorithm 3 (``gibbs_enum_reference``) returns the same
+triggers and is kept for the benchmark and the tests. ``hits`` implements o-greedy,
+o/io-sample-min/avg; ``hit_rate`` adds a Wilson 95 % interval.
+Shown in notebooks/03_malicious.ipynb; timed in benchmarks/gibbs_enum.py.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from tqdm.auto import tqdm
+
+from .config import GibbsConfig
+from .data import trim
+from .decode import greedy
+from .metrics import avg_word_logprob
+from .models import BOS, EOS, PAD, UNK, shift_right
+
+HIT_TYPES = ("o_greedy", "o_sample_min", "o_sample_avg", "io_sample_min", "io_sample_avg")
+SPECIAL_IDS = (PAD, UNK, BOS, EOS)     # never part of a trigger ("valid input", Alg. 3)
+
+
+@dataclass
+class Thresholds:
+    """T_out / T_in: average word log-likelihood of the seq2seq / LM on the test data (§3.2, App. C)."""
+    t_out: float
+    t_in: float
+
+
+@dataclass
+class TriggerSearch:
+    """Result of :func:`gibbs_enum` for B targets."""
+    triggers: torch.Tensor      # (B, n) token ids, no padding
+    loss: torch.Tensor          # (B,) L(x*; y), eq. 7
+    logprobs: torch.Tensor      # (B, T) log P(y_t | y_<t, x*), 0 at PAD
+
+
+def is_io(hit_type: str) -> bool:
+    """io- hit types also constrain the trigger's LM likelihood (λ_in = 1, eq. 7)."""
+    if hit_type not in HIT_TYPES:
+        raise ValueError(f"unknown hit type {hit_type!r}; choose one of {list(HIT_TYPES)}")
+    return hit_type.startswith("io_")
+
+
+# -- initialisation ---------------------------------------------------------------------
+def random_triggers(rows: int, n: int, vocab_size: int, generator: torch.Generator) -> torch.Tensor:
+    """Random valid inputs ``(rows, n)``: uniform over non-special vocabulary words (Alg. 3)."""
+    return torch.randint(len(SPECIAL_IDS), vocab_size, (rows, n), generator=generator)
+
+
+@torch.no_grad()
+def lm_sample_triggers(lm, rows: int, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Samples of exactly n words from the LM (specials excluded) to start io- searches (Alg. 3)."""
+    x = torch.full((rows, 1), BOS, dtype=torch.long)
+    state, out = None, []
+    for _ in range(n):
+        logits, state = lm(x[:, -1:], state=state)
+        logits = logits[:, -1].clone()
+        logits[:, list(SPECIAL_IDS)] = float("-inf")
+        nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)  # (rows, 1)
+        out.append(nxt)
+        x = nxt
+    return torch.cat(out, 1)
+
+
+# -- the objective, eq. 7 ---------------------------------------------------------------
+def _target_mean(lp: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+    return lp.sum(1) / (tgt != PAD).sum(1).clamp(min=1)
+
+
+def lm_trigger_logprobs(lm, x: torch.Tensor) -> torch.Tensor:
+    """log P_LM(x_t | x_<t) ``(B, n)`` of a trigger without <eos> (the terms of R(x), eq. 8)."""
+    logits, _ = lm(torch.cat([torch.full_like(x[:, :1], BOS), x[:, :-1]], 1))
+    return F.log_softmax(logits, -1).gather(-1, x.unsqueeze(-1)).squeeze(-1)
+
+
+@torch.no_grad()
+def trigger_loss(seq2seq, lm, x: torch.Tensor, tgt: torch.Tensor, lambda_in: float):
+    """L(x; y) ``(B,)`` (eq. 7) and log P(y_t | y_<t, x) ``(B, T)`` for id triggers."""
+    lp = seq2seq.token_logprobs(x, tgt)
+    loss = -_target_mean(lp, tgt)
+    if lambda_in:
+        loss = loss - lambda_in * lm_trigger_logprobs(lm, x).mean(1)
+    return loss, lp
+
+
+def _top_candidates(seq2seq, lm, x, tgt, lambda_in, pos, G, vocab_size) -> torch.Tensor:
+    """The G tokens with the largest ∂(-L)/∂x_pos (eq. 10), ``(B, G)``."""
+    onehot = F.one_hot(x, vocab_size).float().requires_grad_(True)            # (B, n, V)
+    with torch.enable_grad():
+        lp = seq2seq.token_logprobs(None, tgt, src_onehot=onehot)
+        neg_loss = _target_mean(lp, tgt)
+        if lambda_in:
+            neg_loss = neg_loss + lambda_in * lm.onehot_logprobs(onehot).mean(1)
+        (grad,) = torch.autograd.grad(neg_loss.sum(), onehot)
+    g = grad[:, pos].clone()                                                  # (B, V)
+    g[:, list(SPECIAL_IDS)] = float("-inf")
+    return g.topk(G, dim=1).indices
+
+
+@torch.no_grad()
+def _candidate_losses(seq2seq, lm, x, tgt, lambda_in, pos, cand, chunk_size) -> torch.Tensor:
+    """L(concat(x_<pos, c, x_>pos); y) for every candidate c ``(B, G)``, batched.
+
+    The encoder (and LM) run once over the shared prefix x_<pos; the candidates continue
+    from that state over their suffixes. The decoder attends over all encoder outputs, so
+    the prefix outputs are reused and only outputs from ``pos`` on are recomputed.
+    """
+    B, n = x.shape
+    G = cand.shape[1]
+    m = (tgt != PAD).sum(1).clamp(min=1)
+    emb = seq2seq.src_embedding
+    if pos > 0:
+        enc_pre, (h0, c0) = seq2seq.encoder(emb(x[:, :pos]))                # (B, pos, H)
+    if lambda_in:
+        lm_logits, (lh, lc) = lm(torch.cat([torch.full_like(x[:, :1], BOS), x[:, :pos]], 1))
+        lm_lp = F.log_softmax(lm_logits, -1)                                  # (B, pos+1, V)
+        lm_pre = lm_lp[:, :pos].gather(-1, x[:, :pos].unsqueeze(-1)).sum((1, 2))  # (B,)
+        lm_at = lm_lp[:, pos].gather(1, cand)                                 # (B, G)
+    row_t = torch.arange(B).repeat_interleave(G)                              # target of each row
+    flat = cand.reshape(-1)
+    out = torch.empty(B * G)
+    for i in range(0, B * G, chunk_size):
+        r, c = row_t[i:i + chunk_size], flat[i:i + chunk_size]
+        suffix = x[r, pos:].clone()
+        suffix[:, 0] = c                                                      # (R, n-pos)
+        state = None if pos == 0 else (h0[:, r], c0[:, r])
+        enc_suf, state = seq2seq.encoder(emb(suffix), state)
+        enc = enc_suf if pos == 0 else torch.cat([enc_pre[r], enc_suf], 1)   # (R, n, H)
+        t = trim(tgt[r])
+        mask = torch.ones(enc.shape[:2], dtype=torch.bool)
+        logits, _ = seq2seq.decode(shift_right(t), enc, state, mask)         # (R, T, V)
+        lp = F.log_softmax(logits, -1).gather(-1, t.unsqueeze(-1)).squeeze(-1)   # fused: 2x logsumexp
+        loss = -lp.masked_fill(t == PAD, 0.0).sum(1) / m[r]
+        if lambda_in:
+            lm_lp_sum = lm_pre[r] + lm_at.reshape(-1)[i:i + chunk_size]
+            if pos < n - 1:
+                lg, _ = lm(suffix[:, :-1], state=(lh[:, r], lc[:, r]))        # predicts x_>pos
+                lm_lp_sum = lm_lp_sum + F.log_softmax(lg, -1).gather(
+                    -1, suffix[:, 1:].unsqueeze(-1)).squeeze(-1).sum(1)
+            loss = loss - lambda_in * lm_lp_sum / n
+        out[i:i + len(r)] = loss
+    return out.view(B, G)
+
+
+# -- Algorithm 3 ------------------------------------------------------------------------
+class _EvalMode:
+    """Put models in eval mode for the search and restore their modes afterwards."""
+
+    def __init__(self, *models):
+        self.models = [m for m in models if m is not None]
+
+    def __enter__(self):
+        self.modes = [m.training for m in self.models]
+        for m in self.models:
+            m.eval()
+
+    def __exit__(self, *exc):
+        for m, mode in zip(self.models, self.modes):
+            m.train(mode)
+
+
+def _init(seq2seq, lm, io, B, n, generator):
+    if io:
+        return lm_sample_triggers(lm, B, n, generator)
+    return random_triggers(B, n, seq2seq.vocab_size, generator)
+
+
+def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bool = False,
+               init: torch.Tensor | None = None, generator: torch.Generator | None = None,
+               stop_when: Callable | None = None, progress: bool = False) -> TriggerSearch:
+    """Batched gibbs-enum (App. A, Algorithm 3) for targets ``(B, T)``.
+
+    io=True searches for io- hits (λ_in = cfg.lambda_in, LM-sample start), else o- hits
+    (λ_in = 0, random start). ``init`` ``(B, n)`` warm-starts the first restart (Alg. 1).
+    With ``cfg.stop_when_hit``, a target stops as soon as ``stop_when(x, targets)`` is True.
+    """
+    if io and lm is None:
+        raise ValueError("io- hit types need the LM (lambda_in > 0, eq. 8)")
+    generator = generator or torch.Generator().manual_seed(cfg.seed)
+    lam = cfg.lambda_in if io else 0.0
+    tgt, B, n, V = trim(targets), targets.shape[0], cfg.input_len, seq2seq.vocab_size
+    if B == 0:
+        return TriggerSearch(torch.zeros(0, n, dtype=torch.long), torch.zeros(0), torch.zeros(0, 1))
+    best_x, best_loss = None, torch.full((B,), float("inf"))
+    done = torch.zeros(B, dtype=torch.bool)
+    steps = cfg.restarts * cfg.sweeps * n
+    with _EvalMode(seq2seq, lm), _progress(steps, progress) as bar:
+        for r in range(cfg.restarts):
+            x = init.clone() if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
+            cur, _ = trigger_loss(seq2seq, lm, x, tgt, lam)
+            if best_x is None:
+                best_x = x.clone()
+            skip = done.clone()                        # already hit in an earlier restart
+            active = ~skip
+            if cfg.stop_when_hit and stop_when is not None:
+                active &= ~stop_when(x, targets)
+            for _ in range(cfg.sweeps):
+                improved = torch.zeros(B, dtype=torch.bool)
+                for pos in range(n):
+                    rows = active.nonzero().squeeze(1)
+                    bar.update(1)
+                    if len(rows) == 0:
+                        continue
+                    xs, ts = x[rows], tgt[rows]
+                    cand = _top_candidates(seq2seq, lm, xs, ts, lam, pos, cfg.candidates, V)
+                    losses = _candidate_losses(seq2seq, lm, xs, ts, lam, pos, cand, cfg.chunk_size)
+                    low, j = losses.min(1)             # first minimum = the sequential choice
+                    better = low < cur[rows]
+                    acc = rows[better]
+                    x[acc, pos] = cand[better, j[better]]
+                    cur[acc] = low[better]
+                    improved[acc] = True
+                active &= improved                     # a sweep without improvement ends it
+                if cfg.stop_when_hit and stop_when is not None:
+                    active &= ~stop_when(x, targets)
+                if not active.any():
+                    break
+            keep = (cur < best_loss) & ~skip
+            best_x[keep], best_loss[keep] = x[keep], cur[keep]
+            if cfg.stop_when_hit and stop_when is not None:
+                done |= stop_when(best_x, targets)
+        loss, lp = trigger_loss(seq2seq, lm, best_x, tgt, lam)
+    return TriggerSearch(best_x, loss, lp)
+
+
+def gibbs_enum_reference(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None,
+                         io: bool = False, init: torch.Tensor | None = None,
+                         generator: torch.Generator | None = None) -> TriggerSearch:
+    """Algorithm 3 as written: one target and one candidate forward pass at a time.
+
+    Same start points, candidate order and strict-improvement rule as :func:`gibbs_enum`,
+    so it accepts the same sequence of candidates (benchmark and test reference).
+    """
+    generator = generator or torch.Generator().manual_seed(cfg.seed)
+    lam = cfg.lambda_in if io else 0.0
+    B, n, V = targets.shape[0], cfg.input_len, seq2seq.vocab_size
+    with _EvalMode(seq2seq, lm):
+        starts = [init.clone() if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
+                  for r in range(cfg.restarts)]
+        out_x = []
+        for b in range(B):
+            y = trim(targets[b:b + 1])
+            best_x, best = None, float("inf")
+            for r in range(cfg.restarts):
+                x = starts[r][b:b + 1].clone()
+                cur = float(trigger_loss(seq2seq, lm, x, y, lam)[0])
+                for _ in range(cfg.sweeps):
+                    improved = False
+                    for pos in range(n):
+                        cand = _top_candidates(seq2seq, lm, x, y, lam, pos, cfg.candidates, V)[0]
+                        for c in cand.tolist():
+                            x2 = x.clone()
+                            x2[0, pos] = c
+                            loss = float(trigger_loss(seq2seq, lm, x2, y, lam)[0])
+                            if loss < cur:
+                                x, cur, improved = x2, loss, True
+                    if not improved:
+                        break
+                if best_x is None or cur < best:
+                    best_x, best = x, cur
+            out_x.append(best_x)
+        x = torch.cat(out_x)
+        loss, lp = trigger_loss(seq2seq, lm, x, trim(targets), lam)
+    return TriggerSearch(x, loss, lp)
+
+
+class _progress:
+    def __init__(self, total, enabled):
+        self.total, self.enabled = total, enabled
+
+    def __enter__(self):
+        self.bar = tqdm(total=self.total, desc="gibbs-enum", leave=False, disable=not self.enabled)
+        return self.bar
+
+    def __exit__(self, *exc):
+        self.bar.close()
+
+
+# -- hit criteria (§3.2) ----------------------------------------------------------------
+def thresholds(seq2seq, lm, test, batch_size: int = 256) -> Thresholds:
+    """T_out / T_in = average word log-likelihood of the seq2seq on test pairs / the LM on the
+    test responses (§3.2, App. C), <eos> counted as a word as in the test PPL (Table 8)."""
+    with _EvalMode(seq2seq, lm):
+        return Thresholds(t_out=avg_word_logprob(seq2seq, test, batch_size),
+                          t_in=avg_word_logprob(lm, test.tgt, batch_size))
+
+
+def criteria(lp: torch.Tensor, tgt: torch.Tensor, hit_type: str, thr: Thresholds,
+             trigger_lm: torch.Tensor | None = None) -> torch.Tensor:
+    """o/io-sample-min/avg hits ``(B,)`` from target log-probs ``lp`` ``(B, T)`` (§3.2).
+
+    min / avg run over the target's words including <eos> (PAD excluded) and must exceed
+    T_out; io- types also need the trigger's average LM log-likelihood ``trigger_lm``
+    ``(B,)`` to exceed T_in.
+    """
+    if hit_type == "o_greedy" or hit_type not in HIT_TYPES:
+        raise ValueError(f"criteria() covers the sample- hit types, not {hit_type!r}")
+    pad = tgt == PAD
+    score = (lp.masked_fill(pad, float("inf")).min(1).values if hit_type.endswith("_min")
+             else lp.masked_fill(pad, 0.0).sum(1) / (~pad).sum(1).clamp(min=1))
+    ok = score > thr.t_out
+    if is_io(hit_type):
+        ok &= trigger_lm > thr.t_in
+    return ok
+
+
+@torch.no_grad()
+def hits(seq2seq, lm, triggers: torch.Tensor, targets: torch.Tensor, hit_type: str,
+         thr: Thresholds) -> torch.Tensor:
+    """c(x, y) ``(B,)`` bool for one hit type of §3.2: o-greedy or :func:`criteria`."""
+    io = is_io(hit_type)
+    tgt = trim(targets)
+    if tgt.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.bool)
+    with _EvalMode(seq2seq, lm):
+        if hit_type == "o_greedy":
+            g = greedy(seq2seq, triggers, max_len=tgt.shape[1])   # +1: a forced <eos> never counts
+            g = F.pad(g, (0, max(0, tgt.shape[1] - g.shape[1])), value=PAD)[:, :tgt.shape[1]]
+            return ((g == tgt) | (tgt == PAD)).all(1)
+        lp = seq2seq.token_logprobs(triggers, tgt)
+        trigger_lm = lm_trigger_logprobs(lm, triggers).mean(1) if io else None
+        return criteria(lp, tgt, hit_type, thr, trigger_lm)
+
+
+def hit_rate(hit: torch.Tensor, z: float = 1.96) -> dict:
+    """Hit rate k/n with its Wilson score 95 % interval (binomial)."""
+    n, k = int(hit.numel()), int(hit.sum())
+    if n == 0:
+        return {"rate": float("nan"), "lo": float("nan"), "hi": float("nan"), "k": 0, "n": 0}
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return {"rate": p, "lo": max(0.0, centre - half), "hi": min(1.0, centre + half), "k": k, "n": n}

@@ -1,0 +1,202 @@
+"""Negative training for the malicious response problem (§3.2, Algorithm 1, §4.2) and its target lists.
+
+``load_targets`` reads the authors' malicious target lists (``para_adv_lists/res_500``):
+``train`` (0.5k), ``train_1k`` (+1 paraphrase copy), ``train_2.5k`` (+4 copies), ``test``
+(0.5k held-out). ``negative_train`` runs Algorithm 1: every iteration re-runs gibbs-enum
+(warm-started from the previous trigger) for each mini-batch of targets; each hit target
+gets negative updates on log P(y_target | x_trigger) while it is still hit, each followed
+by a positive MLE update weighted λ_POS (eq. 4), with frequent word avoiding (FWA, §4.2).
+Shown in notebooks/03_malicious.ipynb.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .config import GibbsConfig, MaliciousConfig, override
+from .data import PairTensors, Vocab, encode_sentences, trim
+from .gibbs_enum import Thresholds, gibbs_enum, hit_rate, hits, is_io
+from .models import PAD
+from .sources import resolve_data
+from .train import seq2seq_nll, sgd_step
+
+LISTS_DIR = "official/para_adv_lists/res_500"
+# list name -> (file under para_adv_lists/res_500, lines per original training target)
+TARGET_LISTS = {
+    "train": ("train_500_cp1.txt", 1),     # §4.2: the 0.5k training list
+    "train_1k": ("train_500_cp2.txt", 2),  # each target + its 1st paraphrase
+    "train_2.5k": ("train_500_cp5.txt", 5),  # each target + its first 4 paraphrases
+    "test": ("test_500.txt", 1),           # the 0.5k held-out test list
+}
+
+
+@dataclass
+class TargetList:
+    """Encoded malicious targets ``(N, T)`` (``y + <eos>``) and what loading dropped."""
+    name: str
+    sentences: list[list[str]]
+    tensor: torch.Tensor
+    dropped_oov: list[str] = field(default_factory=list)    # targets with a word outside the vocab
+    source_lines: int = 0
+
+
+def target_list_path(name: str, data_dir: str | Path | None = None) -> Path:
+    """Path of list ``name``: data_dir → $NTLIB_DATA → ../shared/data (``sources.resolve_data``)."""
+    if name not in TARGET_LISTS:
+        raise ValueError(f"unknown target list {name!r}; choose one of {sorted(TARGET_LISTS)}")
+    rel = f"{LISTS_DIR}/{TARGET_LISTS[name][0]}"
+    root, _ = resolve_data([(rel,)], data_dir, what=f"malicious target list {name!r}")
+    return root / rel
+
+
+def load_targets(name: str, vocab: Vocab, data_dir: str | Path | None = None,
+                 path: str | Path | None = None, max_targets: int | None = None,
+                 seed: int = 1, max_len: int = 20) -> TargetList:
+    """Read a target list (§4.2, Table 2), drop targets with out-of-vocabulary words, encode.
+
+    A target holding a word the model cannot emit (or a literal ``<unk>``) is dropped rather
+    than mapped to ``<unk>``: "you are <unk>" is not the malicious sentence, and ``<unk>``
+    is one of the most probable tokens, which would make hits spurious. A dropped original
+    takes its paraphrases with it. ``max_targets`` keeps a seeded random subset of the
+    remaining *original* targets with all of their in-vocabulary paraphrase copies, so the
+    0.5k / 1k / 2.5k lists share their originals. ``dropped_oov`` lists what was dropped
+    (after subsampling: only the dropped originals and the kept groups' paraphrases).
+    """
+    path = Path(path) if path is not None else target_list_path(name, data_dir)
+    group = TARGET_LISTS.get(name, (None, 1))[1]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            raise ValueError(f"{path}:{i}: empty target line")
+    if len(lines) % group:
+        raise ValueError(f"{path}: {len(lines)} lines is not a multiple of {group} (list {name!r})")
+    def known(line):
+        return all(t in vocab.stoi and t not in ("<unk>", "<pad>", "<bos>", "<eos>") for t in line.split())
+    groups = [lines[i:i + group] for i in range(0, len(lines), group)]
+    dropped = [ln.strip() for g in groups if not known(g[0]) for ln in g]
+    groups = [g for g in groups if known(g[0])]
+    if max_targets is not None and max_targets < len(groups):
+        keep = torch.randperm(len(groups), generator=torch.Generator().manual_seed(seed))[:max_targets]
+        groups = [groups[i] for i in sorted(keep.tolist())]
+    sentences = [ln.split() for g in groups for ln in g if known(ln)]
+    dropped += [ln.strip() for g in groups for ln in g if not known(ln)]
+    return TargetList(name, sentences, encode_sentences(sentences, vocab, max_len), dropped, len(lines))
+
+
+# -- losses -----------------------------------------------------------------------------
+def fwa_ids(vocab: Vocab, words) -> torch.Tensor:
+    """Ids of the frequent words whose negative gradient FWA removes (§4.2 footnote 9)."""
+    return torch.tensor(sorted({vocab.stoi[w] for w in words if w in vocab.stoi}), dtype=torch.long)
+
+
+def negative_loss(logits: torch.Tensor, tgt: torch.Tensor, avoid: torch.Tensor | None = None):
+    """Mean over hit targets of log P(y_target | x_trigger) = Σ_t log P(y_t | ·) (Alg. 1, eq. 3).
+
+    Minimised by the negative update (descent on the log-probability). logits (B, T, V),
+    tgt (B, T). Tokens in ``avoid`` (FWA, §4.2) and PAD get weight 0, so their logits
+    receive no negative gradient.
+    """
+    lp = torch.log_softmax(logits, -1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)  # (B, T)
+    w = (tgt != PAD)
+    if avoid is not None and avoid.numel():
+        w &= ~torch.isin(tgt, avoid)
+    return (lp * w).sum() / tgt.shape[0]
+
+
+@dataclass
+class NegTrainResult:
+    """The negatively trained copy and the per-iteration history of Algorithm 1."""
+    model: torch.nn.Module
+    history: list[dict]
+    triggers: torch.Tensor      # (N, n) last trigger of every target
+
+
+def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: Thresholds,
+                   hit_type: str, vocab: Vocab, cfg: MaliciousConfig, gcfg: GibbsConfig,
+                   progress: bool = True) -> NegTrainResult:
+    """Algorithm 1 on a copy of ``seq2seq`` for targets ``(N, T)``; the original is untouched.
+
+    The while-loop of Algorithm 1 runs batched over a mini-batch of ``cfg.target_batch``
+    targets: one negative step on the mean sequence log-prob of the still-hit targets (FWA
+    words excluded), then one positive step on the mean sequence NLL of ``cfg.pos_batch``
+    random training pairs weighted λ_POS, repeated while any target is hit (at most
+    ``cfg.max_neg_updates``); sequence-level, as log P(y|x) in Algorithm 1.
+    History entry per iteration: hit rate (with interval) of the gibbs-enum searches of that
+    iteration — before its updates — plus the number of negative target updates and seconds.
+    """
+    model = copy.deepcopy(seq2seq)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)        # §4.2: fixed LR, plain SGD
+    gen = torch.Generator().manual_seed(cfg.seed)
+    io = is_io(hit_type)
+    gcfg = override(gcfg, lambda_in=gcfg.lambda_in if io else 0.0)
+    avoid = fwa_ids(vocab, cfg.fwa_words) if cfg.fwa else None
+    N = targets.shape[0]
+    prev = None
+    history = []
+
+    def crit(x, y):
+        return hits(model, lm, x, y, hit_type, thr)
+
+    for it in tqdm(range(cfg.iterations), desc=f"neg-train {hit_type}", disable=not progress):
+        t0, found, n_neg = time.time(), torch.zeros(N, dtype=torch.bool), 0
+        triggers = torch.empty(N, gcfg.input_len, dtype=torch.long)
+        for i in tqdm(range(0, N, cfg.target_batch), desc=f"iteration {it + 1}", leave=False,
+                      disable=not progress):
+            idx = torch.arange(i, min(N, i + cfg.target_batch))
+            y = targets[idx]
+            s = gibbs_enum(model, y, gcfg, lm=lm, io=io, generator=gen, stop_when=crit,
+                           init=None if prev is None else prev[idx])
+            x, hit = s.triggers, crit(s.triggers, y)
+            triggers[idx], found[idx] = x, hit
+            for _ in range(cfg.max_neg_updates):          # Alg. 1: while c(x, y) = 1
+                if not hit.any():
+                    break
+                model.train()
+                xs, ys = x[hit], trim(y[hit])
+                sgd_step(model, opt, negative_loss(model(xs, ys), ys, avoid), cfg.clip_norm)
+                pos = torch.randint(len(train), (cfg.pos_batch,), generator=gen)
+                nll, _ = seq2seq_nll(model, train.src[pos], train.tgt[pos])    # Σ over the batch
+                sgd_step(model, opt, cfg.lambda_pos * nll / len(pos), cfg.clip_norm)
+                n_neg += int(hit.sum())
+                hit[hit.clone()] = crit(x[hit], y[hit])
+        model.eval()
+        prev = triggers
+        history.append({"iteration": it + 1, **hit_rate(found), "neg_updates": n_neg,
+                        "seconds": time.time() - t0})
+    model.eval()
+    return NegTrainResult(model, history, triggers)
+
+
+def evaluate_hits(seq2seq, lm, targets: torch.Tensor, thr: Thresholds, hit_types,
+                  gcfg: GibbsConfig, progress: bool = False) -> dict:
+    """Hit rates (Wilson 95 %) of a model on a target list, one fresh gibbs-enum per search kind.
+
+    o- types share one search (λ_in = 0, random start; o_greedy is checked on its
+    triggers), io- types one with λ_in = 1 from LM samples (App. A). Same seed for every
+    model, so baseline and negatively trained models face the same search.
+    """
+    out, searches = {}, {}
+    for ht in hit_types:
+        io = is_io(ht)
+        if io not in searches:
+            g = override(gcfg, lambda_in=gcfg.lambda_in if io else 0.0, stop_when_hit=False)
+            searches[io] = gibbs_enum(seq2seq, targets, g, lm=lm, io=io, progress=progress)
+        h = hits(seq2seq, lm, searches[io].triggers, targets, ht, thr)
+        out[ht] = {**hit_rate(h), "hits": h, "triggers": searches[io].triggers}
+    return out
+
+
+@torch.no_grad()
+def per_word_nll(seq2seq, src: torch.Tensor, tgt: torch.Tensor, vocab: Vocab) -> list[tuple[str, float]]:
+    """(word, -log P(word | ·)) along the rows of ``tgt`` given ``src``, <eos> included (App. D, Fig. 1)."""
+    seq2seq.eval()
+    lp = seq2seq.token_logprobs(src, trim(tgt))
+    out = []
+    for row, l in zip(trim(tgt).tolist(), lp.tolist()):
+        out += [(vocab.itos[i], -v) for i, v in zip(row, l) if i != PAD]
+    return out

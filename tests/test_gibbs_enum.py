@@ -1,0 +1,172 @@
+"""gibbs-enum (App. A) and the hit criteria (§3.2) on a tiny planted model.
+
+The toy task: the response to a 15-word input is ``r(last) r(second last)``; any input
+whose last word is the planted word ``p`` is answered by the planted target ``hate you``.
+"""
+import math
+
+import pytest
+import torch
+
+from ntlib.config import GibbsConfig, ModelConfig
+from ntlib.data import PairTensors, Vocab, encode_sentences
+from ntlib.gibbs_enum import (Thresholds, _candidate_losses, criteria, gibbs_enum,
+                              gibbs_enum_reference, hit_rate, hits, thresholds, trigger_loss)
+from ntlib.models import EOS, PAD, LSTMLM, Seq2Seq
+
+torch.set_num_threads(1)
+WORDS = [f"a{i}" for i in range(8)] + [f"r{i}" for i in range(8)] + ["p", "hate", "you"]
+
+
+def toy_pairs(vocab, n, gen, planted=0.15):
+    """(src, tgt) of the toy task; a fraction ``planted`` ends in ``p`` and answers ``hate you``."""
+    a = torch.randint(0, 8, (n, 15), generator=gen)
+    src = torch.tensor([[vocab.stoi[f"a{i}"] for i in row] for row in a.tolist()])
+    tgt = torch.full((n, 4), PAD)
+    for k, row in enumerate(a.tolist()):
+        tgt[k, :3] = torch.tensor([vocab.stoi[f"r{row[-1]}"], vocab.stoi[f"r{row[-2]}"], EOS])
+    plant = torch.rand(n, generator=gen) < planted
+    src[plant, -1] = vocab.stoi["p"]
+    tgt[plant, :3] = torch.tensor([vocab.stoi["hate"], vocab.stoi["you"], EOS])
+    return PairTensors(src, tgt), plant
+
+
+def train_toy(steps=400, seed=0):
+    """A seq2seq + LM trained with Adam on the toy task (a few seconds)."""
+    torch.manual_seed(seed)
+    vocab, gen = Vocab(WORDS), torch.Generator().manual_seed(seed)
+    pairs, plant = toy_pairs(vocab, 3000, gen)
+    cfg = ModelConfig(emb=16, hidden=32, dropout=0.0)
+    s2s, lm = Seq2Seq(len(vocab), cfg), LSTMLM(len(vocab), cfg)
+    opt = torch.optim.Adam(list(s2s.parameters()) + list(lm.parameters()), lr=0.02)
+    for _ in range(steps):
+        i = torch.randint(len(pairs), (64,), generator=gen)
+        loss = -(s2s.token_logprobs(pairs.src[i], pairs.tgt[i]).sum()
+                 + lm.token_logprobs(pairs.src[i]).sum()) / 64
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    s2s.eval(), lm.eval()
+    return vocab, s2s, lm, pairs, plant
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return train_toy()
+
+
+def test_search_finds_trigger_for_planted_target(toy):
+    vocab, s2s, lm, _, _ = toy
+    tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], vocab)
+    cfg = GibbsConfig(sweeps=3, candidates=10, restarts=2)
+    res = gibbs_enum(s2s, tgt, cfg)
+    assert hits(s2s, lm, res.triggers, tgt, "o_greedy", Thresholds(0, 0)).tolist() == [True, True]
+    assert res.triggers[0, -1] == vocab.stoi["p"]                 # the planted rule
+    assert res.triggers[1, -2:].tolist() == [vocab.stoi["a5"], vocab.stoi["a3"]]
+    # the returned loss is eq. 7 of the returned trigger, and beats a random input
+    loss, lp = trigger_loss(s2s, lm, res.triggers, tgt[:, :3], 0.0)
+    assert torch.allclose(loss, res.loss) and torch.allclose(lp, res.logprobs)
+    rand, _ = trigger_loss(s2s, lm, torch.randint(4, len(vocab), (2, 15)), tgt[:, :3], 0.0)
+    assert (res.loss < rand).all()
+
+
+@pytest.mark.parametrize("io", [False, True])
+def test_batched_search_equals_one_candidate_loop(toy, io):
+    # random weights: the trained toy model ignores most input positions, so candidates
+    # there tie up to float rounding and either order of evaluation may pick either one
+    vocab = toy[0]
+    torch.manual_seed(5)
+    cfg_m = ModelConfig(emb=16, hidden=32, dropout=0.0)
+    s2s, lm = Seq2Seq(len(vocab), cfg_m).eval(), LSTMLM(len(vocab), cfg_m).eval()
+    tgt = encode_sentences([["hate", "you"], ["r1", "r2"], ["r7"], ["a1", "you", "r0"]], vocab)
+    cfg = GibbsConfig(sweeps=2, candidates=6, restarts=2, chunk_size=5)   # chunks split targets
+    a = gibbs_enum(s2s, tgt, cfg, lm=lm, io=io)
+    b = gibbs_enum_reference(s2s, tgt, cfg, lm=lm, io=io)
+    assert torch.equal(a.triggers, b.triggers)
+    assert torch.allclose(a.loss, b.loss, atol=1e-5)
+
+
+@pytest.mark.parametrize("pos", [0, 7, 14])
+def test_prefix_reuse_matches_full_forward(toy, pos):
+    vocab, s2s, lm, _, _ = toy
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randint(4, len(vocab), (3, 15), generator=gen)
+    tgt = encode_sentences([["hate", "you"], ["r1"], ["r2", "r3", "r4"]], vocab)[:, :4]
+    cand = torch.randint(4, len(vocab), (3, 5), generator=gen)
+    fast = _candidate_losses(s2s, lm, x, tgt, 1.0, pos, cand, chunk_size=4)
+    for g in range(5):
+        x2 = x.clone()
+        x2[:, pos] = cand[:, g]
+        full, _ = trigger_loss(s2s, lm, x2, tgt, 1.0)
+        assert torch.allclose(fast[:, g], full, atol=1e-5)
+
+
+def test_deterministic_under_seed(toy):
+    vocab, s2s, lm, _, _ = toy
+    tgt = encode_sentences([["r1", "r2"], ["hate"]], vocab)
+    cfg = GibbsConfig(sweeps=1, candidates=4, restarts=1)
+    a, b = gibbs_enum(s2s, tgt, cfg, lm=lm, io=True), gibbs_enum(s2s, tgt, cfg, lm=lm, io=True)
+    assert torch.equal(a.triggers, b.triggers) and torch.equal(a.loss, b.loss)
+    c = gibbs_enum(s2s, tgt, GibbsConfig(sweeps=1, candidates=4, restarts=1, seed=2), lm=lm, io=True)
+    assert not torch.equal(a.triggers, c.triggers)
+
+
+def test_warm_start_and_stop_when_hit(toy):
+    vocab, s2s, lm, _, _ = toy
+    tgt = encode_sentences([["hate", "you"]], vocab)
+    init = torch.full((1, 15), vocab.stoi["a1"])
+    init[0, -1] = vocab.stoi["p"]                                  # already a trigger
+    calls = []
+
+    def stop(x, y):
+        calls.append(1)
+        return hits(s2s, lm, x, y, "o_greedy", Thresholds(0, 0))
+    res = gibbs_enum(s2s, tgt, GibbsConfig(stop_when_hit=True, restarts=3), init=init, stop_when=stop)
+    assert torch.equal(res.triggers, init)                         # stopped before any change
+    assert hits(s2s, lm, res.triggers, tgt, "o_greedy", Thresholds(0, 0)).item()
+
+
+def test_hit_criteria_on_hand_made_logprobs():
+    tgt = torch.tensor([[5, 6, EOS, PAD], [5, EOS, PAD, PAD]])
+    lp = torch.tensor([[-1.0, -3.0, -0.5, 0.0], [-2.0, -2.5, 0.0, 0.0]])
+    thr = Thresholds(t_out=-2.2, t_in=-4.0)
+    # avg: -1.5 and -2.25; min: -3.0 and -2.5
+    assert criteria(lp, tgt, "o_sample_avg", thr).tolist() == [True, False]
+    assert criteria(lp, tgt, "o_sample_min", Thresholds(-2.6, 0)).tolist() == [False, True]
+    assert criteria(lp, tgt, "io_sample_avg", thr, torch.tensor([-4.5, -1.0])).tolist() == [False, False]
+    assert criteria(lp, tgt, "io_sample_avg", thr, torch.tensor([-3.9, -1.0])).tolist() == [True, False]
+    with pytest.raises(ValueError, match="o_greedy"):
+        criteria(lp, tgt, "o_greedy", thr)
+    with pytest.raises(ValueError, match="unknown hit type"):
+        hits(None, None, None, tgt, "sample_avg", thr)
+
+
+def test_wilson_interval_by_hand():
+    r = hit_rate(torch.tensor([1, 1, 1, 0, 0, 0, 0, 0, 0, 0], dtype=torch.bool))
+    # 3/10, z = 1.96: (0.3 + 0.19208 ∓ 1.96·sqrt(0.021 + 0.009604)) / 1.38416
+    assert r["rate"] == 0.3 and (r["k"], r["n"]) == (3, 10)
+    assert r["lo"] == pytest.approx(0.10779, abs=1e-5) and r["hi"] == pytest.approx(0.60322, abs=1e-5)
+    r0 = hit_rate(torch.zeros(10, dtype=torch.bool))
+    assert r0["lo"] == 0.0 and r0["hi"] == pytest.approx(0.38416 / 1.38416, abs=1e-6)
+
+
+def test_thresholds_are_test_word_loglik(toy):
+    vocab, s2s, lm, pairs, _ = toy
+    test = pairs.subset(torch.arange(300))
+    thr = thresholds(s2s, lm, test, batch_size=128)
+    with torch.no_grad():
+        lp, lm_lp = s2s.token_logprobs(test.src, test.tgt), lm.token_logprobs(test.tgt)
+    n = int((test.tgt != PAD).sum())
+    assert thr.t_out == pytest.approx(float(lp.sum()) / n, rel=1e-5)
+    assert thr.t_in == pytest.approx(float(lm_lp.sum()) / n, rel=1e-5)
+    assert -0.5 < thr.t_out < 0 and math.isfinite(thr.t_in)
+
+
+def test_o_greedy_needs_the_models_own_eos(toy):
+    vocab, s2s, lm, _, _ = toy
+    x = torch.full((2, 15), vocab.stoi["a1"])
+    x[:, -1] = vocab.stoi["p"]                                     # greedy: "hate you <eos>"
+    tgt = encode_sentences([["hate", "you"], ["hate"]], vocab)
+    # "hate <eos>" is a prefix of the response, not the response: a cut-off decode must not hit
+    assert hits(s2s, lm, x, tgt, "o_greedy", Thresholds(0, 0)).tolist() == [True, False]
+    assert hits(s2s, lm, x[1:], tgt[1:], "o_greedy", Thresholds(0, 0)).tolist() == [False]

@@ -1,0 +1,100 @@
+"""Algorithm 1 (§3.2), FWA (§4.2) and the malicious target lists on the planted toy model."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from ntlib.config import GibbsConfig, MaliciousConfig, override
+from ntlib.data import Vocab, encode_sentences
+from ntlib.gibbs_enum import Thresholds, gibbs_enum, hits
+from ntlib.malicious import (TARGET_LISTS, evaluate_hits, fwa_ids, load_targets, negative_loss,
+                             negative_train, target_list_path)
+from ntlib.models import EOS, PAD
+from test_gibbs_enum import train_toy   # the planted toy model (tests/ is on sys.path)
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return train_toy()
+
+
+def test_fwa_leaves_avoided_words_without_negative_gradient():
+    vocab = Vocab(["you", "hate", "i"])
+    tgt = torch.tensor([[vocab.stoi["i"], vocab.stoi["hate"], vocab.stoi["you"], EOS, PAD]])
+    logits = torch.randn(1, 5, len(vocab), requires_grad=True)
+    avoid = fwa_ids(vocab, MaliciousConfig().fwa_words)
+    assert sorted(avoid.tolist()) == sorted([EOS, vocab.stoi["you"], vocab.stoi["i"]])
+    negative_loss(logits, tgt, avoid).backward()
+    g = logits.grad[0].abs().sum(-1)                               # (T,)
+    assert g[1] > 0                                                # "hate" is penalised
+    assert g[0] == 0 and g[2] == 0 and g[3] == 0 and g[4] == 0     # i, you, <eos>, PAD
+    logits.grad = None
+    negative_loss(logits, tgt, None).backward()                    # FWA off: every word
+    assert (logits.grad[0, :4].abs().sum(-1) > 0).all() and logits.grad[0, 4].abs().sum() == 0
+
+
+def test_negative_loss_is_mean_target_sequence_logprob():
+    logits = torch.randn(2, 3, 6)
+    tgt = torch.tensor([[4, 5, EOS], [5, EOS, PAD]])
+    lp = torch.log_softmax(logits, -1)
+    want = (lp[0, 0, 4] + lp[0, 1, 5] + lp[0, 2, EOS] + lp[1, 0, 5] + lp[1, 1, EOS]) / 2
+    assert negative_loss(logits, tgt).item() == pytest.approx(want.item(), rel=1e-6)
+    fwa = (lp[0, 0, 4] + lp[0, 1, 5] + lp[1, 0, 5]) / 2                 # <eos> avoided
+    assert negative_loss(logits, tgt, torch.tensor([EOS])).item() == pytest.approx(fwa.item(), rel=1e-6)
+
+
+def test_negative_training_turns_planted_hit_into_miss(toy):
+    vocab, s2s, lm, pairs, plant = toy
+    tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], vocab)
+    gcfg = GibbsConfig(sweeps=3, candidates=10, restarts=2)
+    thr = Thresholds(t_out=-1.0, t_in=-100.0)
+    before = evaluate_hits(s2s, lm, tgt, thr, ("o_greedy", "o_sample_avg"), gcfg)
+    assert before["o_greedy"]["hits"].tolist() == [True, True]
+    assert before["o_sample_avg"]["hits"].tolist() == [True, True]
+    clean = pairs.subset(~plant)                                   # positive data: no planted pairs
+    mcfg = MaliciousConfig(iterations=6, lr=0.5, max_neg_updates=20, target_batch=2, fwa=False)
+    res = negative_train(s2s, lm, tgt[:1], clean, thr, "o_sample_avg", vocab, mcfg,
+                         override(gcfg, stop_when_hit=True), progress=False)
+    assert res.history[0]["k"] == 1 and res.history[0]["neg_updates"] >= 1
+    assert res.history[-1]["k"] == 0                                # Alg. 1 finds no trigger any more
+    after = evaluate_hits(res.model, lm, tgt, thr, ("o_greedy", "o_sample_avg"), gcfg)
+    assert after["o_sample_avg"]["hits"].tolist() == [False, True]   # the planted target is a miss
+    assert after["o_greedy"]["hits"].tolist() == [False, True]       # ... the normal one still hit
+    # the original model is untouched
+    assert before["o_sample_avg"]["hits"][0] and hits(s2s, lm, before["o_sample_avg"]["triggers"][:1],
+                                                       tgt[:1], "o_sample_avg", thr).item()
+
+
+def test_target_lists_load_with_paraphrase_groups_and_oov_report():
+    if not target_list_path("train").exists():
+        pytest.skip("official target lists not available")
+    words = {w for name in ("train", "test") for ln in target_list_path(name).read_text().split("\n")
+             for w in ln.split()}
+    vocab = Vocab(sorted(words - {"hate"}))
+    train = load_targets("train", vocab)
+    assert train.source_lines == 500 and len(train.sentences) + len(train.dropped_oov) == 500
+    assert "more hate" in train.dropped_oov and ["more", "die"] in train.sentences
+    assert train.tensor.shape[0] == len(train.sentences)
+    assert (train.tensor == EOS).sum(1).eq(1).all()
+    sub = load_targets("train", Vocab(sorted(words)), max_targets=7, seed=3)
+    big = load_targets("train_2.5k", Vocab(sorted(words | {"<unk>"})), max_targets=7, seed=3)
+    assert len(sub.sentences) == 7
+    originals = [" ".join(s) for s in sub.sentences]
+    lines = target_list_path("train_2.5k").read_text().splitlines()
+    kept = [lines[i] for i in range(0, 2500, 5) if lines[i] in originals]
+    assert kept == originals                                       # same originals, all copies
+    assert all("<unk>" not in " ".join(s) for s in big.sentences)  # literal <unk> dropped
+    assert 7 <= len(big.sentences) <= 35
+    assert [" ".join(s) for s in big.sentences if " ".join(s) in originals] == originals
+
+
+def test_target_list_errors_name_file_and_line(tmp_path):
+    p = tmp_path / "t.txt"
+    p.write_text("you are bad\n\nyou die\n")
+    with pytest.raises(ValueError, match=r"t\.txt:2"):
+        load_targets("test", Vocab(["you"]), path=p)
+    with pytest.raises(ValueError, match="unknown target list"):
+        target_list_path("train_3k")
+    assert set(TARGET_LISTS) == {"train", "train_1k", "train_2.5k", "test"}

@@ -1,0 +1,31 @@
+"""notebooks/03_malicious.ipynb runs top to bottom on the smoke profile and writes its reports."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+NB = Path(__file__).resolve().parents[1] / "notebooks" / "03_malicious.ipynb"
+
+
+@pytest.mark.slow
+def test_notebook_03_smoke(tmp_path):
+    pm = pytest.importorskip("papermill")
+    reports = tmp_path / "reports"
+    pm.execute_notebook(str(NB), str(tmp_path / "out.ipynb"), cwd=str(NB.parent), progress_bar=False,
+                        parameters=dict(profile="smoke", run_root=str(tmp_path / "runs"),
+                                        reports_dir=str(reports)))
+    res = json.loads((reports / "results" / "malicious_switchboard.json").read_text())
+    assert res["profile"] == "smoke" and res["thresholds"]["t_out"] < 0 and res["thresholds"]["t_in"] < 0
+    assert res["targets"]["train"]["lines"] == 500 and res["targets"]["train_2.5k"]["lines"] == 2500
+    rates = [r for lst in ("train", "test") for r in res["baseline"][lst].values()]
+    rates += [run[m] for run in res["neg_train"].values() for m in ("train", "test")]
+    for r in rates:
+        assert r["n"] == 8 and 0 <= r["lo"] <= r["rate"] <= r["hi"] <= 1
+    lists = ("+neg-tr(0.5k)", "+neg-tr(1k)", "+neg-tr(2.5k)")
+    assert set(res["neg_train"]) == {f"{lst} {ht}" for lst in lists for ht in ("o_sample_avg", "io_sample_avg")}
+    assert all(math.isfinite(run["ppl"]) for run in res["neg_train"].values())
+    assert all(0 <= v <= 1 for v in res["nbest_overlap"].values())
+    assert (reports / "table3_switchboard.md").exists() and (reports / "table3_switchboard.csv").exists()
+    for fig in ("malicious_iterations_switchboard", "malicious_word_nll_switchboard"):
+        assert (reports / "figures" / f"{fig}.png").stat().st_size > 1000
