@@ -1,26 +1,13 @@
 """notebooks/01_data.ipynb executed by papermill on the smoke profile; checks what it wrote."""
-from pathlib import Path
 
 import pytest
 
-from ntlib import data as D
 from ntlib.reports import read_json
-
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 @pytest.mark.slow
-def test_notebook_01_smoke(tmp_path):
-    pm = pytest.importorskip("papermill")
-    try:
-        D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", D.OFFICIAL_VALID)])
-    except D.DataError:
-        pytest.skip("shared data not found by the resolver")
-    reports = tmp_path / "reports"
-    pm.execute_notebook(str(NOTEBOOKS / "01_data.ipynb"), str(tmp_path / "01.ipynb"),
-                        parameters=dict(profile="smoke", corpus="switchboard", run_root=str(tmp_path / "runs"),
-                                        reports_dir=str(reports)),
-                        cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
+def test_notebook_01_smoke(run_notebook):
+    reports = run_notebook("01_data")
     r = read_json(reports / "results/data_switchboard.json")
     assert {"profile", "corpus", "splits", "paper", "oov", "lengths", "sample", "verify_switchboard",
             "vocab_size", "load_seconds"} <= set(r)

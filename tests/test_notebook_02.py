@@ -4,24 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from ntlib import data as D
 from ntlib.reports import read_json
-
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 @pytest.mark.slow
-def test_notebook_02_smoke(tmp_path):
-    pm = pytest.importorskip("papermill")
-    try:
-        D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", D.OFFICIAL_VALID)])
-    except D.DataError:
-        pytest.skip("shared data not found by the resolver")
-    reports, runs = tmp_path / "reports", tmp_path / "runs"
-    pm.execute_notebook(str(NOTEBOOKS / "02_baselines.ipynb"), str(tmp_path / "02.ipynb"),
-                        parameters=dict(profile="smoke", corpus="switchboard", run_root=str(runs),
-                                        reports_dir=str(reports)),
-                        cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
+def test_notebook_02_smoke(run_notebook, tmp_path):
+    reports, runs = run_notebook("02_baselines"), tmp_path / "runs"
     r = read_json(reports / "results/baselines_switchboard.json")
     assert r["profile"] == "smoke" and r["corpus"] == "switchboard"
     for kind in ("lm", "seq2seq"):

@@ -1,20 +1,13 @@
 """notebooks/03_malicious.ipynb runs top to bottom on the smoke profile and writes its reports."""
 import json
 import math
-from pathlib import Path
 
 import pytest
 
-NB = Path(__file__).resolve().parents[1] / "notebooks" / "03_malicious.ipynb"
-
 
 @pytest.mark.slow
-def test_notebook_03_smoke(tmp_path):
-    pm = pytest.importorskip("papermill")
-    reports = tmp_path / "reports"
-    pm.execute_notebook(str(NB), str(tmp_path / "out.ipynb"), cwd=str(NB.parent), progress_bar=False,
-                        parameters=dict(profile="smoke", run_root=str(tmp_path / "runs"),
-                                        reports_dir=str(reports)))
+def test_notebook_03_smoke(run_notebook):
+    reports = run_notebook("03_malicious")
     res = json.loads((reports / "results" / "malicious_switchboard.json").read_text())
     assert res["profile"] == "smoke" and res["thresholds"]["t_out"] < 0 and res["thresholds"]["t_in"] < 0
     assert res["targets"]["train"]["lines"] == 500 and res["targets"]["train_2.5k"]["lines"] == 2500

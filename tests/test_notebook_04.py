@@ -3,27 +3,15 @@ from pathlib import Path
 
 import pytest
 
-from ntlib import data as D
 from ntlib import metrics, pipeline
 from ntlib.config import get_profile
 from ntlib.decode import respond
 from ntlib.reports import read_json
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-
 
 @pytest.mark.slow
-def test_notebook_04_smoke(tmp_path):
-    pm = pytest.importorskip("papermill")
-    try:
-        D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", D.OFFICIAL_VALID)])
-    except D.DataError:
-        pytest.skip("shared data not found by the resolver")
-    reports, runs = tmp_path / "reports", tmp_path / "runs"
-    pm.execute_notebook(str(NOTEBOOKS / "04_frequent.ipynb"), str(tmp_path / "04.ipynb"),
-                        parameters=dict(profile="smoke", corpus="switchboard", run_root=str(runs),
-                                        reports_dir=str(reports), eos_comparison=True),
-                        cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
+def test_notebook_04_smoke(run_notebook, tmp_path):
+    reports, runs = run_notebook("04_frequent", eos_comparison=True), tmp_path / "runs"
     r = read_json(reports / "results/frequent_switchboard.json")
     assert r["profile"] == "smoke" and r["corpus"] == "switchboard"
     assert set(r["rows"]) == {"Test-set", "Baseline", "+neg-train (10%)", "+neg-train (1%)"}

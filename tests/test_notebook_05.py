@@ -1,5 +1,4 @@
 """notebooks/05_gan_mmi.ipynb executed by papermill on the smoke profile; checks what it wrote."""
-from pathlib import Path
 
 import pytest
 
@@ -7,17 +6,10 @@ from ntlib import paper
 from ntlib.config import get_profile
 from ntlib.reports import read_json
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-
 
 @pytest.mark.slow
-def test_notebook_05_smoke(tmp_path):
-    pm = pytest.importorskip("papermill")
-    reports = tmp_path / "reports"
-    pm.execute_notebook(str(NOTEBOOKS / "05_gan_mmi.ipynb"), str(tmp_path / "05.ipynb"),
-                        parameters=dict(profile="smoke", corpus="switchboard", run_root=str(tmp_path / "runs"),
-                                        reports_dir=str(reports)),
-                        cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
+def test_notebook_05_smoke(run_notebook):
+    reports = run_notebook("05_gan_mmi")
     r = read_json(reports / "results/gan_mmi_switchboard.json")
     P = get_profile("smoke")
     assert r["profile"] == "smoke" and set(r["rows"]) == {"Test-set", "Baseline", "+GAN", "+MMI"}
