@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -46,9 +48,60 @@ def stage_keys(profile: str, corpus: str, notebooks_dir: Path) -> dict[str, str]
     keys, prev, src = {}, "", _sources_digest()
     prof = dataclasses.asdict(get_profile(profile, corpus))
     for stage in STAGES:
-        nb = hashlib.sha256((notebooks_dir / f"{stage}.ipynb").read_bytes()).hexdigest()[:12]
+        nb = notebook_digest(notebooks_dir / f"{stage}.ipynb")
         prev = keys[stage] = config_hash(prof, corpus, nb, src, prev)
     return keys
+
+
+def notebook_digest(path: Path) -> str:
+    """Hash of what a notebook computes: its code cells' source, without papermill's injected
+    parameters and nbval's ``# NBVAL_`` markers — so prose edits and stored outputs (the
+    committed small run) do not invalidate the cache."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"
+            and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    code = ["\n".join(l for l in c.splitlines() if not l.lstrip().startswith("# NBVAL_")) for c in code]
+    return hashlib.sha256("\n\0".join(code).encode()).hexdigest()[:12]
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_PROGRESS = re.compile(r"\d+%\||it/s[\],]|s/it[\],]|TqdmWarning|from \.autonotebook")
+
+
+def publish(profile: str = "small", corpus: str = "switchboard", run_root: str | Path = ROOT / "runs",
+            notebooks_dir: str | Path = ROOT / "notebooks") -> list[Path]:
+    """Copy a reproduction's executed notebooks over ``notebooks/`` for committing: papermill's
+    injected-parameters cell and metadata removed, progress-bar lines dropped from the stored
+    outputs (the run's printed results stay); warns about absolute paths left in outputs."""
+    out_dir, written = Path(run_root) / f"reproduce-{corpus}-{profile}", []
+    for stage in STAGES:
+        nb = json.loads((out_dir / f"{stage}.ipynb").read_text(encoding="utf-8"))
+        nb["cells"] = [c for c in nb["cells"]
+                       if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+        for c in nb["cells"]:
+            for key in ("papermill", "execution"):
+                c.get("metadata", {}).pop(key, None)
+            if c["cell_type"] != "code":
+                continue
+            kept = []
+            for o in c["outputs"]:
+                if o["output_type"] == "stream":
+                    text = _ANSI.sub("", "".join(o["text"]))
+                    lines = [l.split("\r")[-1] for l in text.split("\n")]
+                    text = "\n".join(l for l in lines if l.strip() and not _PROGRESS.search(l))
+                    if not text:
+                        continue
+                    o["text"] = text + "\n"
+                kept.append(o)
+            c["outputs"] = kept
+        nb["metadata"].pop("papermill", None)
+        text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+        for hit in sorted(set(re.findall(r"(?:/work/|/tmp/|/root/|/home/)[^\s\"']*", text))):
+            print(f"warning: {stage}.ipynb output holds the absolute path {hit}", file=sys.stderr)
+        path = Path(notebooks_dir) / f"{stage}.ipynb"
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def default_reports_dir(profile: str, corpus: str) -> Path:
@@ -109,8 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--stages", nargs="*", default=list(STAGES), choices=STAGES)
     ap.add_argument("--force", action="store_true", help="re-run stages even when cached")
+    ap.add_argument("--publish", action="store_true",
+                    help="after the run, copy the executed notebooks (cleaned) over notebooks/")
     a = ap.parse_args(argv)
     reproduce(a.profile, a.corpus, a.run_root, a.reports_dir, a.data_dir, tuple(a.stages), a.force)
+    if a.publish:
+        for path in publish(a.profile, a.corpus, a.run_root):
+            print(f"published {path}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """make reproduce: stages run in order, a finished unchanged stage is skipped, a change re-runs it."""
 import nbformat
 
-from ntlib.reproduce import STAGES, reproduce, stage_keys
+from ntlib.reproduce import STAGES, notebook_digest, publish, reproduce, stage_keys
 
 
 def _notebooks(folder, body="x = 1"):
@@ -40,3 +40,39 @@ def test_reproduce_runs_then_skips_cached_stage(tmp_path):
     _notebooks(nbs, body="x = 3")
     third = reproduce(**kw)
     assert not third[0]["cached"] and (reports / "01_data.txt").exists()
+
+
+def test_notebook_digest_ignores_outputs_prose_and_markers(tmp_path):
+    _notebooks(tmp_path)
+    path = tmp_path / "01_data.ipynb"
+    before = notebook_digest(path)
+    nb = nbformat.read(path, 4)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("# prose"))
+    nb.cells[-1].outputs = [nbformat.v4.new_output("stream", text="1 2 3\n")]
+    nb.cells[-1].source = "# NBVAL_CHECK_OUTPUT\n" + nb.cells[-1].source
+    nbformat.write(nb, path)
+    assert notebook_digest(path) == before
+    nb.cells[-1].source += "\ny = 2"
+    nbformat.write(nb, path)
+    assert notebook_digest(path) != before
+
+
+def test_publish_strips_injected_parameters_and_progress_bars(tmp_path):
+    runs, nbs = tmp_path / "runs", tmp_path / "nb"
+    out = runs / "reproduce-switchboard-smoke"
+    out.mkdir(parents=True)
+    nbs.mkdir()
+    _notebooks(out)
+    for stage in STAGES:
+        nb = nbformat.read(out / f"{stage}.ipynb", 4)
+        injected = nbformat.v4.new_code_cell("profile = 'smoke'")
+        injected.metadata["tags"] = ["injected-parameters"]
+        nb.cells.insert(1, injected)
+        nb.cells[-1].outputs = [nbformat.v4.new_output(
+            "stream", name="stderr", text="train:  50%|#####     | 5/10 [00:01<00:01, 4.1it/s]\n"),
+            nbformat.v4.new_output("stream", name="stdout", text="valid ppl 61.9\n")]
+        nbformat.write(nb, out / f"{stage}.ipynb")
+    publish("smoke", "switchboard", runs, nbs)
+    nb = nbformat.read(nbs / "02_baselines.ipynb", 4)
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    assert [o["text"] for o in nb.cells[-1].outputs] == ["valid ppl 61.9\n"]
