@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -25,3 +26,13 @@ def run_notebook(tmp_path):
                             cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
         return reports
     return run
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Toy models run faster on one thread than contending for a shared 2-core machine
+    (OpenMP oversubscription made some tests 30x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -13,15 +13,6 @@ from ntlib.models import EOS, PAD, Seq2Seq
 from ntlib.train import seq2seq_nll, sgd_step
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread avoids OpenMP oversubscription on a shared CPU (30x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # -- window ---------------------------------------------------------------------------
 def test_window_ratio_is_over_the_window():
     w = frequent.ResponseWindow(3)

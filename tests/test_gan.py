@@ -15,16 +15,6 @@ from ntlib.train import sgd_step
 TOY = GanConfig(d_emb=16, d_filters=16, d_highway=32, d_highway_layers=2)
 
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Toy models: one thread is faster than contending for the shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def toy_pairs(n, generator):
     """x = 4 words from 4..8; y = x shifted to words 9..13, + <eos>: y is a function of x."""
     x = torch.randint(4, 9, (n, 4), generator=generator)

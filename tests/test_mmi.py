@@ -16,16 +16,6 @@ from ntlib.train import lm_nll, seq2seq_nll, sgd_step
 TINY = ModelConfig(emb=8, hidden=16, dropout=0.0)
 
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Toy models: one thread is faster than contending for the shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_lambda_zero_equals_plain_beam_search():
     for seed in range(3):
         torch.manual_seed(seed)
