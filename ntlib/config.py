@@ -181,7 +181,7 @@ PROFILES: dict[str, Profile] = {
                              max_pairs_per_epoch=60_000),
         decode=DecodeConfig(max_eval_inputs=None),
         gibbs=GibbsConfig(sweeps=2, candidates=10, restarts=1),   # notebook 03 in ~15 min on 2 cores
-        malicious=MaliciousConfig(iterations=2, max_targets=12, max_neg_updates=20,
+        malicious=MaliciousConfig(iterations=4, max_targets=12, max_neg_updates=20,
                                   overlap_inputs=100),   # notebook 03 ≈ 10–15 min on 2 cores
         frequent=FrequentConfig(passes=0.05, window=30, lr=0.02, log_every=30, log_inputs=300),
         gan=GanConfig(d_emb=128, d_filters=64, d_highway=256, d_pretrain_batches=50,
