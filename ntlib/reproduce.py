@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from .config import CORPORA, PROFILES, config_hash, get_profile
-from .reports import read_json, write_json
+from .reports import atomic_write_text, read_json, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi", "06_tables")
@@ -99,7 +99,7 @@ def publish(profile: str = "small", corpus: str = "switchboard", run_root: str |
         for hit in sorted(set(re.findall(r"(?:/work/|/tmp/|/root/|/home/)[^\s\"']*", text))):
             print(f"warning: {stage}.ipynb output holds the absolute path {hit}", file=sys.stderr)
         path = Path(notebooks_dir) / f"{stage}.ipynb"
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
         written.append(path)
     return written
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 import warnings
 from pathlib import Path
@@ -17,6 +16,7 @@ from tqdm.auto import tqdm
 
 from . import corpora as C
 from .corpora import DataError
+from .reports import atomic_path
 
 # ---------------------------------------------------------------- where the data lives
 REPO_SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"   # ../shared/data
@@ -146,10 +146,8 @@ def check_sha256sums(root: Path, files) -> dict[str, str]:
 def fetch(url: str, dest: str | Path, sha256: str | None) -> Path:
     """Download ``url`` to ``dest`` atomically, verifying ``sha256`` (mismatch → nothing kept)."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url) as resp:
+    with atomic_path(dest, suffix=".part") as tmp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
                 for block in iter(lambda: resp.read(1 << 20), b""):
@@ -158,8 +156,4 @@ def fetch(url: str, dest: str | Path, sha256: str | None) -> Path:
         got = verify_sha256(tmp, sha256, url)
         if sha256 is None:
             warnings.warn(f"{dest}: no sha256 pinned for {url}; got {got} (pin it in DOWNLOADS)")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return dest

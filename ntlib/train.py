@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from tqdm.auto import tqdm
 from .config import ModelConfig, TrainConfig
 from .data import PairTensors, trim
 from .models import PAD, build_model
+from .reports import atomic_path
 
 CHECKPOINT_FORMAT = "ntlib-checkpoint-v1"
 
@@ -57,16 +56,8 @@ def sgd_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Ten
 # -- checkpoints ----------------------------------------------------------------------
 def atomic_save(obj, path: str | Path) -> None:
     """torch.save to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def save_model(model: nn.Module, kind: str, path: str | Path, **extra) -> None:
