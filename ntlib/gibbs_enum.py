@@ -96,18 +96,51 @@ def trigger_loss(seq2seq, lm, x: torch.Tensor, tgt: torch.Tensor, lambda_in: flo
     return loss, lp
 
 
-def _top_candidates(seq2seq, lm, x, tgt, lambda_in, pos, G, vocab_size) -> torch.Tensor:
-    """The G tokens with the largest ∂(-L)/∂x_pos (eq. 10), ``(B, G)``."""
-    onehot = F.one_hot(x, vocab_size).float().requires_grad_(True)            # (B, n, V)
+def onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos) -> torch.Tensor:
+    """∂(-L)/∂x_pos ``(B, V)``: gradient of eq. 7's -L w.r.t. the one-hot input at ``pos`` (eq. 10).
+
+    Computed through the embeddings instead of a (B, n, V) one-hot tensor: the one-hot row
+    enters the seq2seq only as ``onehot @ W_src``, so its gradient is ``W_src ∂(-L)/∂e_pos``;
+    in the LM it is both the input of step pos+1 (``W_lm ∂/∂e``) and the scored token of
+    step pos (``log P_LM(· | x_<pos) / n``). Equal to autograd through the one-hot input (tested)
+    at a fraction of the cost — it skips two (B·n × V × E) matmuls.
+    """
     with torch.enable_grad():
-        lp = seq2seq.token_logprobs(None, tgt, src_onehot=onehot)
-        neg_loss = _target_mean(lp, tgt)
+        e = seq2seq.src_embedding(x).detach().requires_grad_(True)               # (B, n, E)
+        neg_loss = _target_mean(seq2seq.token_logprobs(None, tgt, src_emb=e), tgt)
+        inputs = [e]
         if lambda_in:
-            neg_loss = neg_loss + lambda_in * lm.onehot_logprobs(onehot).mean(1)
-        (grad,) = torch.autograd.grad(neg_loss.sum(), onehot)
-    g = grad[:, pos].clone()                                                  # (B, V)
+            bos = lm.embedding.weight[BOS].detach().expand(x.shape[0], 1, -1)
+            e_lm = torch.cat([bos, lm.embedding(x[:, :-1]).detach()], 1).requires_grad_(True)
+            lsm = F.log_softmax(lm(None, inp_emb=e_lm)[0], -1)                  # (B, n, V)
+            lm_mean = lsm.gather(-1, x.unsqueeze(-1)).squeeze(-1).mean(1)
+            neg_loss = neg_loss + lambda_in * lm_mean
+            inputs.append(e_lm)
+        grads = torch.autograd.grad(neg_loss.sum(), inputs)
+    g = grads[0][:, pos] @ seq2seq.src_embedding.weight.detach().t()            # (B, V)
+    if lambda_in:
+        n = x.shape[1]
+        g = g + lambda_in / n * lsm[:, pos].detach()                             # scored token
+        if pos + 1 < n:                                                          # next step's input
+            g = g + grads[1][:, pos + 1] @ lm.embedding.weight.detach().t()
+    return g
+
+
+def _top_candidates(seq2seq, lm, x, tgt, lambda_in, pos, G) -> torch.Tensor:
+    """The G tokens with the largest ∂(-L)/∂x_pos (eq. 10), ``(B, G)``."""
+    g = onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos)
     g[:, list(SPECIAL_IDS)] = float("-inf")
     return g.topk(G, dim=1).indices
+
+
+def _project_logprobs(out: torch.nn.Linear, h: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """log softmax(W_o h + b)[token] for rows ``h`` ``(N, H)``, ``(N,)``.
+
+    ``mm`` then an in-place bias add gives the same bits as ``nn.Linear`` (checked in the
+    tests) without addmm's copy of the bias into the (N, V) output, ~15 % of the projection.
+    """
+    logits = torch.mm(h, out.weight.t()).add_(out.bias)
+    return F.log_softmax(logits, -1).gather(1, tokens.unsqueeze(1)).squeeze(1)
 
 
 @torch.no_grad()
@@ -141,15 +174,17 @@ def _candidate_losses(seq2seq, lm, x, tgt, lambda_in, pos, cand, chunk_size) -> 
         enc = enc_suf if pos == 0 else torch.cat([enc_pre[r], enc_suf], 1)   # (R, n, H)
         t = trim(tgt[r])
         mask = torch.ones(enc.shape[:2], dtype=torch.bool)
-        logits, _ = seq2seq.decode(shift_right(t), enc, state, mask)         # (R, T, V)
-        lp = F.log_softmax(logits, -1).gather(-1, t.unsqueeze(-1)).squeeze(-1)   # fused: 2x logsumexp
-        loss = -lp.masked_fill(t == PAD, 0.0).sum(1) / m[r]
+        h_att, _ = seq2seq.attentional_states(shift_right(t), enc, state, mask)   # (R, T, H)
+        real = t != PAD                        # project only real target tokens, not padding
+        lp = _project_logprobs(seq2seq.out, h_att[real], t[real])
+        loss = -torch.zeros(len(r)).index_add_(0, real.nonzero()[:, 0], lp) / m[r]
         if lambda_in:
             lm_lp_sum = lm_pre[r] + lm_at.reshape(-1)[i:i + chunk_size]
             if pos < n - 1:
-                lg, _ = lm(suffix[:, :-1], state=(lh[:, r], lc[:, r]))        # predicts x_>pos
-                lm_lp_sum = lm_lp_sum + F.log_softmax(lg, -1).gather(
-                    -1, suffix[:, 1:].unsqueeze(-1)).squeeze(-1).sum(1)
+                hs, _ = lm.hidden_states(suffix[:, :-1], state=(lh[:, r], lc[:, r]))   # predicts x_>pos
+                nxt = suffix[:, 1:]
+                lm_lp_sum = lm_lp_sum + _project_logprobs(
+                    lm.out, hs.reshape(-1, hs.shape[-1]), nxt.reshape(-1)).view(nxt.shape).sum(1)
             loss = loss - lambda_in * lm_lp_sum / n
         out[i:i + len(r)] = loss
     return out.view(B, G)
@@ -191,7 +226,7 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
         raise ValueError("io- hit types need the LM (lambda_in > 0, eq. 8)")
     generator = generator or torch.Generator().manual_seed(cfg.seed)
     lam = cfg.lambda_in if io else 0.0
-    tgt, B, n, V = trim(targets), targets.shape[0], cfg.input_len, seq2seq.vocab_size
+    tgt, B, n = trim(targets), targets.shape[0], cfg.input_len
     if B == 0:
         return TriggerSearch(torch.zeros(0, n, dtype=torch.long), torch.zeros(0), torch.zeros(0, 1))
     best_x, best_loss = None, torch.full((B,), float("inf"))
@@ -215,7 +250,7 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
                     if len(rows) == 0:
                         continue
                     xs, ts = x[rows], tgt[rows]
-                    cand = _top_candidates(seq2seq, lm, xs, ts, lam, pos, cfg.candidates, V)
+                    cand = _top_candidates(seq2seq, lm, xs, ts, lam, pos, cfg.candidates)
                     losses = _candidate_losses(seq2seq, lm, xs, ts, lam, pos, cand, cfg.chunk_size)
                     low, j = losses.min(1)             # first minimum = the sequential choice
                     better = low < cur[rows]
@@ -246,7 +281,7 @@ def gibbs_enum_reference(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=No
     """
     generator = generator or torch.Generator().manual_seed(cfg.seed)
     lam = cfg.lambda_in if io else 0.0
-    B, n, V = targets.shape[0], cfg.input_len, seq2seq.vocab_size
+    B, n = targets.shape[0], cfg.input_len
     with _EvalMode(seq2seq, lm):
         starts = [init.clone() if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
                   for r in range(cfg.restarts)]
@@ -260,7 +295,7 @@ def gibbs_enum_reference(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=No
                 for _ in range(cfg.sweeps):
                     improved = False
                     for pos in range(n):
-                        cand = _top_candidates(seq2seq, lm, x, y, lam, pos, cfg.candidates, V)[0]
+                        cand = _top_candidates(seq2seq, lm, x, y, lam, pos, cfg.candidates)[0]
                         for c in cand.tolist():
                             x2 = x.clone()
                             x2[0, pos] = c

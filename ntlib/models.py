@@ -45,10 +45,14 @@ class LSTMLM(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(cfg.hidden, vocab_size)
 
+    def hidden_states(self, inp: torch.Tensor, inp_emb: torch.Tensor | None = None, state=None):
+        """LSTM outputs ``(B, T, H)`` (before the output projection) and the state."""
+        emb = self.embedding(inp) if inp_emb is None else inp_emb
+        return self.lstm(self.drop(emb), state)
+
     def forward(self, inp: torch.Tensor, inp_emb: torch.Tensor | None = None, state=None):
         """Logits ``(B, T, V)`` for input ids ``(B, T)`` (or embeddings ``(B, T, E)``) and the state."""
-        emb = self.embedding(inp) if inp_emb is None else inp_emb
-        h, state = self.lstm(self.drop(emb), state)
+        h, state = self.hidden_states(inp, inp_emb, state)
         return self.out(self.drop(h)), state
 
     def token_logprobs(self, tgt: torch.Tensor) -> torch.Tensor:
@@ -88,10 +92,14 @@ class Seq2Seq(nn.Module):
         self.out = nn.Linear(cfg.hidden, vocab_size)                      # W_o
 
     # -- encoder --------------------------------------------------------------------
-    def encode(self, src: torch.Tensor | None = None, src_onehot: torch.Tensor | None = None):
-        """Encoder outputs ``(B, S, H)``, final state, and the source mask ``(B, S)`` (True = token)."""
-        if src_onehot is not None:
-            emb = src_onehot @ self.src_embedding.weight                    # (B, S, E)
+    def encode(self, src: torch.Tensor | None = None, src_onehot: torch.Tensor | None = None,
+               src_emb: torch.Tensor | None = None):
+        """Encoder outputs ``(B, S, H)``, final state, and the source mask ``(B, S)`` (True = token).
+
+        The source is given as ids, one-hot rows ``(B, S, V)`` or embeddings ``(B, S, E)``
+        (the last two without padding)."""
+        if src_onehot is not None or src_emb is not None:
+            emb = src_emb if src_emb is not None else src_onehot @ self.src_embedding.weight
             mask = torch.ones(emb.shape[:2], dtype=torch.bool, device=emb.device)
         else:
             emb, mask = self.src_embedding(src), src != PAD
@@ -106,10 +114,15 @@ class Seq2Seq(nn.Module):
         context = torch.bmm(torch.softmax(scores, dim=-1), enc)            # (B, T, H)
         return torch.tanh(self.combine(torch.cat([context, h], dim=-1)))
 
+    def attentional_states(self, tgt_in: torch.Tensor, enc, state, mask):
+        """h̃ ``(B, T, H)`` (before the output projection W_o) and the final decoder state."""
+        h, state = self.decoder(self.drop(self.tgt_embedding(tgt_in)), state)
+        return self.attend(h, enc, mask), state
+
     def decode(self, tgt_in: torch.Tensor, enc, state, mask):
         """Logits ``(B, T, V)`` for decoder input ids ``(B, T)`` and the final decoder state."""
-        h, state = self.decoder(self.drop(self.tgt_embedding(tgt_in)), state)
-        return self.out(self.drop(self.attend(h, enc, mask))), state
+        h_att, state = self.attentional_states(tgt_in, enc, state, mask)
+        return self.out(self.drop(h_att)), state
 
     def step(self, y_prev: torch.Tensor, state, enc, mask):
         """One decoding step: log-probs ``(B, V)`` of the next token after ``y_prev`` ``(B,)``."""
@@ -123,9 +136,10 @@ class Seq2Seq(nn.Module):
         return logits
 
     def token_logprobs(self, src: torch.Tensor | None, tgt: torch.Tensor,
-                       src_onehot: torch.Tensor | None = None) -> torch.Tensor:
-        """log P(y_t | y_<t, x) ``(B, T)`` (zero at PAD) for ids or one-hot sources."""
-        enc, state, mask = self.encode(src, src_onehot)
+                       src_onehot: torch.Tensor | None = None,
+                       src_emb: torch.Tensor | None = None) -> torch.Tensor:
+        """log P(y_t | y_<t, x) ``(B, T)`` (zero at PAD) for id, one-hot or embedded sources."""
+        enc, state, mask = self.encode(src, src_onehot, src_emb)
         logits, _ = self.decode(shift_right(tgt), enc, state, mask)
         return gather_logprobs(logits, tgt)
 

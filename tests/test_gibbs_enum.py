@@ -10,8 +10,9 @@ import torch
 
 from ntlib.config import GibbsConfig, ModelConfig
 from ntlib.data import PairTensors, Vocab, encode_sentences
-from ntlib.gibbs_enum import (Thresholds, _candidate_losses, criteria, gibbs_enum,
-                              gibbs_enum_reference, hit_rate, hits, thresholds, trigger_loss)
+from ntlib.gibbs_enum import (Thresholds, _candidate_losses, _project_logprobs, criteria,
+                              gibbs_enum, gibbs_enum_reference, hit_rate, hits, onehot_gradient,
+                              thresholds, trigger_loss)
 from ntlib.models import EOS, PAD, LSTMLM, Seq2Seq
 
 torch.set_num_threads(1)
@@ -170,3 +171,28 @@ def test_o_greedy_needs_the_models_own_eos(toy):
     # "hate <eos>" is a prefix of the response, not the response: a cut-off decode must not hit
     assert hits(s2s, lm, x, tgt, "o_greedy", Thresholds(0, 0)).tolist() == [True, False]
     assert hits(s2s, lm, x[1:], tgt[1:], "o_greedy", Thresholds(0, 0)).tolist() == [False]
+
+
+def test_projected_logprobs_are_bitwise_nn_linear_log_softmax():
+    """The candidate scorer's mm + in-place bias equals nn.Linear + log_softmax bit for bit,
+    so the batched search and the one-candidate loop still choose the same tokens."""
+    torch.manual_seed(3)
+    out = torch.nn.Linear(32, 500)
+    h, tok = torch.randn(37, 32), torch.randint(0, 500, (37,))
+    ref = torch.log_softmax(out(h), -1).gather(1, tok.unsqueeze(1)).squeeze(1)
+    with torch.no_grad():
+        assert torch.equal(_project_logprobs(out, h, tok), ref.detach())
+
+
+@pytest.mark.parametrize("lambda_in", [0.0, 1.0])
+def test_onehot_gradient_equals_autograd_through_the_onehot_input(toy, lambda_in):
+    """eq. 10 through the embeddings = autograd of eq. 7 w.r.t. a (B, n, V) one-hot input."""
+    vocab, s2s, lm, pairs, _ = toy
+    x, tgt = pairs.src[:5], pairs.tgt[:5]
+    onehot = torch.nn.functional.one_hot(x, len(vocab)).float().requires_grad_(True)
+    lp = s2s.token_logprobs(None, tgt, src_onehot=onehot)
+    neg_loss = lp.sum(1) / (tgt != PAD).sum(1) + lambda_in * lm.onehot_logprobs(onehot).mean(1)
+    (full,) = torch.autograd.grad(neg_loss.sum(), onehot)
+    for pos in (0, 7, 14):
+        got = onehot_gradient(s2s, lm, x, tgt, lambda_in, pos)
+        assert torch.allclose(got, full[:, pos], atol=1e-5), pos
