@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from .config import FrequentConfig, config_hash
 from .data import PairTensors, Vocab, iterate_batches, trim
 from .decode import greedy, respond
-from .metrics import bleu4, diversity, ent_n, max_ratio, perplexity
+from .metrics import bleu4, corpus_bleu4, diversity, ent_n, max_ratio, perplexity
 from .models import EOS, PAD
 from .train import load_checkpoint, load_model, save_model, seq2seq_nll, take, train_epoch
 
@@ -251,9 +251,11 @@ def negative_train_cached(model, data, cfg: FrequentConfig, run_dir: str | Path,
 def evaluate(model, test: PairTensors, vocab: Vocab, max_len: int = 20,
              max_inputs: int | None = None) -> dict:
     """Table 4 / Table 9 columns on the test set: PPL (all pairs), and max-ratio, Ent-2, Ent-3,
-    BLEU-4 of greedy responses to the first ``max_inputs`` test inputs (all if None)."""
+    BLEU-4 (the paper's averaged sentence BLEU, and corpus BLEU) of greedy responses to the
+    first ``max_inputs`` test inputs (all if None)."""
     sub = test if max_inputs is None else test.subset(slice(0, max_inputs))
     responses = respond(model, sub.src, vocab, max_len=max_len)
     refs = [" ".join(vocab.decode(row)) for row in sub.tgt]
     return {"ppl": perplexity(model, test)["ppl"], **diversity(responses),
-            "bleu4": bleu4(responses, refs), "responses": responses}
+            "bleu4": bleu4(responses, refs), "corpus_bleu4": corpus_bleu4(responses, refs),
+            "responses": responses}

@@ -67,17 +67,62 @@ def distinct_n(responses: list[str], n: int) -> float:
     return len(counts) / total if total else 0.0
 
 
-def bleu4(hyps: list[str], refs: list[str]) -> float:
-    """Corpus BLEU-4 (App. F, Table 9) with one reference per hypothesis, on a 0–1 scale.
+def _modified_precision(hyp: list[str], ref: list[str], n: int) -> tuple[int, int]:
+    """Clipped n-gram matches and the n-gram count of ``hyp`` (denominator at least 1)."""
+    h = Counter(tuple(hyp[i:i + n]) for i in range(len(hyp) - n + 1))
+    r = Counter(tuple(ref[i:i + n]) for i in range(len(ref) - n + 1))
+    return sum(min(c, r[g]) for g, c in h.items()), max(1, sum(h.values()))
 
-    sacrebleu ``corpus_bleu`` with ``tokenize="none"`` (the text is already lower-cased
-    Treebank tokens), ``smooth_method="exp"`` (sacrebleu's default), standard brevity penalty,
-    divided by 100. Not the authors' number: their code averages NLTK sentence-level BLEU,
-    whose values (0.476 on Switchboard) are far above corpus BLEU on dialogue data, so only
-    before/after comparisons within ntlib are meaningful.
+
+def sentence_bleu4(hyp: list[str], ref: list[str]) -> float:
+    """Sentence BLEU-4 as the authors' NLTK (3.2.x, default "no smoothing") computed it.
+
+    Weights 1/4 per order and the brevity penalty as in BLEU, but the geometric mean stops at
+    the first order with no match: those orders are *left out*, not counted as zero, and the
+    weights are not renormalised (NLTK 3.2's ``method0``, changed in 3.3; nltk issue #1838:
+    ``sentence_bleu([[1,2,3,4]], [5,6,8,1], weights=(0.5, 0.5))`` gave 0.5). So a one-word
+    answer that matches a one-word reference ("yeah" / "yeah") scores 1.0 — which is why
+    the paper's Table 9 BLEU-4 (0.476 on Switchboard) is far above corpus BLEU.
+    No unigram match, or an empty hypothesis, scores 0.
+    """
+    if not hyp:
+        return 0.0
+    log_sum = 0.0
+    for n in range(1, 5):
+        match, total = _modified_precision(hyp, ref, n)
+        if match == 0:
+            if n == 1:
+                return 0.0
+            break
+        log_sum += 0.25 * math.log(match / total)
+    c, r = len(hyp), len(ref)
+    bp = 1.0 if c > r else math.exp(1 - r / c)
+    return bp * math.exp(log_sum)
+
+
+def bleu4(hyps: list[str], refs: list[str]) -> float:
+    """BLEU-4 of App. F / Table 9: the mean of :func:`sentence_bleu4` over responses, as the
+    authors' code averages NLTK sentence BLEU of greedy responses against one reference.
+
+    Comparable with the paper's numbers; :func:`corpus_bleu4` is the standard corpus BLEU.
     """
     if len(hyps) != len(refs):
         raise ValueError(f"bleu4: {len(hyps)} hypotheses but {len(refs)} references")
+    if not hyps:
+        return 0.0
+    return sum(sentence_bleu4(h.split(), r.split()) for h, r in zip(hyps, refs)) / len(hyps)
+
+
+def corpus_bleu4(hyps: list[str], refs: list[str]) -> float:
+    """Standard corpus BLEU-4 with one reference per hypothesis, on a 0–1 scale.
+
+    sacrebleu ``corpus_bleu`` with ``tokenize="none"`` (the text is already lower-cased
+    Treebank tokens), ``smooth_method="exp"`` (sacrebleu's default), standard brevity penalty,
+    divided by 100. Shown beside :func:`bleu4` (the paper's measure); on dialogue data it
+    sits near 0, so it resolves little.
+    """
+    if len(hyps) != len(refs):
+        raise ValueError(f"corpus_bleu4: {len(hyps)} hypotheses but {len(refs)} references")
     return sacrebleu.corpus_bleu(hyps, [refs], tokenize="none", smooth_method="exp").score / 100
 
 

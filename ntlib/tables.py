@@ -78,10 +78,14 @@ def _best_neg_train(res: dict) -> tuple[str, dict] | None:
 
 
 def table9(res: dict, corpus: str) -> pd.DataFrame:
-    """Table 9: PPL, BLEU-4, M-ratio of the baseline and of negative training (lowest M-ratio row)."""
+    """Table 9: PPL, BLEU-4, M-ratio of the baseline and of negative training (lowest M-ratio row).
+
+    BLEU-4 is the paper's measure (averaged sentence BLEU, ``metrics.bleu4``); corpus BLEU-4
+    (``metrics.corpus_bleu4``) has no paper counterpart and is shown for reference."""
     p = paper.TABLE9.get(corpus, {})
     b = res["baselines"]
-    rows = {"Baseline": {"ppl": b["seq2seq"]["ppl"], "bleu4": b["bleu4"], "max_ratio": b["baseline"]["max_ratio"]}}
+    rows = {"Baseline": {"ppl": b["seq2seq"]["ppl"], "bleu4": b["bleu4"],
+                         "corpus_bleu4": b.get("corpus_bleu4"), "max_ratio": b["baseline"]["max_ratio"]}}
     best = _best_neg_train(res)
     if best:
         rows[f"Neg-train {best[0].removeprefix('+neg-train ')}"] = best[1]
@@ -89,7 +93,8 @@ def table9(res: dict, corpus: str) -> pd.DataFrame:
     for name, r in rows.items():
         q = p.get("Baseline" if name == "Baseline" else "Neg-train", {})
         out[name] = {"PPL": cell(r.get("ppl"), q.get("ppl")),
-                     "BLEU-4": cell(r.get("bleu4"), q.get("bleu4"), "{:.4f}"),
+                     "BLEU-4": cell(r.get("bleu4"), q.get("bleu4"), "{:.3f}"),
+                     "corpus BLEU-4": cell(r.get("corpus_bleu4"), None, "{:.4f}"),
                      "M-ratio %": cell(_pct(r.get("max_ratio")), _pct(q.get("max_ratio")), "{:.1f}")}
     return pd.DataFrame(out).T
 
@@ -106,17 +111,11 @@ def table3(res: dict, corpus: str) -> pd.DataFrame:
             q = p.get(ht, {}).get(name, {})
             row = out.setdefault(name, {})
             for split in ("train", "test"):
-                h = _hit(r, split, ht)
+                h = r[split][ht]
                 row[f"{ht.replace('_', '-')} {split}"] = (f"{100 * h['rate']:.1f} [{100 * h['lo']:.0f}–"
                                                  f"{100 * h['hi']:.0f}] ({_fmt_pct(q.get(split))})")
             row[f"{ht.replace('_', '-')} PPL"] = cell(r["ppl"], q.get("ppl"))
     return pd.DataFrame(out).T
-
-
-def _hit(run: dict, split: str, hit_type: str) -> dict:
-    """A run's hit record for one list: baseline runs key by hit type, neg-train runs hold one."""
-    r = run[split]
-    return r[hit_type] if hit_type in r else r
 
 
 def _fmt_pct(x):
@@ -164,13 +163,13 @@ def _malicious_verdicts(m: dict) -> list[tuple[str, bool]]:
         base_test = m["baseline"]["test"][ht]["rate"]
         first = runs.get("+neg-tr(0.5k)") or next(iter(runs.values()))
         claims.append((f"{ht}: training-list hit rate after negative training < 5 %",
-                       _hit(first, "train", ht)["rate"] < 0.05))
+                       first["train"][ht]["rate"] < 0.05))
         claims.append((f"{ht}: test-list hit rate lower than the baseline's",
-                       _hit(first, "test", ht)["rate"] < base_test))
+                       first["test"][ht]["rate"] < base_test))
         if "+neg-tr(2.5k)" in runs and "+neg-tr(0.5k)" in runs:
             claims.append((f"{ht}: augmentation (2.5k) lowers the test-list hit rate further",
-                           _hit(runs["+neg-tr(2.5k)"], "test", ht)["rate"]
-                           < _hit(runs["+neg-tr(0.5k)"], "test", ht)["rate"]))
+                           runs["+neg-tr(2.5k)"]["test"][ht]["rate"]
+                           < runs["+neg-tr(0.5k)"]["test"][ht]["rate"]))
         claims.append((f"{ht}: PPL moves < 5 %",
                        all(abs(r["ppl"] / base_ppl - 1) < 0.05 for r in runs.values())))
     return claims

@@ -69,16 +69,40 @@ def test_distinct_n():
     assert metrics.distinct_n(["a b", "a b"], 2) == 0.5
 
 
-def test_bleu4_against_hand_computation():
+def test_corpus_bleu4_against_hand_computation():
     # p1..p4 = 4/5, 3/4, 2/3, 1/2, equal lengths → BP = 1, BLEU = 0.2 ** (1/4)
-    assert metrics.bleu4(["a b c d e"], ["a b c d f"]) == pytest.approx(0.2 ** 0.25, abs=1e-4)
+    assert metrics.corpus_bleu4(["a b c d e"], ["a b c d f"]) == pytest.approx(0.2 ** 0.25, abs=1e-4)
     # all precisions 1, hypothesis 4 vs reference 6 words → BP = exp(1 - 6/4)
-    assert metrics.bleu4(["a b c d"], ["a b c d e f"]) == pytest.approx(math.exp(-0.5), abs=1e-4)
-    assert metrics.bleu4(["x y z w"], ["x y z w"]) == pytest.approx(1.0)
+    assert metrics.corpus_bleu4(["a b c d"], ["a b c d e f"]) == pytest.approx(math.exp(-0.5), abs=1e-4)
+    assert metrics.corpus_bleu4(["x y z w"], ["x y z w"]) == pytest.approx(1.0)
     # corpus level: n-gram counts are pooled over sentences before the ratio
-    both = metrics.bleu4(["a b c d e", "a b c d"], ["a b c d f", "a b c d"])
+    both = metrics.corpus_bleu4(["a b c d e", "a b c d"], ["a b c d f", "a b c d"])
     p = (8 / 9) * (6 / 7) * (4 / 5) * (2 / 3)
     assert both == pytest.approx(p ** 0.25, abs=1e-4)
+    with pytest.raises(ValueError):
+        metrics.corpus_bleu4(["a"], [])
+
+
+def test_sentence_bleu4_backs_off_like_nltk_3_2():
+    s = metrics.sentence_bleu4
+    # all four orders match: ordinary BLEU, p = 4/5, 3/4, 2/3, 1/2
+    assert s("a b c d e".split(), "a b c d f".split()) == pytest.approx(0.2 ** 0.25)
+    # one-word answer equal to a one-word reference: only p1 = 1 is kept → 1.0
+    assert s(["yeah"], ["yeah"]) == 1.0
+    # p1 = 2/4, no bigram match → orders 2-4 left out: (1/2)^(1/4), BP = 1 (equal lengths)
+    assert s("x a y b".split(), "a b c d".split()) == pytest.approx(0.5 ** 0.25)
+    # p1 = 1, p2 = 1/2, no trigram: (1 · 1/2)^(1/4); hypothesis 3 vs reference 5 → BP e^(1-5/3)
+    assert s("a b d".split(), "a b c d e".split()) == pytest.approx(0.5 ** 0.25 * math.exp(1 - 5 / 3))
+    # clipping: "the the the" vs one "the" → p1 = 1/3, no bigram
+    assert s("the the the".split(), "the cat sat".split()) == pytest.approx((1 / 3) ** 0.25)
+    assert s(["no"], ["yeah"]) == 0.0 and s([], ["yeah"]) == 0.0
+
+
+def test_bleu4_averages_sentence_scores_and_agrees_with_nltk_when_all_orders_match():
+    from nltk.translate.bleu_score import sentence_bleu
+    assert metrics.bleu4(["yeah", "uh-huh"], ["yeah", "yeah"]) == 0.5
+    hyp, ref = "i think it is a good idea".split(), "i think it is a very good idea".split()
+    assert metrics.sentence_bleu4(hyp, ref) == pytest.approx(sentence_bleu([ref], hyp))
     with pytest.raises(ValueError):
         metrics.bleu4(["a"], [])
 

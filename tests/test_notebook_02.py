@@ -22,7 +22,7 @@ def test_notebook_02_smoke(run_notebook, tmp_path):
     for row in ("test_set", "baseline"):
         assert 0 < r[row]["max_ratio"] <= 1 and r[row]["ent2"] >= 0 and r[row]["ent3"] >= 0
     assert r["test_set"]["ent3"] > r["baseline"]["ent3"]      # references are more diverse (§4.3)
-    assert 0 <= r["bleu4"] <= 1
+    assert 0 <= r["bleu4"] <= 1 and 0 <= r["corpus_bleu4"] <= 1
     assert r["top10"][0][1] == pytest.approx(r["baseline"]["max_ratio"])
     assert r["paper"]["table8"]["seq2seq"]["ppl"] == 42.81
     assert len(r["samples"]) == 8 and set(r["samples"][0]) == {"input", "reference", "baseline (greedy)"}
