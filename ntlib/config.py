@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 CORPORA = ("switchboard", "dailydialog", "ubuntu", "opensubtitles")
+TRAINING_LISTS = ("train", "train_1k", "train_2.5k")   # malicious target lists (§4.2, Table 3)
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,16 @@ class MaliciousConfig:
     fwa_words: tuple[str, ...] = ("<eos>", "you", "i", "me", "are", "to", "do")   # footnote 9
     hit_types: tuple[str, ...] = ("o_sample_avg", "io_sample_avg")   # Table 3, Switchboard
     max_targets: int | None = None  # subsample target lists (small/smoke)
+    lists: tuple[str, ...] = TRAINING_LISTS   # Table 3: 0.5k / 1k / 2.5k training lists
     pos_batch: int = 64             # §4.1 batch size for the λ_POS positive update (eq. 4)
     clip_norm: float | None = 5.0   # as baseline training (authors' code clips; value assumed)
     overlap_inputs: int = 500       # test inputs for the §4.2 10-best overlap check (count assumed)
     seed: int = 1
+
+    def __post_init__(self):
+        bad = [n for n in self.lists if n not in TRAINING_LISTS]
+        if bad or not self.lists:
+            raise ValueError(f"MaliciousConfig.lists: {bad or 'empty'} — choose from {list(TRAINING_LISTS)}")
 
 
 @dataclass(frozen=True)
@@ -181,9 +188,12 @@ PROFILES: dict[str, Profile] = {
                              max_pairs_per_epoch=60_000),
         decode=DecodeConfig(max_eval_inputs=None),
         gibbs=GibbsConfig(sweeps=2, candidates=10, restarts=1),   # notebook 03 in ~15 min on 2 cores
-        malicious=MaliciousConfig(iterations=4, max_targets=12, max_neg_updates=20,
-                                  overlap_inputs=100),   # notebook 03 ≈ 10–15 min on 2 cores
-        frequent=FrequentConfig(passes=0.05, window=30, lr=0.02, log_every=30, log_inputs=300),
+        # 24 originals (0.5k) and their paraphrases (2.5k; the 1k row is left out to fit the
+        # budget), 6 iterations: notebook 03 in ≈ 13–15 min on 2 cores
+        malicious=MaliciousConfig(iterations=6, max_targets=24, max_neg_updates=20,
+                                  lists=("train", "train_2.5k"), overlap_inputs=100),
+        # LR 5x the paper's 0.001 so 0.05 passes (≈ 140 mini-batches) show the effect in ≈ 1.5 min
+        frequent=FrequentConfig(passes=0.05, window=30, lr=0.005, log_every=30, log_inputs=300),
         gan=GanConfig(d_emb=128, d_filters=64, d_highway=256, d_pretrain_batches=50,
                       g_batches=20, batch_size=32, max_valid_inputs=500),
         mmi=MMIConfig(lambdas=(0.0, 0.25, 0.5), gs=(1, 3), max_valid_inputs=200, max_test_inputs=1000),
