@@ -138,14 +138,24 @@ def _top_candidates(seq2seq, lm, x, tgt, lambda_in, pos, G) -> torch.Tensor:
     return g.topk(G, dim=1).indices
 
 
+PROJECTION_ROWS = 128      # rows per output-projection block: its (rows, V) logits stay in cache
+
+
 def _project_logprobs(out: torch.nn.Linear, h: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """log softmax(W_o h + b)[token] for rows ``h`` ``(N, H)``, ``(N,)``.
 
     ``mm`` then an in-place bias add gives the same bits as ``nn.Linear`` (checked in the
-    tests) without addmm's copy of the bias into the (N, V) output, ~15 % of the projection.
+    tests) without addmm's copy of the bias into the (N, V) output. Done in blocks of
+    ``PROJECTION_ROWS`` rows, so the log-softmax reads logits still in cache instead of a
+    (N, V) tensor from memory: for N = 1200, V = 10k, mm + bias + log-softmax took as long as the
+    bare mm (56 vs 58 ms) instead of 95 ms. Row results do not depend on the blocking.
     """
-    logits = torch.mm(h, out.weight.t()).add_(out.bias)
-    return F.log_softmax(logits, -1).gather(1, tokens.unsqueeze(1)).squeeze(1)
+    lp = torch.empty(len(h))
+    for i in range(0, len(h), PROJECTION_ROWS):
+        logits = torch.mm(h[i:i + PROJECTION_ROWS], out.weight.t()).add_(out.bias)
+        lp[i:i + PROJECTION_ROWS] = F.log_softmax(logits, -1).gather(
+            1, tokens[i:i + PROJECTION_ROWS].unsqueeze(1)).squeeze(1)
+    return lp
 
 
 @torch.no_grad()

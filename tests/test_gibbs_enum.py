@@ -178,7 +178,7 @@ def test_projected_logprobs_are_bitwise_nn_linear_log_softmax():
     so the batched search and the one-candidate loop still choose the same tokens."""
     torch.manual_seed(3)
     out = torch.nn.Linear(32, 500)
-    h, tok = torch.randn(37, 32), torch.randint(0, 500, (37,))
+    h, tok = torch.randn(300, 32), torch.randint(0, 500, (300,))    # 300 rows: three blocks
     ref = torch.log_softmax(out(h), -1).gather(1, tok.unsqueeze(1)).squeeze(1)
     with torch.no_grad():
         assert torch.equal(_project_logprobs(out, h, tok), ref.detach())
