@@ -393,4 +393,6 @@ def hit_rate(hit: torch.Tensor, z: float = 1.96) -> dict:
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return {"rate": p, "lo": max(0.0, centre - half), "hi": min(1.0, centre + half), "k": k, "n": n}
+    # clamped to [0, 1] and around p: for k = 0 or k = n, centre ∓ half is p up to rounding
+    return {"rate": p, "lo": min(p, max(0.0, centre - half)), "hi": max(p, min(1.0, centre + half)),
+            "k": k, "n": n}

@@ -131,6 +131,7 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
     """
     model = copy.deepcopy(seq2seq)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)        # §4.2: fixed LR, plain SGD
+    torch.manual_seed(cfg.seed)         # dropout masks: a run does not depend on the runs before it
     gen = torch.Generator().manual_seed(cfg.seed)
     io = is_io(hit_type)
     gcfg = override(gcfg, lambda_in=gcfg.lambda_in if io else 0.0)

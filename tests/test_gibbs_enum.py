@@ -149,6 +149,11 @@ def test_wilson_interval_by_hand():
     assert r["lo"] == pytest.approx(0.10779, abs=1e-5) and r["hi"] == pytest.approx(0.60322, abs=1e-5)
     r0 = hit_rate(torch.zeros(10, dtype=torch.bool))
     assert r0["lo"] == 0.0 and r0["hi"] == pytest.approx(0.38416 / 1.38416, abs=1e-6)
+    # the interval always holds the rate, also where rounding puts centre - half above 0 (k = 0)
+    for n in range(1, 120):
+        for k in (0, 1, n // 2, n - 1, n):
+            r = hit_rate(torch.arange(n) < k)
+            assert 0.0 <= r["lo"] <= r["rate"] <= r["hi"] <= 1.0, (k, n)
 
 
 def test_thresholds_are_test_word_loglik(toy):
