@@ -13,7 +13,7 @@ import contextlib
 
 import torch
 
-from .models import BOS, EOS, PAD
+from .models import BOS, EOS, PAD, eval_mode
 
 NEVER = (PAD, BOS)   # tokens a decoder may not emit
 
@@ -21,13 +21,8 @@ NEVER = (PAD, BOS)   # tokens a decoder may not emit
 @contextlib.contextmanager
 def _eval(model):
     """Eval mode and no gradients, restoring the model's mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        yield
 
 
 def _generate(model, src: torch.Tensor, max_len: int, pick) -> torch.Tensor:

@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 from .config import FrequentConfig, config_hash
 from .data import PairTensors, Vocab, iterate_batches, trim
 from .decode import greedy, respond
-from .metrics import bleu4, corpus_bleu4, diversity, ent_n, max_ratio, perplexity
+from .metrics import (bleu4, corpus_bleu4, diversity, ent_n, max_ratio, perplexity,
+                      tensor_to_strings)
 from .models import EOS, PAD
 from .train import load_checkpoint, load_model, save_model, seq2seq_nll, take, train_epoch
 
@@ -255,7 +256,7 @@ def evaluate(model, test: PairTensors, vocab: Vocab, max_len: int = 20,
     first ``max_inputs`` test inputs (all if None)."""
     sub = test if max_inputs is None else test.subset(slice(0, max_inputs))
     responses = respond(model, sub.src, vocab, max_len=max_len)
-    refs = [" ".join(vocab.decode(row)) for row in sub.tgt]
+    refs = tensor_to_strings(sub.tgt, vocab)
     return {"ppl": perplexity(model, test)["ppl"], **diversity(responses),
             "bleu4": bleu4(responses, refs), "corpus_bleu4": corpus_bleu4(responses, refs),
             "responses": responses}

@@ -26,7 +26,7 @@ from .config import GibbsConfig
 from .data import trim
 from .decode import greedy
 from .metrics import avg_word_logprob
-from .models import BOS, EOS, PAD, UNK, shift_right
+from .models import BOS, EOS, PAD, UNK, eval_mode, shift_right
 
 HIT_TYPES = ("o_greedy", "o_sample_min", "o_sample_avg", "io_sample_min", "io_sample_avg")
 SPECIAL_IDS = (PAD, UNK, BOS, EOS)     # never part of a trigger ("valid input", Alg. 3)
@@ -206,22 +206,6 @@ def _candidate_losses(seq2seq, lm, x, tgt, lambda_in, pos, cand, chunk_size) -> 
 
 
 # -- Algorithm 3 ------------------------------------------------------------------------
-class _EvalMode:
-    """Put models in eval mode for the search and restore their modes afterwards."""
-
-    def __init__(self, *models):
-        self.models = [m for m in models if m is not None]
-
-    def __enter__(self):
-        self.modes = [m.training for m in self.models]
-        for m in self.models:
-            m.eval()
-
-    def __exit__(self, *exc):
-        for m, mode in zip(self.models, self.modes):
-            m.train(mode)
-
-
 def _init(seq2seq, lm, io, B, n, generator):
     if io:
         return lm_sample_triggers(lm, B, n, generator)
@@ -247,7 +231,8 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
     best_x, best_loss = None, torch.full((B,), float("inf"))
     done = torch.zeros(B, dtype=torch.bool)
     steps = cfg.restarts * cfg.sweeps * n
-    with _EvalMode(seq2seq, lm), _progress(steps, progress) as bar:
+    with eval_mode(seq2seq, lm), tqdm(total=steps, desc="gibbs-enum", leave=False,
+                                      disable=not progress) as bar:
         for r in range(cfg.restarts):
             x = init.clone() if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
             cur, _ = trigger_loss(seq2seq, lm, x, tgt, lam)
@@ -297,7 +282,7 @@ def gibbs_enum_reference(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=No
     generator = generator or torch.Generator().manual_seed(cfg.seed)
     lam = cfg.lambda_in if io else 0.0
     B, n = targets.shape[0], cfg.input_len
-    with _EvalMode(seq2seq, lm):
+    with eval_mode(seq2seq, lm):
         starts = [init.clone() if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
                   for r in range(cfg.restarts)]
         out_x = []
@@ -327,25 +312,12 @@ def gibbs_enum_reference(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=No
     return TriggerSearch(x, loss, lp)
 
 
-class _progress:
-    def __init__(self, total, enabled):
-        self.total, self.enabled = total, enabled
-
-    def __enter__(self):
-        self.bar = tqdm(total=self.total, desc="gibbs-enum", leave=False, disable=not self.enabled)
-        return self.bar
-
-    def __exit__(self, *exc):
-        self.bar.close()
-
-
 # -- hit criteria (§3.2) ----------------------------------------------------------------
 def thresholds(seq2seq, lm, test, batch_size: int = 256) -> Thresholds:
     """T_out / T_in = average word log-likelihood of the seq2seq on test pairs / the LM on the
     test responses (§3.2, App. C), <eos> counted as a word as in the test PPL (Table 8)."""
-    with _EvalMode(seq2seq, lm):
-        return Thresholds(t_out=avg_word_logprob(seq2seq, test, batch_size),
-                          t_in=avg_word_logprob(lm, test.tgt, batch_size))
+    return Thresholds(t_out=avg_word_logprob(seq2seq, test, batch_size),     # eval mode inside
+                      t_in=avg_word_logprob(lm, test.tgt, batch_size))
 
 
 def criteria(lp: torch.Tensor, tgt: torch.Tensor, hit_type: str, thr: Thresholds,
@@ -375,7 +347,7 @@ def hits(seq2seq, lm, triggers: torch.Tensor, targets: torch.Tensor, hit_type: s
     tgt = trim(targets)
     if tgt.shape[0] == 0:
         return torch.zeros(0, dtype=torch.bool)
-    with _EvalMode(seq2seq, lm):
+    with eval_mode(seq2seq, lm):
         if hit_type == "o_greedy":
             g = greedy(seq2seq, triggers, max_len=tgt.shape[1])   # +1: a forced <eos> never counts
             g = F.pad(g, (0, max(0, tgt.shape[1] - g.shape[1])), value=PAD)[:, :tgt.shape[1]]

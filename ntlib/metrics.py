@@ -41,11 +41,15 @@ def max_ratio(responses: list[str]) -> float:
     return Counter(responses).most_common(1)[0][1] / len(responses)
 
 
+def _ngram_counts(toks: list[str], n: int) -> Counter:
+    """Counts of the n-grams of one token list."""
+    return Counter(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
+
+
 def _ngrams(responses: list[str], n: int, eos: bool) -> Counter:
     counts = Counter()
     for r in responses:
-        toks = r.split() + (["<eos>"] if eos else [])
-        counts.update(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
+        counts.update(_ngram_counts(r.split() + (["<eos>"] if eos else []), n))
     return counts
 
 
@@ -69,8 +73,7 @@ def distinct_n(responses: list[str], n: int) -> float:
 
 def _modified_precision(hyp: list[str], ref: list[str], n: int) -> tuple[int, int]:
     """Clipped n-gram matches and the n-gram count of ``hyp`` (denominator at least 1)."""
-    h = Counter(tuple(hyp[i:i + n]) for i in range(len(hyp) - n + 1))
-    r = Counter(tuple(ref[i:i + n]) for i in range(len(ref) - n + 1))
+    h, r = _ngram_counts(hyp, n), _ngram_counts(ref, n)
     return sum(min(c, r[g]) for g, c in h.items()), max(1, sum(h.values()))
 
 

@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import MMIConfig
-from .metrics import bleu4, corpus_bleu4, diversity, ent_n, max_ratio
+from .metrics import bleu4, corpus_bleu4, diversity, ent_n, max_ratio, tensor_to_strings
 from .models import BOS, EOS, PAD
 
 
@@ -196,7 +196,7 @@ def evaluate(seq2seq, lm, test, vocab, lam: float, g: int, gamma: float, beam_si
     sub = test if max_inputs is None else test.subset(slice(0, max_inputs))
     ids = mmi_decode(seq2seq, lm, sub.src, lam, g, gamma, beam_size, max_len, progress=progress)
     responses = [" ".join(vocab.itos[i] for i in r) for r in ids]
-    refs = [" ".join(vocab.decode(row)) for row in sub.tgt]
+    refs = tensor_to_strings(sub.tgt, vocab)
     return {"ppl": None, **diversity(responses), "bleu4": bleu4(responses, refs),
             "corpus_bleu4": corpus_bleu4(responses, refs),
             "lm_ppl": lm_ppl(lm, ids), "avg_len": sum(map(len, ids)) / len(ids),

@@ -2,9 +2,10 @@
 
 Both models expose one primitive the rest of ntlib builds on: ``token_logprobs`` — the
 per-token log-probabilities of given targets (``(B, T)``, zero at padding). The
-seq2seq also accepts its input as one-hot rows (``src_onehot``) so that gibbs-enum can
-take the gradient of the loss with respect to the input (App. A, eq. 10); the LM scores
-a one-hot sequence the same way for the io- regulariser R(x) (eq. 8).
+seq2seq also accepts its input as one-hot rows (``src_onehot``), and the LM scores a
+one-hot sequence (``onehot_logprobs``, the io- regulariser R(x), eq. 8): the literal form of
+the gradient w.r.t. the input of App. A, eq. 10. Gibbs-enum computes that gradient through
+embedded sources (``src_emb``, ``inp_emb``), which the tests check against the one-hot form.
 
 Token conventions (see ``ntlib.data.Vocab``): PAD = 0, UNK = 1, BOS = 2, EOS = 3.
 Sources are left-padded so the encoder's last state sits next to the response; targets
@@ -13,6 +14,8 @@ Shown in notebooks/02_baselines.ipynb.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,6 +23,20 @@ from torch import nn
 from .config import ModelConfig
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
+
+
+@contextlib.contextmanager
+def eval_mode(*models):
+    """Eval mode for ``models`` (``None`` skipped) inside the block, their modes restored after."""
+    models = [m for m in models if m is not None]
+    modes = [m.training for m in models]
+    for m in models:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(models, modes):
+            m.train(mode)
 
 
 def shift_right(tgt: torch.Tensor) -> torch.Tensor:

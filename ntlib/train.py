@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .config import ModelConfig, TrainConfig
 from .data import PairTensors, trim
-from .models import PAD, build_model
+from .models import PAD, build_model, eval_mode
 from .reports import atomic_path
 
 CHECKPOINT_FORMAT = "ntlib-checkpoint-v1"
@@ -142,14 +142,12 @@ def epoch_batches(lengths: torch.Tensor, batch_size: int, max_rows: int | None,
 def evaluate_nll(model: nn.Module, kind: str, data, batch_size: int = 256) -> tuple[float, int]:
     """Summed NLL and token count (incl. <eos>) of ``data`` under ``model`` in eval mode."""
     _check_data(kind, data, "data")
-    was_training = model.training
-    model.eval()
     order = torch.argsort(_lengths(data), stable=True)      # similar lengths → less padding
     total, count = 0.0, 0
-    for idx in order.split(batch_size):
-        nll, n = LOSSES[kind](model, take(data, idx))
-        total, count = total + float(nll), count + n
-    model.train(was_training)
+    with eval_mode(model):
+        for idx in order.split(batch_size):
+            nll, n = LOSSES[kind](model, take(data, idx))
+            total, count = total + float(nll), count + n
     return total, count
 
 
