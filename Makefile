@@ -3,7 +3,7 @@ PY      ?= .venv/bin/python
 PROFILE ?= small
 CORPUS  ?= switchboard
 
-.PHONY: setup reproduce test lab reports clean-runs
+.PHONY: setup reproduce test test-refs lab reports clean-runs
 
 setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntlib (editable), then the Jupyter kernel
 
@@ -18,8 +18,11 @@ setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntl
 reproduce: setup   ## run notebooks 01 -> 06 with papermill; cached stages are skipped
 	$(PY) -m ntlib.reproduce --profile $(PROFILE) --corpus $(CORPUS)
 
-test: setup   ## unit tests + every notebook under nbval on the smoke profile (exit 5 = no tests is not an error)
-	$(PY) -m pytest || [ $$? -eq 5 ]
+test: setup   ## unit tests, notebooks via papermill, and nbval comparing every result cell with tests/notebooks (smoke)
+	@$(PY) -m pytest; s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests (exit 5): the collection is broken" >&2; exit $$s
+
+test-refs: setup   ## re-execute notebooks 01 -> 06 on smoke into tests/notebooks (nbval's references); review the diff
+	$(PY) tests/nbrefs.py
 
 lab: setup
 	.venv/bin/jupyter lab notebooks/

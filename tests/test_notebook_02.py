@@ -8,8 +8,9 @@ from ntlib.reports import read_json
 
 
 @pytest.mark.slow
-def test_notebook_02_smoke(run_notebook, tmp_path):
-    reports, runs = run_notebook("02_baselines"), tmp_path / "runs"
+def test_notebook_02_smoke(run_notebook):
+    reports = run_notebook("02_baselines")
+    runs = reports.parent / "runs"
     r = read_json(reports / "results/baselines_switchboard.json")
     assert r["profile"] == "smoke" and r["corpus"] == "switchboard"
     for kind in ("lm", "seq2seq"):

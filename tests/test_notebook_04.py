@@ -10,8 +10,9 @@ from ntlib.reports import read_json
 
 
 @pytest.mark.slow
-def test_notebook_04_smoke(run_notebook, tmp_path):
-    reports, runs = run_notebook("04_frequent", eos_comparison=True), tmp_path / "runs"
+def test_notebook_04_smoke(run_notebook):
+    reports = run_notebook("04_frequent", eos_comparison=True)
+    runs = reports.parent / "runs"
     r = read_json(reports / "results/frequent_switchboard.json")
     assert r["profile"] == "smoke" and r["corpus"] == "switchboard"
     assert set(r["rows"]) == {"Test-set", "Baseline", "+neg-train (10%)", "+neg-train (1%)"}
