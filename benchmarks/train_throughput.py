@@ -17,8 +17,8 @@ import torch
 
 from ntlib import train
 from ntlib.config import PROFILES
-from ntlib.data import PairTensors
-from ntlib.models import EOS, PAD, build_model
+from ntlib.data import EOS, PAD, PairTensors
+from ntlib.models import build_model
 
 V, BATCH, SRC_LEN, STEPS, WARMUP = 10_000, 64, 15, 30, 3
 THREADS = (1, 2)

@@ -22,13 +22,13 @@ import torch
 from . import corpora as C
 from .config import DataConfig
 from .corpora import DataError
-from .models import BOS, EOS, PAD, UNK
 from .reports import atomic_write_text
 from .sources import (DOWNLOADS, OFFICIAL_TEST, OFFICIAL_VALID, OFFICIAL_VOCAB, SOURCES,  # noqa: F401
                       cache_dir, check_sha256sums, data_locations, fetch, resolve_data,
                       sha256_file, verify_sha256)
 
-SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")   # ids 0..3, as in ntlib.models
+SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")   # the special tokens; each one's id is its position
+PAD, UNK, BOS, EOS = range(len(SPECIALS))          # the only definition of the special-token ids
 EOU = "<eou>"                                      # closes every utterance of a source
 
 Dialogue = list[list[str]]
@@ -49,8 +49,6 @@ class Vocab:
     def __init__(self, words: list[str]):
         self.itos = list(SPECIALS) + [EOU] + [w for w in words if w not in SPECIALS and w != EOU]
         self.stoi = {w: i for i, w in enumerate(self.itos)}
-        assert (self.stoi["<pad>"], self.stoi["<unk>"], self.stoi["<bos>"], self.stoi["<eos>"]) \
-            == (PAD, UNK, BOS, EOS)
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -260,7 +258,7 @@ def verify_switchboard(data_dir=None) -> dict:
         same_u = total_u = same_d = 0
         for n, (dialogue, line) in enumerate(zip(ours, lines), start=1):
             a = [" ".join(u) for u in dialogue]
-            b = [u.strip() for u in line.split("<eou>") if u.strip()]
+            b = [u.strip() for u in line.split(EOU) if u.strip()]
             sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
             same_u += sum(blk.size for blk in sm.get_matching_blocks())
             total_u += len(b)

@@ -13,7 +13,8 @@ import contextlib
 
 import torch
 
-from .models import BOS, EOS, PAD, eval_mode
+from .data import BOS, EOS, PAD
+from .models import eval_mode
 
 NEVER = (PAD, BOS)   # tokens a decoder may not emit
 

@@ -25,11 +25,10 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import FrequentConfig, config_hash
-from .data import PairTensors, Vocab, iterate_batches, trim
+from .data import EOS, PAD, PairTensors, Vocab, iterate_batches, trim
 from .decode import greedy, respond
 from .metrics import (bleu4, corpus_bleu4, diversity, ent_n, max_ratio, perplexity,
                       tensor_to_strings)
-from .models import EOS, PAD
 from .train import load_checkpoint, load_model, save_model, seq2seq_nll, take, train_epoch
 
 # §4.3 / Table 4: the two r_thres values per corpus (DailyDialog, not in the paper, as Ubuntu)

@@ -25,10 +25,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import GanConfig, config_hash
-from .data import PairTensors, trim
+from .data import PAD, PairTensors, trim
 from .decode import respond, sample
 from .metrics import ent_n, max_ratio, perplexity
-from .models import PAD
 from .train import load_checkpoint, load_model, save_model, seq2seq_nll, sgd_step
 
 

@@ -19,9 +19,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import GibbsConfig, MaliciousConfig, override
-from .data import PairTensors, Vocab, encode_sentences, trim
+from .data import PAD, SPECIALS, PairTensors, Vocab, encode_sentences, trim
 from .gibbs_enum import Thresholds, gibbs_enum, hit_rate, hits, is_io
-from .models import PAD
 from .sources import resolve_data
 from .train import seq2seq_nll, sgd_step
 
@@ -76,7 +75,7 @@ def load_targets(name: str, vocab: Vocab, data_dir: str | Path | None = None,
     if len(lines) % group:
         raise ValueError(f"{path}: {len(lines)} lines is not a multiple of {group} (list {name!r})")
     def known(line):
-        return all(t in vocab.stoi and t not in ("<unk>", "<pad>", "<bos>", "<eos>") for t in line.split())
+        return all(t in vocab.stoi and t not in SPECIALS for t in line.split())
     groups = [lines[i:i + group] for i in range(0, len(lines), group)]
     dropped = [ln.strip() for g in groups if not known(g[0]) for ln in g]
     groups = [g for g in groups if known(g[0])]

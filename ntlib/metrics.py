@@ -13,7 +13,7 @@ from collections import Counter
 import sacrebleu
 import torch
 
-from .data import PairTensors
+from .data import EOS, SPECIALS, PairTensors
 from .train import evaluate_nll
 
 
@@ -49,7 +49,7 @@ def _ngram_counts(toks: list[str], n: int) -> Counter:
 def _ngrams(responses: list[str], n: int, eos: bool) -> Counter:
     counts = Counter()
     for r in responses:
-        counts.update(_ngram_counts(r.split() + (["<eos>"] if eos else []), n))
+        counts.update(_ngram_counts(r.split() + ([SPECIALS[EOS]] if eos else []), n))
     return counts
 
 

@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 from .config import MMIConfig
 from .metrics import bleu4, corpus_bleu4, diversity, ent_n, max_ratio, tensor_to_strings
 from .decode import beam_finished
-from .models import EOS, PAD, eval_mode
+from .data import EOS, PAD
+from .models import eval_mode
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import ModelConfig, TrainConfig
-from .data import PairTensors, trim
-from .models import PAD, build_model, eval_mode
+from .data import PAD, PairTensors, trim
+from .models import build_model, eval_mode
 from .reports import atomic_path
 
 CHECKPOINT_FORMAT = "ntlib-checkpoint-v1"

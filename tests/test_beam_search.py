@@ -7,7 +7,8 @@ import torch
 
 from ntlib import decode, mmi
 from ntlib.config import ModelConfig
-from ntlib.models import BOS, EOS, PAD, LSTMLM, Seq2Seq, eval_mode
+from ntlib.data import BOS, EOS, PAD
+from ntlib.models import LSTMLM, Seq2Seq, eval_mode
 
 NEVER = (PAD, BOS)
 Hypothesis = mmi.Hypothesis

@@ -16,7 +16,7 @@ from ntlib import corpora as C
 from ntlib import data as D
 from ntlib import sources as S
 from ntlib.config import DataConfig, get_profile
-from ntlib.models import EOS, PAD, UNK
+from ntlib.data import EOS, PAD, UNK
 
 HEADER = "*x*x* banner *x*x*\n\nFILENAME:\t4325_1632_1519\nTOPIC#:\t\t323\n\n" + "=" * 40 + "\n  \n"
 

@@ -6,8 +6,8 @@ import torch
 
 from ntlib import decode
 from ntlib.config import ModelConfig
-from ntlib.data import Vocab
-from ntlib.models import BOS, EOS, PAD, build_model
+from ntlib.data import BOS, EOS, PAD, Vocab
+from ntlib.models import build_model
 
 torch.set_num_threads(1)
 

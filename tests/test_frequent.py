@@ -7,9 +7,9 @@ import torch
 
 from ntlib import frequent
 from ntlib.config import FrequentConfig, ModelConfig
-from ntlib.data import PairTensors, Vocab
+from ntlib.data import EOS, PAD, PairTensors, Vocab
 from ntlib.decode import respond
-from ntlib.models import EOS, PAD, Seq2Seq
+from ntlib.models import Seq2Seq
 from ntlib.train import seq2seq_nll, sgd_step
 
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from ntlib.config import GibbsConfig, ModelConfig
-from ntlib.data import PairTensors, Vocab, encode_sentences
+from ntlib.data import EOS, PAD, PairTensors, Vocab, encode_sentences
 from ntlib.gibbs_enum import (Thresholds, _candidate_losses, _project_logprobs, criteria,
                               gibbs_enum, gibbs_enum_reference, hit_rate, hits, onehot_gradient,
                               thresholds, trigger_loss)
-from ntlib.models import EOS, PAD, LSTMLM, Seq2Seq
+from ntlib.models import LSTMLM, Seq2Seq
 
 torch.set_num_threads(1)
 WORDS = [f"a{i}" for i in range(8)] + [f"r{i}" for i in range(8)] + ["p", "hate", "you"]

@@ -5,11 +5,10 @@ import pytest
 import torch
 
 from ntlib.config import GibbsConfig, MaliciousConfig, override
-from ntlib.data import Vocab, encode_sentences
+from ntlib.data import EOS, PAD, Vocab, encode_sentences
 from ntlib.gibbs_enum import Thresholds, gibbs_enum, hits
 from ntlib.malicious import (TARGET_LISTS, evaluate_hits, fwa_ids, load_targets, negative_loss,
                              negative_train, target_list_path)
-from ntlib.models import EOS, PAD
 from test_gibbs_enum import train_toy   # the planted toy model (tests/ is on sys.path)
 
 torch.set_num_threads(1)

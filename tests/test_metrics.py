@@ -6,8 +6,8 @@ import torch
 
 from ntlib import metrics
 from ntlib.config import ModelConfig
-from ntlib.data import PairTensors, Vocab
-from ntlib.models import EOS, PAD, build_model
+from ntlib.data import EOS, PAD, PairTensors, Vocab
+from ntlib.models import build_model
 
 torch.set_num_threads(1)
 

@@ -6,8 +6,8 @@ import torch
 
 from ntlib import train
 from ntlib.config import ModelConfig, TrainConfig
-from ntlib.data import PairTensors
-from ntlib.models import EOS, PAD, build_model
+from ntlib.data import EOS, PAD, PairTensors
+from ntlib.models import build_model
 
 torch.set_num_threads(1)
 V = 16
