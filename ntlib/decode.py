@@ -4,7 +4,7 @@ Greedy decoding gives the stable outputs whose frequent-response problem §3.3 /
 measures; sampling gives the diverse outputs behind the malicious response problem (§3.2);
 beam search gives the 10-best lists compared before / after negative training (§4.2).
 All work on batches of left-padded sources ``(B, S)``, never trimmed (see
-``ntlib.train.seq2seq_nll``), and return at most ``max_len`` words
+``ntlib.evaluate.seq2seq_nll``), and return at most ``max_len`` words
 followed by ``<eos>`` (App. B: outputs ≤ 20 tokens). Shown in notebooks/02_baselines.ipynb.
 """
 from __future__ import annotations

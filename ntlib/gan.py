@@ -27,8 +27,9 @@ from tqdm.auto import tqdm
 from .config import GanConfig, config_hash
 from .data import PAD, PairTensors, trim
 from .decode import respond, sample
-from .metrics import ent_n, max_ratio, perplexity
-from .train import load_checkpoint, load_model, save_model, seq2seq_nll, sgd_step
+from .evaluate import perplexity, seq2seq_nll
+from .metrics import ent_n, max_ratio
+from .train import load_checkpoint, load_model, save_model, sgd_step
 
 
 # -- discriminator --------------------------------------------------------------------

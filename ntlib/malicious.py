@@ -22,7 +22,8 @@ from .config import GibbsConfig, MaliciousConfig, override
 from .data import PAD, SPECIALS, PairTensors, Vocab, encode_sentences, trim
 from .gibbs_enum import Thresholds, gibbs_enum, hit_rate, hits, is_io
 from .sources import resolve_data
-from .train import seq2seq_nll, sgd_step
+from .evaluate import seq2seq_nll
+from .train import sgd_step
 
 LISTS_DIR = "official/para_adv_lists/res_500"
 # list name -> (file under para_adv_lists/res_500, lines per original training target)

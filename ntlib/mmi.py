@@ -21,7 +21,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import MMIConfig
-from .metrics import bleu4, corpus_bleu4, diversity, ent_n, max_ratio, tensor_to_strings
+from .evaluate import response_scores
+from .metrics import ent_n, max_ratio, tensor_to_strings
 from .decode import beam_finished
 from .data import EOS, PAD
 from .models import eval_mode
@@ -167,7 +168,5 @@ def evaluate(seq2seq, lm, test, vocab, lam: float, g: int, gamma: float, beam_si
     ids = mmi_decode(seq2seq, lm, sub.src, lam, g, gamma, beam_size, max_len, progress=progress)
     responses = [" ".join(vocab.itos[i] for i in r) for r in ids]
     refs = tensor_to_strings(sub.tgt, vocab)
-    return {"ppl": None, **diversity(responses), "bleu4": bleu4(responses, refs),
-            "corpus_bleu4": corpus_bleu4(responses, refs),
-            "lm_ppl": lm_ppl(lm, ids), "avg_len": sum(map(len, ids)) / len(ids),
-            "responses": responses}
+    return {"ppl": None, **response_scores(responses, refs), "lm_ppl": lm_ppl(lm, ids),
+            "avg_len": sum(map(len, ids)) / len(ids), "responses": responses}

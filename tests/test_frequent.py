@@ -10,7 +10,8 @@ from ntlib.config import FrequentConfig, ModelConfig
 from ntlib.data import EOS, PAD, PairTensors, Vocab
 from ntlib.decode import respond
 from ntlib.models import Seq2Seq
-from ntlib.train import seq2seq_nll, sgd_step
+from ntlib.evaluate import seq2seq_nll
+from ntlib.train import sgd_step
 
 
 # -- window ---------------------------------------------------------------------------

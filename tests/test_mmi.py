@@ -11,7 +11,8 @@ from ntlib.config import MMIConfig, ModelConfig
 from ntlib.data import EOS, PairTensors, Vocab
 from ntlib.decode import beam_search
 from ntlib.models import LSTMLM, Seq2Seq
-from ntlib.train import lm_nll, seq2seq_nll, sgd_step
+from ntlib.evaluate import lm_nll, seq2seq_nll
+from ntlib.train import sgd_step
 
 TINY = ModelConfig(emb=8, hidden=16, dropout=0.0)
 
