@@ -126,7 +126,7 @@ def encode_pairs(pairs: list[tuple[list[str], list[str]]], vocab: Vocab, max_src
     return PairTensors(src, tgt)
 
 
-def encode_sentences(sentences: list[list[str]], vocab: Vocab, max_len: int = 20) -> torch.Tensor:
+def encode_sentences(sentences: list[list[str]], vocab: Vocab, max_len: int) -> torch.Tensor:
     """LM targets (N, max_len + 1): each sentence cropped, + <eos>, right-padded."""
     out = torch.full((len(sentences), max_len + 1), PAD, dtype=torch.long)
     for n, s in enumerate(sentences):

@@ -5,7 +5,8 @@ measures; sampling gives the diverse outputs behind the malicious response probl
 beam search gives the 10-best lists compared before / after negative training (§4.2).
 All work on batches of left-padded sources ``(B, S)``, never trimmed (see
 ``ntlib.evaluate.seq2seq_nll``), and return at most ``max_len`` words
-followed by ``<eos>`` (App. B: outputs ≤ 20 tokens). Shown in notebooks/02_baselines.ipynb.
+followed by ``<eos>`` (App. B: outputs ≤ 20 tokens; ``DecodeConfig.max_len``, the one place
+that value lives — callers pass it). Shown in notebooks/02_baselines.ipynb.
 """
 from __future__ import annotations
 
@@ -47,12 +48,12 @@ def _generate(model, src: torch.Tensor, max_len: int, pick) -> torch.Tensor:
         return torch.stack(out, dim=1)                                      # (B, ≤ max_len + 1)
 
 
-def greedy(model, src: torch.Tensor, max_len: int = 20) -> torch.Tensor:
+def greedy(model, src: torch.Tensor, max_len: int) -> torch.Tensor:
     """Greedy decoding (§2): argmax at every step; ids ``(B, ≤ max_len + 1)``, <eos> then PAD."""
     return _generate(model, src, max_len, lambda lp: lp.argmax(-1))
 
 
-def sample(model, src: torch.Tensor, max_len: int = 20, temperature: float = 1.0,
+def sample(model, src: torch.Tensor, max_len: int, temperature: float = 1.0,
            generator: torch.Generator | None = None) -> torch.Tensor:
     """Sampling (§2) from softmax(logits / temperature); ids ``(B, ≤ max_len + 1)``."""
     if temperature <= 0:
@@ -135,8 +136,8 @@ def beam_finished(model, src: torch.Tensor, beam_size: int, max_len: int,
         return fin
 
 
-def beam_search(model, src: torch.Tensor, beam_size: int = 10,
-                max_len: int = 20) -> list[list[tuple[list[int], float]]]:
+def beam_search(model, src: torch.Tensor, beam_size: int,
+                max_len: int) -> list[list[tuple[list[int], float]]]:
     """Beam search (§4.2, :func:`beam_finished`) for inputs ``src`` ``(B, S)``: for each input
     the ``beam_size`` best finished hypotheses as ``(ids ending in <eos>, sum of log-probs)``,
     best first."""
@@ -156,8 +157,8 @@ def beam_search(model, src: torch.Tensor, beam_size: int = 10,
     return results
 
 
-def respond(model, src: torch.Tensor, vocab, method: str = "greedy", batch_size: int = 256,
-            max_len: int = 20, **kwargs) -> list[str]:
+def respond(model, src: torch.Tensor, vocab, method: str = "greedy", batch_size: int = 256, *,
+            max_len: int, **kwargs) -> list[str]:
     """Response strings for sources ``(N, S)`` by ``method`` = greedy | sample | beam (top-1)."""
     methods = {"greedy": greedy, "sample": sample, "beam": beam_search}
     if method not in methods:

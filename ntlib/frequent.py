@@ -154,7 +154,7 @@ def _index_stream(n: int, batch_size: int, generator: torch.Generator):
 
 
 def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
-                   cfg: FrequentConfig, max_len: int = 20, progress: bool = True):
+                   cfg: FrequentConfig, max_len: int, progress: bool = True):
     """Algorithm 2 on a copy of ``model``; returns ``(model, history)`` (baseline untouched).
 
     Each mini-batch: greedy responses → window; once the window is full, responses with
@@ -233,7 +233,7 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
 
 
 def negative_train_cached(model, data, cfg: FrequentConfig, run_dir: str | Path,
-                          max_len: int = 20, progress: bool = True):
+                          max_len: int, progress: bool = True):
     """:func:`negative_train` on ``data`` (a pipeline Dataset), cached in ``run_dir`` by config hash.
 
     ``run_dir`` should be the baselines' run folder (its name already hashes the data and

@@ -56,7 +56,7 @@ def target_list_path(name: str, data_dir: str | Path | None = None) -> Path:
 
 def load_targets(name: str, vocab: Vocab, data_dir: str | Path | None = None,
                  path: str | Path | None = None, max_targets: int | None = None,
-                 seed: int = 1, max_len: int = 20) -> TargetList:
+                 seed: int = 1, *, max_len: int) -> TargetList:
     """Read a target list (§4.2, Table 2), drop targets with out-of-vocabulary words, encode.
 
     A target holding a word the model cannot emit (or a literal ``<unk>``) is dropped rather

@@ -64,7 +64,7 @@ class AntiLM:
             self.state = (self.state[0][:, rows], self.state[1][:, rows])
 
 
-def beam_search_antilm(seq2seq, lm, src: torch.Tensor, beam_size: int = 10, max_len: int = 20,
+def beam_search_antilm(seq2seq, lm, src: torch.Tensor, beam_size: int, max_len: int,
                        lam: float = 0.0, g: int = 0) -> list[list[Hypothesis]]:
     """Beam search on Σ_t log P(t_t|·,S) − λ·1[t ≤ g]·log P_LM(t_t|·); all finished hypotheses.
 
@@ -88,14 +88,14 @@ def nbest(hyps: list[Hypothesis], lam: float, gamma: float, n: int) -> list[Hypo
 
 
 def mmi_decode(seq2seq, lm, src: torch.Tensor, lam: float, g: int, gamma: float,
-               beam_size: int = 10, max_len: int = 20, batch_size: int = 100,
+               beam_size: int, max_len: int, batch_size: int = 100,
                progress: bool = True) -> list[list[int]]:
     """The top MMI-antiLM response (word ids) for each source ``(N, S)``."""
     return [h[0].ids for h in decode_finished(seq2seq, lm, src, lam, g, (gamma,), beam_size,
                                               max_len, batch_size, progress)[gamma]]
 
 
-def decode_finished(seq2seq, lm, src, lam, g, gammas, beam_size=10, max_len=20, batch_size=100,
+def decode_finished(seq2seq, lm, src, lam, g, gammas, beam_size, max_len, batch_size=100,
                     progress=True) -> dict[float, list[list[Hypothesis]]]:
     """Beam-decode once with (λ, g), then rank each input's finished hypotheses for every γ."""
     finished = []
@@ -120,7 +120,7 @@ def lm_ppl(lm, responses: list[list[int]], batch_size: int = 256) -> float:
     return math.exp(nll / n)
 
 
-def grid_search(seq2seq, lm, valid, vocab, cfg: MMIConfig, max_len: int = 20,
+def grid_search(seq2seq, lm, valid, vocab, cfg: MMIConfig, max_len: int,
                 progress: bool = True) -> tuple[list[dict], dict]:
     """Score every (λ, g, γ) of ``cfg`` on validation inputs; choose the best Ent-3 among settings
     whose responses' LM perplexity is at most ``max_lm_ppl_ratio`` × that of the reference
@@ -160,8 +160,8 @@ def setting_name(lam: float, g: int | None, gamma: float) -> str:
     return f"λ={lam:g} g={g if lam else '-'} γ={gamma:g}"
 
 
-def evaluate(seq2seq, lm, test, vocab, lam: float, g: int, gamma: float, beam_size: int = 10,
-             max_len: int = 20, max_inputs: int | None = None, progress: bool = True) -> dict:
+def evaluate(seq2seq, lm, test, vocab, lam: float, g: int, gamma: float, beam_size: int,
+             max_len: int, max_inputs: int | None, progress: bool = True) -> dict:
     """Table 4's "+MMI" columns: max-ratio, Ent-2, Ent-3 (and BLEU-4, LM PPL) of MMI-antiLM
     responses to the first ``max_inputs`` test inputs (all if None); no PPL (not a model)."""
     sub = test if max_inputs is None else test.subset(slice(0, max_inputs))
