@@ -21,7 +21,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ntlib.config import GibbsConfig, ModelConfig
 from ntlib.gibbs_enum import gibbs_enum, gibbs_enum_reference, random_triggers
-from ntlib.models import EOS, LSTMLM, Seq2Seq
+from ntlib.data import EOS
+from ntlib.models import LSTMLM, Seq2Seq
 
 THREADS = 1               # the CPU is shared; both searches and the peak use the same count
 V, MODEL = 10_000, ModelConfig(emb=128, hidden=256, dropout=0.0)

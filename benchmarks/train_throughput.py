@@ -15,10 +15,10 @@ import time
 
 import torch
 
-from ntlib import train
+from ntlib import evaluate, train
 from ntlib.config import PROFILES
-from ntlib.data import PairTensors
-from ntlib.models import EOS, PAD, build_model
+from ntlib.data import EOS, PAD, PairTensors
+from ntlib.models import build_model
 
 V, BATCH, SRC_LEN, STEPS, WARMUP = 10_000, 64, 15, 30, 3
 THREADS = (1, 2)
@@ -65,10 +65,10 @@ def measure(name: str, data: PairTensors) -> dict:
     torch.manual_seed(0)
     model = build_model("seq2seq", V, cfg)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, fused=True)   # as fit
-    index = train.epoch_batches(train._lengths(data), BATCH, None, torch.Generator().manual_seed(0))
+    index = train.epoch_batches(evaluate.sort_lengths(data), BATCH, None, torch.Generator().manual_seed(0))
     batches = [data.subset(i) for i in index[:WARMUP + STEPS]]
-    train.train_epoch(model, opt, batches[:WARMUP], train.LOSSES["seq2seq"], 5.0, progress=False)
-    stats = train.train_epoch(model, opt, batches[WARMUP:], train.LOSSES["seq2seq"], 5.0,
+    train.train_epoch(model, opt, batches[:WARMUP], evaluate.LOSSES["seq2seq"], 5.0, progress=False)
+    stats = train.train_epoch(model, opt, batches[WARMUP:], evaluate.LOSSES["seq2seq"], 5.0,
                               progress=False)
     flops = sum(step_flops(b, cfg.emb, cfg.hidden) for b in batches[WARMUP:])
     peak = mm_gflops(cfg.hidden)

@@ -52,10 +52,11 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DecodeConfig:
+    """Evaluation decoding, for every stage: the one home of ``max_len`` (stages pass it on)."""
     max_len: int = 20               # App. B: output ≤ 20 tokens
     beam_size: int = 10             # §4.2: 10-best lists
     temperature: float = 1.0
-    max_eval_inputs: int | None = None   # decode only the first N test inputs (smoke/small)
+    max_eval_inputs: int | None = None   # Table 4 rows of 02/04: the first N test inputs (smoke/small)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class MMIConfig:
     gammas: tuple[float, ...] = (0.0, 0.5, 1.0)                # length bonus γ
     beam_size: int = 10
     max_valid_inputs: int | None = None
-    max_test_inputs: int | None = None        # test inputs decoded with the chosen setting
+    max_test_inputs: int | None = None        # 05's Table 4 rows (every row, MMI's beam too): first N test inputs
     max_lm_ppl_ratio: float = 1.0             # sane: responses' LM PPL ≤ ratio × references'
     max_len_ratio: float = 1.5                # sane: mean length ≤ ratio × references'
 
@@ -174,7 +175,8 @@ PROFILES: dict[str, Profile] = {
         frequent=FrequentConfig(passes=0.1, log_every=5, log_inputs=32, window=3, lr=0.1),
         gan=GanConfig(d_emb=16, d_filters=8, d_highway=32, d_pretrain_batches=5, g_batches=4,
                       g_lrs=(1e-3,), max_valid_inputs=64),
-        mmi=MMIConfig(lambdas=(0.0, 0.5), gs=(1,), gammas=(0.0, 1.0), beam_size=3, max_valid_inputs=16),
+        mmi=MMIConfig(lambdas=(0.0, 0.5), gs=(1,), gammas=(0.0, 1.0), beam_size=3, max_valid_inputs=16,
+                      max_test_inputs=64),
     ),
     "small": Profile(
         name="small",

@@ -1,15 +1,14 @@
-"""Corpora, the paper's preprocessing (§4, App. B), vocabulary and batching tensors.
+"""The data the models read: the vocabulary and its special tokens, pair and sentence tensors,
+batching, and the preprocessed corpus they are built from (§4, App. B).
 
 Shown in notebooks/01_data.ipynb. A dialogue is a list of utterances, each a list of
 tokens (lower-cased, punctuation removed, Treebank tokens, no ``<eou>``). The readers and
 the preprocessing recipes are in ``ntlib.corpora``; where files are found, downloads and
-checksums in ``ntlib.sources``. ``python -m ntlib.data verify-switchboard`` compares our
-Switchboard valid/test with the authors' files.
+checksums in ``ntlib.sources``; statistics and the check against the authors' files in
+``ntlib.corpus_stats``.
 """
 from __future__ import annotations
 
-import argparse
-import difflib
 import gc
 import hashlib
 import json
@@ -21,17 +20,13 @@ import torch
 
 from . import corpora as C
 from .config import DataConfig
-from .corpora import DataError
-from .models import BOS, EOS, PAD, UNK
+from .corpora import DataError, Dialogue
 from .reports import atomic_write_text
-from .sources import (DOWNLOADS, OFFICIAL_TEST, OFFICIAL_VALID, OFFICIAL_VOCAB, SOURCES,  # noqa: F401
-                      cache_dir, check_sha256sums, data_locations, fetch, resolve_data,
-                      sha256_file, verify_sha256)
+from .sources import OFFICIAL_VOCAB, SOURCES, cache_dir, check_sha256sums, resolve_data
 
-SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")   # ids 0..3, as in ntlib.models
+SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")   # the special tokens; each one's id is its position
+PAD, UNK, BOS, EOS = range(len(SPECIALS))          # the only definition of the special-token ids
 EOU = "<eou>"                                      # closes every utterance of a source
-
-Dialogue = list[list[str]]
 
 
 @dataclass
@@ -49,8 +44,6 @@ class Vocab:
     def __init__(self, words: list[str]):
         self.itos = list(SPECIALS) + [EOU] + [w for w in words if w not in SPECIALS and w != EOU]
         self.stoi = {w: i for i, w in enumerate(self.itos)}
-        assert (self.stoi["<pad>"], self.stoi["<unk>"], self.stoi["<bos>"], self.stoi["<eos>"]) \
-            == (PAD, UNK, BOS, EOS)
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -133,7 +126,7 @@ def encode_pairs(pairs: list[tuple[list[str], list[str]]], vocab: Vocab, max_src
     return PairTensors(src, tgt)
 
 
-def encode_sentences(sentences: list[list[str]], vocab: Vocab, max_len: int = 20) -> torch.Tensor:
+def encode_sentences(sentences: list[list[str]], vocab: Vocab, max_len: int) -> torch.Tensor:
     """LM targets (N, max_len + 1): each sentence cropped, + <eos>, right-padded."""
     out = torch.full((len(sentences), max_len + 1), PAD, dtype=torch.long)
     for n, s in enumerate(sentences):
@@ -158,7 +151,7 @@ def iterate_batches(n: int, batch_size: int, shuffle: bool = True,
         yield order[i:i + batch_size]
 
 
-# ---------------------------------------------------------------- corpus, vocabulary, statistics
+# ---------------------------------------------------------------- corpus and vocabulary
 def load_corpus(cfg: DataConfig, data_dir=None, download: bool = False, use_cache: bool = True) -> Corpus:
     """The corpus of ``cfg.corpus`` preprocessed as in App. B, subsampled by ``max_*_dialogues``.
 
@@ -206,97 +199,3 @@ def build_vocab(corpus: Corpus, cfg: DataConfig, data_dir=None) -> Vocab:
     if not Path(cfg.vocab_file).is_file():
         raise DataError(f"DataConfig.vocab_file: {cfg.vocab_file} is not a file")
     return Vocab.from_file(cfg.vocab_file)
-
-
-def oov_rate(dialogues: list[Dialogue], vocab: Vocab) -> float:
-    """Fraction of the tokens of ``dialogues`` that map to ``<unk>``."""
-    toks = [t for d in dialogues for u in d for t in u]
-    return sum(t not in vocab.stoi for t in toks) / max(1, len(toks))
-
-
-def split_stats(corpus: Corpus):
-    """Dialogues, sentences (= utterances), pairs (one per utterance but a dialogue's first), words."""
-    import pandas as pd
-    rows = {name: {"dialogues": len(ds), "sentences": sum(map(len, ds)),
-                   "pairs": sum(max(0, len(d) - 1) for d in ds),
-                   "words": sum(len(u) for d in ds for u in d)}
-            for name, ds in (("train", corpus.train), ("valid", corpus.valid), ("test", corpus.test))}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def stats_beside_paper(corpus: Corpus, vocab_size: int):
-    """Our split statistics beside App. B's (``ntlib.paper.APPENDIX_B``; '–' where it has none)."""
-    import pandas as pd
-    from .paper import APPENDIX_B
-    st, paper = split_stats(corpus), APPENDIX_B.get(corpus.name, {})
-    ours = {f"{split}_{col}": int(st.loc[split, col]) for split in st.index for col in st.columns}
-    ours["vocab"] = vocab_size
-    return pd.DataFrame({"ours": ours, "paper": {k: paper.get(k, "–") for k in ours}}, dtype=object)
-
-
-def oov_table(corpus: Corpus, vocabs: dict[str, Vocab]):
-    """OOV rate (fraction of tokens → ``<unk>``) per split (rows) for each named vocabulary (columns)."""
-    import pandas as pd
-    return pd.DataFrame({name: {split: oov_rate(getattr(corpus, split), v)
-                                for split in ("train", "valid", "test")} for name, v in vocabs.items()})
-
-
-def verify_switchboard(data_dir=None) -> dict:
-    """Our valid/test Switchboard utterances against the authors' processed files (swda/README.md).
-
-    Utterances are aligned per dialogue with ``difflib`` (so one split or merged utterance
-    costs only itself); a dialogue is identical when its oneline string is byte-identical.
-    """
-    root, _ = resolve_data(SOURCES["switchboard"][0][:1], data_dir, what="Switchboard data")
-    oroot, _ = resolve_data([(OFFICIAL_VALID, OFFICIAL_TEST)], data_dir,
-                            what="the authors' valid/test files")
-    check_sha256sums(oroot, (OFFICIAL_VALID, OFFICIAL_TEST))
-    _, valid, test = SOURCES["switchboard"][0][1](root, (0, None))
-    out = {"mismatches": []}
-    for split, ours, rel in (("valid", valid, OFFICIAL_VALID), ("test", test, OFFICIAL_TEST)):
-        lines = (oroot / rel).read_text(encoding="utf-8").splitlines()
-        if len(lines) != len(ours):
-            raise DataError(f"{oroot / rel}: {len(lines)} dialogues, but the split file has {len(ours)}")
-        same_u = total_u = same_d = 0
-        for n, (dialogue, line) in enumerate(zip(ours, lines), start=1):
-            a = [" ".join(u) for u in dialogue]
-            b = [u.strip() for u in line.split("<eou>") if u.strip()]
-            sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
-            same_u += sum(blk.size for blk in sm.get_matching_blocks())
-            total_u += len(b)
-            same_d += " ".join(u + " <eou>" for u in a) == line
-            out["mismatches"] += [{"split": split, "line": n, "ours": a[i1:i2], "official": b[j1:j2]}
-                                  for tag, i1, i2, j1, j2 in sm.get_opcodes() if tag != "equal"]
-        out[split] = {"utterances_identical": same_u, "utterances": total_u,
-                      "dialogues_identical": same_d, "dialogues": len(lines)}
-    tot = {k: out["valid"][k] + out["test"][k] for k in out["valid"]}
-    out["utterance_pct"] = 100 * tot["utterances_identical"] / tot["utterances"]
-    out["dialogue_pct"] = 100 * tot["dialogues_identical"] / tot["dialogues"]
-    return out | {"total": tot}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ntlib.data verify-switchboard | download CORPUS [--data-dir D]``."""
-    ap = argparse.ArgumentParser(prog="python -m ntlib.data")
-    ap.add_argument("command", choices=["verify-switchboard", "download"])
-    ap.add_argument("corpus", nargs="?", default="switchboard")
-    ap.add_argument("--data-dir", default=None)
-    args = ap.parse_args(argv)
-    if args.command == "download":
-        files = [f for f, _ in SOURCES[args.corpus]][0]
-        root, _ = resolve_data([files], args.data_dir, download=True, what=f"{args.corpus} data")
-        print(f"{args.corpus}: {root}")
-        return 0
-    r = verify_switchboard(args.data_dir)
-    for m in r["mismatches"]:
-        print(f"{m['split']} dialogue {m['line']}: ours {m['ours']} | official {m['official']}")
-    for split in ("valid", "test", "total"):
-        s = r[split]
-        print(f"{split}: {s['utterances_identical']}/{s['utterances']} utterances, "
-              f"{s['dialogues_identical']}/{s['dialogues']} dialogues identical")
-    print(f"identical utterances {r['utterance_pct']:.2f} %, identical dialogues {r['dialogue_pct']:.2f} %")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,8 +4,9 @@ Greedy decoding gives the stable outputs whose frequent-response problem §3.3 /
 measures; sampling gives the diverse outputs behind the malicious response problem (§3.2);
 beam search gives the 10-best lists compared before / after negative training (§4.2).
 All work on batches of left-padded sources ``(B, S)``, never trimmed (see
-``ntlib.train.seq2seq_nll``), and return at most ``max_len`` words
-followed by ``<eos>`` (App. B: outputs ≤ 20 tokens). Shown in notebooks/02_baselines.ipynb.
+``ntlib.evaluate.seq2seq_nll``), and return at most ``max_len`` words
+followed by ``<eos>`` (App. B: outputs ≤ 20 tokens; ``DecodeConfig.max_len``, the one place
+that value lives — callers pass it). Shown in notebooks/02_baselines.ipynb.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import contextlib
 
 import torch
 
-from .models import BOS, EOS, PAD, eval_mode
+from .data import BOS, EOS, PAD
+from .models import eval_mode
 
 NEVER = (PAD, BOS)   # tokens a decoder may not emit
 
@@ -46,12 +48,12 @@ def _generate(model, src: torch.Tensor, max_len: int, pick) -> torch.Tensor:
         return torch.stack(out, dim=1)                                      # (B, ≤ max_len + 1)
 
 
-def greedy(model, src: torch.Tensor, max_len: int = 20) -> torch.Tensor:
+def greedy(model, src: torch.Tensor, max_len: int) -> torch.Tensor:
     """Greedy decoding (§2): argmax at every step; ids ``(B, ≤ max_len + 1)``, <eos> then PAD."""
     return _generate(model, src, max_len, lambda lp: lp.argmax(-1))
 
 
-def sample(model, src: torch.Tensor, max_len: int = 20, temperature: float = 1.0,
+def sample(model, src: torch.Tensor, max_len: int, temperature: float = 1.0,
            generator: torch.Generator | None = None) -> torch.Tensor:
     """Sampling (§2) from softmax(logits / temperature); ids ``(B, ≤ max_len + 1)``."""
     if temperature <= 0:
@@ -63,16 +65,25 @@ def sample(model, src: torch.Tensor, max_len: int = 20, temperature: float = 1.0
     return _generate(model, src, max_len, pick)
 
 
-def beam_search(model, src: torch.Tensor, beam_size: int = 10,
-                max_len: int = 20) -> list[list[tuple[list[int], float]]]:
-    """Beam search (§4.2), batched over inputs: for each input the ``beam_size`` best finished
-    hypotheses as ``(ids ending in <eos>, sum of log-probs)``, best first.
+def beam_finished(model, src: torch.Tensor, beam_size: int, max_len: int,
+                  hook=None) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]]:
+    """The beam search of §4.2, batched over inputs ``src`` ``(B, S)``: every hypothesis it
+    finishes, step by step, as ``(score, logp, term, tokens)`` — ``score`` ``(B, K)`` the search
+    score of the hypothesis ending in <eos> at that step (−inf where none finished), ``logp``
+    ``(B, K)`` its log P(T|S), ``term`` ``(B, K)`` the sum of the hook's terms (``None``
+    without a hook), ``tokens`` ``(B, K, t)`` its words without <eos>.
 
-    At every step the ``beam_size`` best unfinished extensions stay alive; an <eos> extension
-    that ranks among the step's ``beam_size`` best candidates is a finished hypothesis (so a
-    beam of 1 is greedy decoding). No length normalisation (the paper notes beam search
-    favours short responses, §4.3). A beam still alive after ``max_len`` words must emit
-    <eos>. Stops once no alive beam can beat an input's k-th finished hypothesis.
+    At every step the K best unfinished extensions stay alive; an <eos> extension that ranks
+    among the step's K best candidates is a finished hypothesis (so a beam of 1 is greedy
+    decoding). No length normalisation (the paper notes beam search favours short responses,
+    §4.3). A beam still alive after ``max_len`` words must emit <eos>. Stops once no alive
+    beam can beat an input's K-th finished hypothesis.
+
+    ``hook`` changes the search score of the first ``hook.steps`` steps:
+    ``hook(t, y, logprobs) -> (scores, term)`` gets the step's log-probs ``(B, K, V)`` after
+    the previous tokens ``y`` ``(B·K,)`` and returns the scores that replace them and a term
+    ``(B, K, V)`` summed per hypothesis; ``hook.reorder(rows)`` follows the surviving beams.
+    The early stop is checked only past ``hook.steps``, where scores can no longer rise.
     """
     K, ninf = beam_size, float("-inf")
     with _eval(model):
@@ -80,52 +91,74 @@ def beam_search(model, src: torch.Tensor, beam_size: int = 10,
         B = src.shape[0]
         enc, mask = enc.repeat_interleave(K, 0), mask.repeat_interleave(K, 0)   # (B·K, S, H)
         state = (h.repeat_interleave(K, 1), c.repeat_interleave(K, 1))          # (1, B·K, H)
-        scores = torch.full((B, K), ninf)
-        scores[:, 0] = 0.0                      # one live beam at the start: no duplicates
+        score = torch.full((B, K), ninf)
+        score[:, 0] = 0.0                       # one live beam at the start: no duplicates
+        logp = torch.zeros(B, K)
+        term_sum = torch.zeros(B, K) if hook is not None else None
         tokens = torch.empty(B, K, 0, dtype=torch.long)
         y = torch.full((B * K,), BOS, dtype=torch.long)
-        fin_scores, fin_tokens = [], []         # per step: (B, K) and (B, K, t + 1)
+        fin = []                                # per step: (score, logp, term) (B, K), tokens
         for t in range(max_len + 1):
-            logprobs, state = model.step(y, state, enc, mask)                # (B·K, V)
-            V = logprobs.shape[-1]
-            logprobs = logprobs.view(B, K, V)
-            logprobs[:, :, list(NEVER)] = ninf
-            cand = scores.unsqueeze(2) + logprobs                            # (B, K, V)
-            eos_scores = cand[:, :, EOS].clone()                             # (B, K)
+            lp, state = model.step(y, state, enc, mask)
+            V = lp.shape[-1]
+            lp = lp.view(B, K, V)                                            # (B, K, V)
+            if hook is not None and t < hook.steps:
+                adj, term = hook(t, y, lp)
+            else:
+                adj, term = lp.clone(), None if hook is None else torch.zeros_like(lp)
+            adj[:, :, list(NEVER)] = ninf
+            cand = score.unsqueeze(2) + adj                                  # (B, K, V)
+            eos = cand[:, :, EOS].clone()                                    # (B, K)
             if t < max_len:     # an <eos> ends a hypothesis only if it makes the top K
                 kth = cand.view(B, K * V).topk(K, dim=1).values[:, -1:]      # (B, 1)
-                eos_scores = eos_scores.masked_fill(eos_scores < kth, ninf)
-            fin_scores.append(eos_scores)
-            fin_tokens.append(torch.cat([tokens, torch.full((B, K, 1), EOS)], dim=2))
+                eos = eos.masked_fill(eos < kth, ninf)
+            fin.append((eos, logp + lp[:, :, EOS],
+                        None if term is None else term_sum + term[:, :, EOS], tokens))
             if t == max_len:
                 break
             cand[:, :, EOS] = ninf
-            scores, flat = cand.view(B, K * V).topk(K, dim=1)                # (B, K)
+            score, flat = cand.view(B, K * V).topk(K, dim=1)                 # (B, K)
             beam, word = flat // V, flat % V
+            logp = logp.gather(1, beam) + lp.view(B, K * V).gather(1, flat)
+            if term is not None:
+                term_sum = term_sum.gather(1, beam) + term.view(B, K * V).gather(1, flat)
             tokens = torch.cat([tokens.gather(1, beam.unsqueeze(2).expand_as(tokens)),
                                 word.unsqueeze(2)], dim=2)                   # (B, K, t + 1)
             rows = (beam + torch.arange(B).unsqueeze(1) * K).view(-1)        # (B·K,)
             state = (state[0][:, rows], state[1][:, rows])
+            if hook is not None:
+                hook.reorder(rows)
             y = word.view(-1)
-            kth_done = torch.cat(fin_scores, 1).topk(K, dim=1).values[:, -1]   # (B,)
-            if bool((scores[:, 0] <= kth_done).all()):   # scores only fall: nothing can enter
-                break
-        all_scores = torch.cat(fin_scores, dim=1)                            # (B, K·steps)
-        best, where = all_scores.topk(min(K, all_scores.shape[1]), dim=1)
-        results = []
-        for b in range(B):
-            nbest = []
-            for s, w in zip(best[b].tolist(), where[b].tolist()):
-                if s == ninf:
+            if hook is None or t + 1 >= hook.steps:   # from here on every step adds log P ≤ 0
+                kth_done = torch.cat([f[0] for f in fin], 1).topk(K, dim=1).values[:, -1]   # (B,)
+                if bool((score[:, 0] <= kth_done).all()):
                     break
-                step, k = divmod(w, K)
-                nbest.append((fin_tokens[step][b, k].tolist(), s))
-            results.append(nbest)
-        return results
+        return fin
 
 
-def respond(model, src: torch.Tensor, vocab, method: str = "greedy", batch_size: int = 256,
-            max_len: int = 20, **kwargs) -> list[str]:
+def beam_search(model, src: torch.Tensor, beam_size: int,
+                max_len: int) -> list[list[tuple[list[int], float]]]:
+    """Beam search (§4.2, :func:`beam_finished`) for inputs ``src`` ``(B, S)``: for each input
+    the ``beam_size`` best finished hypotheses as ``(ids ending in <eos>, sum of log-probs)``,
+    best first."""
+    K, ninf = beam_size, float("-inf")
+    fin = beam_finished(model, src, beam_size, max_len)
+    all_scores = torch.cat([f[0] for f in fin], dim=1)                       # (B, K·steps)
+    best, where = all_scores.topk(min(K, all_scores.shape[1]), dim=1)
+    results = []
+    for b in range(src.shape[0]):
+        nbest = []
+        for s, w in zip(best[b].tolist(), where[b].tolist()):
+            if s == ninf:
+                break
+            step, k = divmod(w, K)
+            nbest.append((fin[step][3][b, k].tolist() + [EOS], s))
+        results.append(nbest)
+    return results
+
+
+def respond(model, src: torch.Tensor, vocab, method: str = "greedy", batch_size: int = 256, *,
+            max_len: int, **kwargs) -> list[str]:
     """Response strings for sources ``(N, S)`` by ``method`` = greedy | sample | beam (top-1)."""
     methods = {"greedy": greedy, "sample": sample, "beam": beam_search}
     if method not in methods:

@@ -25,12 +25,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import FrequentConfig, config_hash
-from .data import PairTensors, Vocab, iterate_batches, trim
+from .data import EOS, PAD, PairTensors, Vocab, iterate_batches, trim
 from .decode import greedy, respond
-from .metrics import (bleu4, corpus_bleu4, diversity, ent_n, max_ratio, perplexity,
-                      tensor_to_strings)
-from .models import EOS, PAD
-from .train import load_checkpoint, load_model, save_model, seq2seq_nll, take, train_epoch
+from .evaluate import seq2seq_nll, take
+from .metrics import ent_n, max_ratio
+from .train import load_checkpoint, load_model, save_model, train_epoch
 
 # §4.3 / Table 4: the two r_thres values per corpus (DailyDialog, not in the paper, as Ubuntu)
 R_THRES_SWEEP = {"switchboard": (0.10, 0.01), "ubuntu": (0.01, 0.001),
@@ -155,7 +154,7 @@ def _index_stream(n: int, batch_size: int, generator: torch.Generator):
 
 
 def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
-                   cfg: FrequentConfig, max_len: int = 20, progress: bool = True):
+                   cfg: FrequentConfig, max_len: int, progress: bool = True):
     """Algorithm 2 on a copy of ``model``; returns ``(model, history)`` (baseline untouched).
 
     Each mini-batch: greedy responses → window; once the window is full, responses with
@@ -234,7 +233,7 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
 
 
 def negative_train_cached(model, data, cfg: FrequentConfig, run_dir: str | Path,
-                          max_len: int = 20, progress: bool = True):
+                          max_len: int, progress: bool = True):
     """:func:`negative_train` on ``data`` (a pipeline Dataset), cached in ``run_dir`` by config hash.
 
     ``run_dir`` should be the baselines' run folder (its name already hashes the data and
@@ -248,15 +247,3 @@ def negative_train_cached(model, data, cfg: FrequentConfig, run_dir: str | Path,
     save_model(tuned, "seq2seq", path, history=history)
     return tuned, history
 
-
-def evaluate(model, test: PairTensors, vocab: Vocab, max_len: int = 20,
-             max_inputs: int | None = None) -> dict:
-    """Table 4 / Table 9 columns on the test set: PPL (all pairs), and max-ratio, Ent-2, Ent-3,
-    BLEU-4 (the paper's averaged sentence BLEU, and corpus BLEU) of greedy responses to the
-    first ``max_inputs`` test inputs (all if None)."""
-    sub = test if max_inputs is None else test.subset(slice(0, max_inputs))
-    responses = respond(model, sub.src, vocab, max_len=max_len)
-    refs = tensor_to_strings(sub.tgt, vocab)
-    return {"ppl": perplexity(model, test)["ppl"], **diversity(responses),
-            "bleu4": bleu4(responses, refs), "corpus_bleu4": corpus_bleu4(responses, refs),
-            "responses": responses}

@@ -25,11 +25,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import GanConfig, config_hash
-from .data import PairTensors, trim
+from .data import PAD, PairTensors, trim
 from .decode import respond, sample
-from .metrics import ent_n, max_ratio, perplexity
-from .models import PAD
-from .train import load_checkpoint, load_model, save_model, seq2seq_nll, sgd_step
+from .evaluate import perplexity, seq2seq_nll
+from .metrics import ent_n, max_ratio
+from .train import load_checkpoint, load_model, save_model, sgd_step
 
 
 # -- discriminator --------------------------------------------------------------------
@@ -137,8 +137,8 @@ def _batch(pairs: PairTensors, batch_size: int, generator: torch.Generator):
     return pairs.src[idx], pairs.tgt[idx]
 
 
-def pretrain_discriminator(D, G, train: PairTensors, cfg: GanConfig, generator, opt=None,
-                           max_len: int = 20, progress: bool = True) -> list[float]:
+def pretrain_discriminator(D, G, train: PairTensors, cfg: GanConfig, generator, opt=None, *,
+                           max_len: int, progress: bool = True) -> list[float]:
     """``d_pretrain_batches`` D updates on real (x, y) vs sampled (x, G(x)) pairs (App. E)."""
     opt = opt or torch.optim.Adam(D.parameters(), lr=cfg.d_lr)
     losses = []
@@ -150,7 +150,7 @@ def pretrain_discriminator(D, G, train: PairTensors, cfg: GanConfig, generator, 
 
 
 def adversarial_training(G, D, train: PairTensors, cfg: GanConfig, g_lr: float, generator,
-                         max_len: int = 20, progress: bool = True) -> dict:
+                         max_len: int, progress: bool = True) -> dict:
     """``g_batches`` rounds of d_steps_per_g D updates then one G update (eq. 12 + λ_POS·MLE)."""
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.d_lr)
     opt_g = torch.optim.SGD(G.parameters(), lr=g_lr)
@@ -171,14 +171,14 @@ def adversarial_training(G, D, train: PairTensors, cfg: GanConfig, g_lr: float, 
     return hist
 
 
-def validation_scores(G, valid: PairTensors, vocab, max_len: int = 20) -> dict:
+def validation_scores(G, valid: PairTensors, vocab, max_len: int) -> dict:
     """Validation PPL and greedy-response diversity (max-ratio, Ent-3), used to choose α_G."""
     responses = respond(G, valid.src, vocab, "greedy", max_len=max_len)
     ppl = perplexity(G, valid)["ppl"]
     return {"ppl": ppl, "max_ratio": max_ratio(responses), "ent3": ent_n(responses, 3)}
 
 
-def train_gan(seq2seq, data, cfg: GanConfig, max_len: int = 20, progress: bool = True) -> GanResult:
+def train_gan(seq2seq, data, cfg: GanConfig, max_len: int, progress: bool = True) -> GanResult:
     """Pre-train D, then for each α_G in ``g_lrs`` train a copy of (G, D) adversarially; keep the
     α_G with the highest validation Ent-3 among those within ``ppl_tolerance`` of the
     baseline's validation PPL (else the lowest PPL). ``data`` is a ``pipeline.Dataset``."""
@@ -208,7 +208,7 @@ def train_gan(seq2seq, data, cfg: GanConfig, max_len: int = 20, progress: bool =
                                                    for k, v in h.items()}})
 
 
-def train_gan_cached(seq2seq, data, cfg: GanConfig, run_dir: str | Path, max_len: int = 20,
+def train_gan_cached(seq2seq, data, cfg: GanConfig, run_dir: str | Path, max_len: int,
                      progress: bool = True) -> tuple[nn.Module, float, list[dict], dict]:
     """:func:`train_gan`, with the chosen generator cached in ``run_dir`` (the baselines' run
     folder) under the hash of ``cfg`` and ``max_len``: (generator, α_G, selection, history)."""

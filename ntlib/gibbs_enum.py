@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import GibbsConfig
-from .data import trim
+from .data import BOS, EOS, PAD, UNK, trim
 from .decode import greedy
-from .metrics import avg_word_logprob
-from .models import BOS, EOS, PAD, UNK, eval_mode, shift_right
+from .evaluate import avg_word_logprob
+from .models import eval_mode, shift_right
 
 HIT_TYPES = ("o_greedy", "o_sample_min", "o_sample_avg", "io_sample_min", "io_sample_avg")
 SPECIAL_IDS = (PAD, UNK, BOS, EOS)     # never part of a trigger ("valid input", Alg. 3)

@@ -19,11 +19,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import GibbsConfig, MaliciousConfig, override
-from .data import PairTensors, Vocab, encode_sentences, trim
+from .data import PAD, SPECIALS, PairTensors, Vocab, encode_sentences, trim
 from .gibbs_enum import Thresholds, gibbs_enum, hit_rate, hits, is_io
-from .models import PAD
 from .sources import resolve_data
-from .train import seq2seq_nll, sgd_step
+from .evaluate import seq2seq_nll
+from .train import sgd_step
 
 LISTS_DIR = "official/para_adv_lists/res_500"
 # list name -> (file under para_adv_lists/res_500, lines per original training target)
@@ -56,7 +56,7 @@ def target_list_path(name: str, data_dir: str | Path | None = None) -> Path:
 
 def load_targets(name: str, vocab: Vocab, data_dir: str | Path | None = None,
                  path: str | Path | None = None, max_targets: int | None = None,
-                 seed: int = 1, max_len: int = 20) -> TargetList:
+                 seed: int = 1, *, max_len: int) -> TargetList:
     """Read a target list (§4.2, Table 2), drop targets with out-of-vocabulary words, encode.
 
     A target holding a word the model cannot emit (or a literal ``<unk>``) is dropped rather
@@ -76,7 +76,7 @@ def load_targets(name: str, vocab: Vocab, data_dir: str | Path | None = None,
     if len(lines) % group:
         raise ValueError(f"{path}: {len(lines)} lines is not a multiple of {group} (list {name!r})")
     def known(line):
-        return all(t in vocab.stoi and t not in ("<unk>", "<pad>", "<bos>", "<eos>") for t in line.split())
+        return all(t in vocab.stoi and t not in SPECIALS for t in line.split())
     groups = [lines[i:i + group] for i in range(0, len(lines), group)]
     dropped = [ln.strip() for g in groups if not known(g[0]) for ln in g]
     groups = [g for g in groups if known(g[0])]

@@ -1,6 +1,6 @@
-"""Evaluation metrics of the paper: PPL / NLL (Table 8), max-ratio and Ent-n (§3.3, §4.3,
-eq. 5), BLEU-4 (App. F, Table 9), distinct-n, 10-best overlap (§4.2), and the average word
-log-likelihoods T_out / T_in used as hit thresholds (§3.2, App. C).
+"""Metrics of the paper on responses: max-ratio and Ent-n (§3.3, §4.3, eq. 5), BLEU-4 (App. F,
+Table 9), distinct-n, 10-best overlap (§4.2). PPL / NLL (Table 8) and T_out / T_in (App. C)
+are computed from a model, in :mod:`ntlib.evaluate`.
 
 Responses are strings of space-separated tokens, as :func:`ntlib.decode.respond` returns.
 Shown in notebooks/02_baselines.ipynb.
@@ -13,25 +13,7 @@ from collections import Counter
 import sacrebleu
 import torch
 
-from .data import PairTensors
-from .train import evaluate_nll
-
-
-def perplexity(model, pairs_or_tensor, batch_size: int = 256) -> dict:
-    """Per-word NLL and PPL = exp(NLL), every <eos> counted as a word (Table 8).
-
-    ``pairs_or_tensor``: :class:`PairTensors` for a seq2seq, LM sentences ``(N, T)`` for an LM.
-    Returns ``{"nll", "ppl", "tokens"}``.
-    """
-    kind = "seq2seq" if isinstance(pairs_or_tensor, PairTensors) else "lm"
-    total, n = evaluate_nll(model, kind, pairs_or_tensor, batch_size)
-    return {"nll": total / n, "ppl": math.exp(total / n), "tokens": n}
-
-
-def avg_word_logprob(model, pairs_or_tensor, batch_size: int = 256) -> float:
-    """Average word log-likelihood on data (= −NLL): T_out for the seq2seq, T_in for the LM
-    on the test set (App. C: T_in = −4.19, T_out = −4.08 on Ubuntu)."""
-    return -perplexity(model, pairs_or_tensor, batch_size)["nll"]
+from .data import EOS, SPECIALS
 
 
 def max_ratio(responses: list[str]) -> float:
@@ -49,7 +31,7 @@ def _ngram_counts(toks: list[str], n: int) -> Counter:
 def _ngrams(responses: list[str], n: int, eos: bool) -> Counter:
     counts = Counter()
     for r in responses:
-        counts.update(_ngram_counts(r.split() + (["<eos>"] if eos else []), n))
+        counts.update(_ngram_counts(r.split() + ([SPECIALS[EOS]] if eos else []), n))
     return counts
 
 

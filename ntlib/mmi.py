@@ -21,8 +21,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import MMIConfig
-from .metrics import bleu4, corpus_bleu4, diversity, ent_n, max_ratio, tensor_to_strings
-from .models import BOS, EOS, PAD
+from .evaluate import response_scores
+from .metrics import ent_n, max_ratio, tensor_to_strings
+from .decode import beam_finished
+from .data import EOS, PAD
+from .models import eval_mode
 
 
 @dataclass(frozen=True)
@@ -42,72 +45,40 @@ def mmi_score(logp: float, lm_logp: float, length: int, lam: float, gamma: float
     return logp - lam * lm_logp + gamma * length
 
 
-@torch.no_grad()
-def beam_search_antilm(seq2seq, lm, src: torch.Tensor, beam_size: int = 10, max_len: int = 20,
+class AntiLM:
+    """The anti-LM term of MMI-antiLM as a :func:`ntlib.decode.beam_finished` hook: on the
+    first ``g`` steps each candidate's score log P(t_t|·,S) becomes
+    log P(t_t|·,S) − λ·log P_LM(t_t|t_<t), and log P_LM(t_t|t_<t) is summed into log U(T)."""
+
+    def __init__(self, lm, lam: float, g: int):
+        self.lm, self.lam, self.steps = lm, lam, g
+        self.state = None                     # the LM's (h, c) for every live hypothesis
+
+    def __call__(self, t: int, y: torch.Tensor, lp: torch.Tensor):
+        logits, self.state = self.lm(y.unsqueeze(1), state=self.state)
+        lm_lp = torch.log_softmax(logits[:, -1], dim=-1).view_as(lp)           # (B, K, V)
+        return lp - self.lam * lm_lp, lm_lp
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        if self.state is not None:
+            self.state = (self.state[0][:, rows], self.state[1][:, rows])
+
+
+def beam_search_antilm(seq2seq, lm, src: torch.Tensor, beam_size: int, max_len: int,
                        lam: float = 0.0, g: int = 0) -> list[list[Hypothesis]]:
     """Beam search on Σ_t log P(t_t|·,S) − λ·1[t ≤ g]·log P_LM(t_t|·); all finished hypotheses.
 
-    Same search as ``decode.beam_search``: the K best unfinished extensions stay alive, an
-    <eos> extension among the step's K best candidates is a finished hypothesis, <eos> is
-    forced after ``max_len`` words, and the search stops once no alive beam can beat an
-    input's K-th finished one (checked only past position g, where scores can no longer
-    rise). ``src`` ``(B, S)``.
+    The search of ``decode.beam_finished`` with the :class:`AntiLM` hook (none when λ = 0 or
+    g = 0: plain beam search). ``src`` ``(B, S)``.
     """
-    K, ninf = beam_size, float("-inf")
-    seq2seq.eval()
-    use_lm = lm is not None and lam != 0.0 and g > 0
-    if use_lm:
-        lm.eval()
-    enc, (h, c), mask = seq2seq.encode(src)
-    B = src.shape[0]
-    enc, mask = enc.repeat_interleave(K, 0), mask.repeat_interleave(K, 0)      # (B·K, S, H)
-    state = (h.repeat_interleave(K, 1), c.repeat_interleave(K, 1))             # (1, B·K, H)
-    lm_state = None
-    score = torch.full((B, K), ninf)
-    score[:, 0] = 0.0                        # one live beam at the start: no duplicates
-    logp, lm_logp = torch.zeros(B, K), torch.zeros(B, K)
-    tokens = torch.empty(B, K, 0, dtype=torch.long)
-    y = torch.full((B * K,), BOS, dtype=torch.long)
-    fin = []                                 # per step: (score, logp, lm_logp) (B, K), tokens
-    for t in range(max_len + 1):
-        lp, state = seq2seq.step(y, state, enc, mask)
-        V = lp.shape[-1]
-        lp = lp.view(B, K, V)
-        lm_lp = torch.zeros_like(lp)
-        if use_lm and t < g:                 # anti-LM on positions 1..g
-            logits, lm_state = lm(y.unsqueeze(1), state=lm_state)
-            lm_lp = torch.log_softmax(logits[:, -1], dim=-1).view(B, K, V)
-        adj = lp - lam * lm_lp if use_lm and t < g else lp.clone()          # (B, K, V)
-        adj[:, :, [PAD, BOS]] = ninf
-        cand = score.unsqueeze(2) + adj                                      # (B, K, V)
-        eos = cand[:, :, EOS].clone()                                        # (B, K)
-        if t < max_len:          # an <eos> ends a hypothesis only if it makes the top K
-            kth = cand.view(B, K * V).topk(K, dim=1).values[:, -1:]          # (B, 1)
-            eos = eos.masked_fill(eos < kth, ninf)
-        fin.append((eos, logp + lp[:, :, EOS], lm_logp + lm_lp[:, :, EOS], tokens))
-        if t == max_len:
-            break
-        cand[:, :, EOS] = ninf
-        score, flat = cand.view(B, K * V).topk(K, dim=1)                      # (B, K)
-        beam, word = flat // V, flat % V
-        logp = logp.gather(1, beam) + lp.view(B, K * V).gather(1, flat)
-        lm_logp = lm_logp.gather(1, beam) + lm_lp.view(B, K * V).gather(1, flat)
-        tokens = torch.cat([tokens.gather(1, beam.unsqueeze(2).expand_as(tokens)),
-                            word.unsqueeze(2)], dim=2)                        # (B, K, t + 1)
-        rows = (beam + torch.arange(B).unsqueeze(1) * K).view(-1)             # (B·K,)
-        state = (state[0][:, rows], state[1][:, rows])
-        if lm_state is not None:
-            lm_state = (lm_state[0][:, rows], lm_state[1][:, rows])
-        y = word.view(-1)
-        if not use_lm or t + 1 >= g:         # from here on every step adds log P ≤ 0
-            kth_done = torch.cat([f[0] for f in fin], 1).topk(K, dim=1).values[:, -1]
-            if bool((score[:, 0] <= kth_done).all()):
-                break
-    finished: list[list[Hypothesis]] = [[] for _ in range(B)]
+    hook = AntiLM(lm, lam, g) if lm is not None and lam != 0.0 and g > 0 else None
+    with eval_mode(lm):
+        fin = beam_finished(seq2seq, src, beam_size, max_len, hook)
+    finished: list[list[Hypothesis]] = [[] for _ in range(src.shape[0])]
     for f_score, f_logp, f_lm, f_tok in fin:
         for b, k in torch.isfinite(f_score).nonzero().tolist():
             finished[b].append(Hypothesis(tuple(f_tok[b, k].tolist()), float(f_logp[b, k]),
-                                          float(f_lm[b, k])))
+                                          0.0 if f_lm is None else float(f_lm[b, k])))
     return finished
 
 
@@ -117,14 +88,14 @@ def nbest(hyps: list[Hypothesis], lam: float, gamma: float, n: int) -> list[Hypo
 
 
 def mmi_decode(seq2seq, lm, src: torch.Tensor, lam: float, g: int, gamma: float,
-               beam_size: int = 10, max_len: int = 20, batch_size: int = 100,
+               beam_size: int, max_len: int, batch_size: int = 100,
                progress: bool = True) -> list[list[int]]:
     """The top MMI-antiLM response (word ids) for each source ``(N, S)``."""
     return [h[0].ids for h in decode_finished(seq2seq, lm, src, lam, g, (gamma,), beam_size,
                                               max_len, batch_size, progress)[gamma]]
 
 
-def decode_finished(seq2seq, lm, src, lam, g, gammas, beam_size=10, max_len=20, batch_size=100,
+def decode_finished(seq2seq, lm, src, lam, g, gammas, beam_size, max_len, batch_size=100,
                     progress=True) -> dict[float, list[list[Hypothesis]]]:
     """Beam-decode once with (λ, g), then rank each input's finished hypotheses for every γ."""
     finished = []
@@ -149,7 +120,7 @@ def lm_ppl(lm, responses: list[list[int]], batch_size: int = 256) -> float:
     return math.exp(nll / n)
 
 
-def grid_search(seq2seq, lm, valid, vocab, cfg: MMIConfig, max_len: int = 20,
+def grid_search(seq2seq, lm, valid, vocab, cfg: MMIConfig, max_len: int,
                 progress: bool = True) -> tuple[list[dict], dict]:
     """Score every (λ, g, γ) of ``cfg`` on validation inputs; choose the best Ent-3 among settings
     whose responses' LM perplexity is at most ``max_lm_ppl_ratio`` × that of the reference
@@ -189,15 +160,13 @@ def setting_name(lam: float, g: int | None, gamma: float) -> str:
     return f"λ={lam:g} g={g if lam else '-'} γ={gamma:g}"
 
 
-def evaluate(seq2seq, lm, test, vocab, lam: float, g: int, gamma: float, beam_size: int = 10,
-             max_len: int = 20, max_inputs: int | None = None, progress: bool = True) -> dict:
+def evaluate(seq2seq, lm, test, vocab, lam: float, g: int, gamma: float, beam_size: int,
+             max_len: int, max_inputs: int | None, progress: bool = True) -> dict:
     """Table 4's "+MMI" columns: max-ratio, Ent-2, Ent-3 (and BLEU-4, LM PPL) of MMI-antiLM
     responses to the first ``max_inputs`` test inputs (all if None); no PPL (not a model)."""
     sub = test if max_inputs is None else test.subset(slice(0, max_inputs))
     ids = mmi_decode(seq2seq, lm, sub.src, lam, g, gamma, beam_size, max_len, progress=progress)
     responses = [" ".join(vocab.itos[i] for i in r) for r in ids]
     refs = tensor_to_strings(sub.tgt, vocab)
-    return {"ppl": None, **diversity(responses), "bleu4": bleu4(responses, refs),
-            "corpus_bleu4": corpus_bleu4(responses, refs),
-            "lm_ppl": lm_ppl(lm, ids), "avg_len": sum(map(len, ids)) / len(ids),
-            "responses": responses}
+    return {"ppl": None, **response_scores(responses, refs), "lm_ppl": lm_ppl(lm, ids),
+            "avg_len": sum(map(len, ids)) / len(ids), "responses": responses}

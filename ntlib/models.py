@@ -7,7 +7,8 @@ one-hot sequence (``onehot_logprobs``, the io- regulariser R(x), eq. 8): the lit
 the gradient w.r.t. the input of App. A, eq. 10. Gibbs-enum computes that gradient through
 embedded sources (``src_emb``, ``inp_emb``), which the tests check against the one-hot form.
 
-Token conventions (see ``ntlib.data.Vocab``): PAD = 0, UNK = 1, BOS = 2, EOS = 3.
+The special tokens belong to the vocabulary (``ntlib.data.SPECIALS``); the models use PAD
+and BOS and are told only the vocabulary size.
 Sources are left-padded so the encoder's last state sits next to the response; targets
 are ``y_1 … y_m <eos>`` right-padded; the decoder input is ``<bos> y_1 … y_m``.
 Shown in notebooks/02_baselines.ipynb.
@@ -21,8 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-
-PAD, UNK, BOS, EOS = 0, 1, 2, 3
+from .data import BOS, PAD
 
 
 @contextlib.contextmanager

@@ -1,11 +1,13 @@
 """Where the data lives: locations, downloads with sha256 verification, the corpus sources.
 
-Used by ``ntlib.data.load_corpus`` (notebooks/01_data.ipynb). Lookup order: explicit
+Used by ``ntlib.data.load_corpus`` (notebooks/01_data.ipynb); ``python -m ntlib.sources
+download CORPUS`` fetches a corpus that has a public URL. Lookup order: explicit
 ``data_dir`` → ``$NTLIB_DATA`` → ``../shared/data`` beside the repository → the download
 cache; nothing found → one :class:`DataError` that lists every place looked and the URLs.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import urllib.request
@@ -110,7 +112,7 @@ def resolve_data(alternatives: list[tuple[str, ...]], data_dir=None, download: b
     urls = [f"  {f}: {DOWNLOADS[f][0]}" if f in DOWNLOADS else f"  {f}: no public URL; copy it "
             "from the project's shared/data" for files in alternatives for f in files]
     raise DataError(f"{what} not found. Looked in:\n" + "\n".join(looked) + "\nGet it by passing "
-                    "data_dir=..., setting NTLIB_DATA, or download=True (`python -m ntlib.data "
+                    "data_dir=..., setting NTLIB_DATA, or download=True (`python -m ntlib.sources "
                     "download CORPUS`) for files with a URL:\n" + "\n".join(urls))
 
 
@@ -157,3 +159,20 @@ def fetch(url: str, dest: str | Path, sha256: str | None) -> Path:
         if sha256 is None:
             warnings.warn(f"{dest}: no sha256 pinned for {url}; got {got} (pin it in DOWNLOADS)")
     return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ntlib.sources download CORPUS [--data-dir D]``."""
+    ap = argparse.ArgumentParser(prog="python -m ntlib.sources")
+    ap.add_argument("command", choices=["download"])
+    ap.add_argument("corpus", nargs="?", default="switchboard", choices=sorted(SOURCES))
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args(argv)
+    files = [f for f, _ in SOURCES[args.corpus]][0]
+    root, _ = resolve_data([files], args.data_dir, download=True, what=f"{args.corpus} data")
+    print(f"{args.corpus}: {root}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

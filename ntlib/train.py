@@ -1,7 +1,7 @@
-"""The one training loop (§4.1), its losses, and checkpoints.
+"""The one training loop (§4.1) and checkpoints.
 
-MLE baseline training, malicious / frequent negative training and GAN updates differ only
-in the loss they pass to :func:`sgd_step`. Checkpoints hold ``state_dict`` + config,
+MLE baseline training (on the NLL of ``ntlib.evaluate``), malicious / frequent negative
+training and GAN updates differ only in the loss they pass to :func:`sgd_step`. Checkpoints hold ``state_dict`` + config,
 are written atomically and loaded with ``weights_only=True``.
 Shown in notebooks/02_baselines.ipynb.
 """
@@ -17,31 +17,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import ModelConfig, TrainConfig
-from .data import PairTensors, trim
-from .models import PAD, build_model, eval_mode
+from .evaluate import LOSSES, check_data, evaluate_nll, sort_lengths, take
+from .models import build_model
 from .reports import atomic_path
 
 CHECKPOINT_FORMAT = "ntlib-checkpoint-v1"
 
 
-# -- losses ---------------------------------------------------------------------------
-def seq2seq_nll(model, src: torch.Tensor, tgt: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Summed NLL of ``tgt`` given ``src`` (eq. 1) and the number of scored tokens (incl. <eos>).
-
-    Sources keep their full width (App. B: padded to 15): the encoder reads the left padding,
-    so trimming it per batch would make a source's encoding depend on its batch-mates.
-    """
-    tgt = trim(tgt)
-    lp = model.token_logprobs(src, tgt)                                   # (B, T)
-    return -lp.sum(), int((tgt != PAD).sum())
-
-
-def lm_nll(model, tgt: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Summed NLL of LM sentences ``tgt`` (B, T) and the number of scored tokens."""
-    tgt = trim(tgt)
-    return -model.token_logprobs(tgt).sum(), int((tgt != PAD).sum())
-
-
+# -- the SGD step --------------------------------------------------------------------
 def sgd_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
              clip_norm: float | None) -> float:
     """Backward, clip the gradient norm, step. Returns the loss value."""
@@ -91,31 +74,7 @@ def load_model(path: str | Path) -> nn.Module:
 
 
 # -- the training loop (§4.1) -----------------------------------------------------------
-LOSSES = {   # kind → loss(model, batch) -> (summed NLL, n_tokens); batch as ``take`` returns it
-    "lm": lambda model, batch: lm_nll(model, batch),
-    "seq2seq": lambda model, batch: seq2seq_nll(model, batch.src, batch.tgt),
-}
 HISTORY_KEYS = ("epoch", "lr", "train_loss", "valid_nll", "valid_ppl", "tokens_per_s", "seconds")
-
-
-def take(data, idx):
-    """Rows ``idx`` of LM sentences ``(N, T)`` or of :class:`PairTensors`."""
-    return data.subset(idx) if isinstance(data, PairTensors) else data[idx]
-
-
-def _check_data(kind: str, data, name: str) -> None:
-    if kind not in LOSSES:
-        raise ValueError(f"unknown model kind {kind!r}; choose one of {sorted(LOSSES)}")
-    want = PairTensors if kind == "seq2seq" else torch.Tensor
-    if not isinstance(data, want):
-        raise TypeError(f"{name}: kind {kind!r} needs {want.__name__}, got {type(data).__name__}")
-
-
-def _lengths(data) -> torch.Tensor:
-    """Sort key per row: target length (× 100 + source length for pairs)."""  # (N,)
-    tgt = data.tgt if isinstance(data, PairTensors) else data
-    key = (tgt != PAD).sum(1) * 100
-    return key + (data.src != PAD).sum(1) if isinstance(data, PairTensors) else key
 
 
 def epoch_lr(cfg: TrainConfig, epoch: int) -> float:
@@ -136,19 +95,6 @@ def epoch_batches(lengths: torch.Tensor, batch_size: int, max_rows: int | None,
         part = part[torch.argsort(lengths[part], stable=True)]
         batches.extend(part.split(batch_size))
     return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
-
-
-@torch.no_grad()
-def evaluate_nll(model: nn.Module, kind: str, data, batch_size: int = 256) -> tuple[float, int]:
-    """Summed NLL and token count (incl. <eos>) of ``data`` under ``model`` in eval mode."""
-    _check_data(kind, data, "data")
-    order = torch.argsort(_lengths(data), stable=True)      # similar lengths → less padding
-    total, count = 0.0, 0
-    with eval_mode(model):
-        for idx in order.split(batch_size):
-            nll, n = LOSSES[kind](model, take(data, idx))
-            total, count = total + float(nll), count + n
-    return total, count
 
 
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches, loss_fn,
@@ -212,9 +158,9 @@ def fit(model: nn.Module, kind: str, train, valid, cfg: TrainConfig, ckpt_path: 
     ends with the same weights. ``on_epoch_end(epoch, history)`` is called after each epoch.
     Returns the history: per-epoch lists under :data:`HISTORY_KEYS`.
     """
-    _check_data(kind, train, "train")
-    _check_data(kind, valid, "valid")
-    loss_fn, lengths = LOSSES[kind], _lengths(train)
+    check_data(kind, train, "train")
+    check_data(kind, valid, "valid")
+    loss_fn, lengths = LOSSES[kind], sort_lengths(train)
     optimizer = make_optimizer(model, cfg)
     generator = torch.Generator().manual_seed(cfg.seed)
     history = {k: [] for k in HISTORY_KEYS}

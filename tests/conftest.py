@@ -18,7 +18,7 @@ def run_notebook(tmp_path_factory):
 
     def run(name: str, **params) -> Path:
         pm = pytest.importorskip("papermill")
-        from ntlib import data as D
+        from ntlib import sources as D
         try:
             D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", D.OFFICIAL_VALID)])
         except D.DataError:

@@ -1,4 +1,4 @@
-"""ntlib.data / ntlib.corpora / ntlib.sources: the paper's preprocessing (App. B), readers, vocab.
+"""ntlib.data / corpora / sources / corpus_stats: the paper's preprocessing (App. B), readers, vocab.
 
 Tiny corpora are written inside each test; the real-data check compares our Switchboard
 valid/test with the authors' files and skips when the shared data is absent.
@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from ntlib import corpora as C
+from ntlib import corpus_stats as CS
 from ntlib import data as D
 from ntlib import sources as S
 from ntlib.config import DataConfig, get_profile
-from ntlib.models import EOS, PAD, UNK
+from ntlib.data import EOS, PAD, UNK
 
 HEADER = "*x*x* banner *x*x*\n\nFILENAME:\t4325_1632_1519\nTOPIC#:\t\t323\n\n" + "=" * 40 + "\n  \n"
 
@@ -122,7 +123,7 @@ def test_switchboard_reader_on_tiny_archive(swda_root, tmp_path, monkeypatch):
     assert D.load_corpus(DataConfig(), data_dir=swda_root) == c   # ... and read back identically
     small = D.load_corpus(DataConfig(max_train_dialogues=1, max_eval_dialogues=1), data_dir=swda_root)
     assert (len(small.train), len(small.valid), small.valid[0]) == (1, 1, c.valid[0])
-    st = D.split_stats(c)
+    st = CS.split_stats(c)
     assert st.loc["train"].to_dict() == {"dialogues": 2, "sentences": 5, "pairs": 3, "words": 10}
 
 
@@ -137,7 +138,7 @@ def _real_root():
 @pytest.mark.slow
 def test_verify_switchboard_against_authors_files():
     _real_root()
-    r = D.verify_switchboard()
+    r = CS.verify_switchboard()
     assert r["valid"]["utterances"] == 4836 and r["test"]["utterances"] == 4224
     assert r["total"]["utterances_identical"] >= 9057            # README: 9057/9060
     assert r["utterance_pct"] >= 99.9 and r["dialogue_pct"] >= 94.0
@@ -151,7 +152,7 @@ def test_real_switchboard_subsample_and_official_vocab():
     assert c.train[0][0] == "okay what kind of experience do you have then with child care".split()
     v = D.build_vocab(c, cfg, data_dir=root)
     assert len(v) == 4 + 1 + 10_000 and v.itos[5:8] == ["i", "and", "the"]
-    assert D.oov_rate(c.valid, v) < 0.05
+    assert CS.oov_rate(c.valid, v) < 0.05
 
 
 # ---------------------------------------------------------------- the other corpora
@@ -224,7 +225,7 @@ def test_vocab_oov_and_encoding(tmp_path):
     c = D.Corpus("toy", train=[[["a", "b", "a"], ["a", "c"]], [["b", "d"]]], valid=[[["a", "z"]]], test=[])
     v = D.build_vocab(c, DataConfig(vocab_size=2))
     assert v.itos[5:] == ["a", "b"]                               # a:3, b:2 (c, d tie → cut)
-    assert D.oov_rate(c.train, v) == pytest.approx(2 / 7) and D.oov_rate(c.valid, v) == 0.5
+    assert CS.oov_rate(c.train, v) == pytest.approx(2 / 7) and CS.oov_rate(c.valid, v) == 0.5
     pairs = D.make_pairs(c.valid[0] + [["z", "a"]])
     t = D.encode_pairs(pairs, v, max_src_len=4, max_tgt_len=3)
     assert t.src.tolist() == [[PAD, v.stoi["a"], UNK, v.stoi["<eou>"]]]
@@ -350,4 +351,4 @@ def test_sha256_verification_and_download(tmp_path, monkeypatch):
 def test_data_dir_is_resolved_from_the_package_not_the_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert S.REPO_SHARED_DATA == S.Path(D.__file__).resolve().parents[2] / "shared" / "data"
-    assert [label for label, _ in D.data_locations()][0] == "data_dir argument"
+    assert [label for label, _ in S.data_locations()][0] == "data_dir argument"

@@ -6,8 +6,8 @@ import torch
 
 from ntlib import decode
 from ntlib.config import ModelConfig
-from ntlib.data import Vocab
-from ntlib.models import BOS, EOS, PAD, build_model
+from ntlib.data import BOS, EOS, PAD, Vocab
+from ntlib.models import build_model
 
 torch.set_num_threads(1)
 
@@ -58,13 +58,13 @@ def test_greedy_stops_at_max_len_with_eos_and_is_batch_invariant():
 
 def test_sampling_is_reproducible_and_low_temperature_is_greedy():
     m = toy()
-    a = decode.sample(m, SRC, generator=torch.Generator().manual_seed(1))
-    b = decode.sample(m, SRC, generator=torch.Generator().manual_seed(1))
+    a = decode.sample(m, SRC, 20, generator=torch.Generator().manual_seed(1))
+    b = decode.sample(m, SRC, 20, generator=torch.Generator().manual_seed(1))
     assert torch.equal(a, b)
-    cold = decode.sample(m, SRC, temperature=1e-4, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(cold, decode.greedy(m, SRC))
+    cold = decode.sample(m, SRC, 20, temperature=1e-4, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(cold, decode.greedy(m, SRC, 20))
     with pytest.raises(ValueError, match="temperature"):
-        decode.sample(m, SRC, temperature=0)
+        decode.sample(m, SRC, 20, temperature=0)
 
 
 def test_beam_size_one_is_greedy_and_scores_are_log_likelihoods():
@@ -94,17 +94,17 @@ def test_wide_beam_equals_exhaustive_search_on_a_tiny_vocabulary():
 
 def test_beam_search_is_batch_invariant():
     m = toy()
-    together = decode.beam_search(m, SRC, beam_size=5)
+    together = decode.beam_search(m, SRC, beam_size=5, max_len=20)
     for b in range(len(SRC)):
-        alone = decode.beam_search(m, SRC[b:b + 1], beam_size=5)[0]
+        alone = decode.beam_search(m, SRC[b:b + 1], beam_size=5, max_len=20)[0]
         assert [i for i, _ in alone] == [i for i, _ in together[b]]
 
 
 def test_respond_gives_strings():
     m, vocab = toy(), Vocab([f"w{i}" for i in range(7)])            # 5 specials + 7 words = 12
-    out = decode.respond(m, SRC, vocab, method="greedy", batch_size=2)
+    out = decode.respond(m, SRC, vocab, method="greedy", batch_size=2, max_len=20)
     assert len(out) == 3 and all(isinstance(r, str) for r in out)
-    assert out[0] == " ".join(vocab.decode(decode.greedy(m, SRC[:1])[0]))
-    assert len(decode.respond(m, SRC, vocab, method="beam", beam_size=3)) == 3
+    assert out[0] == " ".join(vocab.decode(decode.greedy(m, SRC[:1], 20)[0]))
+    assert len(decode.respond(m, SRC, vocab, method="beam", beam_size=3, max_len=20)) == 3
     with pytest.raises(ValueError, match="unknown decoding method"):
-        decode.respond(m, SRC, vocab, method="nucleus")
+        decode.respond(m, SRC, vocab, method="nucleus", max_len=20)

@@ -8,8 +8,8 @@ import torch
 
 from ntlib import gan
 from ntlib.config import GanConfig, ModelConfig
-from ntlib.data import PairTensors, Vocab
-from ntlib.models import EOS, PAD, Seq2Seq
+from ntlib.data import EOS, PAD, PairTensors, Vocab
+from ntlib.models import Seq2Seq
 from ntlib.train import sgd_step
 
 TOY = GanConfig(d_emb=16, d_filters=16, d_highway=32, d_highway_layers=2)

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from ntlib.config import GibbsConfig, ModelConfig
-from ntlib.data import PairTensors, Vocab, encode_sentences
+from ntlib.data import EOS, PAD, PairTensors, Vocab, encode_sentences
 from ntlib.gibbs_enum import (Thresholds, _candidate_losses, _project_logprobs, criteria,
                               gibbs_enum, gibbs_enum_reference, hit_rate, hits, onehot_gradient,
                               thresholds, trigger_loss)
-from ntlib.models import EOS, PAD, LSTMLM, Seq2Seq
+from ntlib.models import LSTMLM, Seq2Seq
 
 torch.set_num_threads(1)
 WORDS = [f"a{i}" for i in range(8)] + [f"r{i}" for i in range(8)] + ["p", "hate", "you"]
@@ -58,7 +58,7 @@ def toy():
 
 def test_search_finds_trigger_for_planted_target(toy):
     vocab, s2s, lm, _, _ = toy
-    tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], vocab)
+    tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], vocab, max_len=20)
     cfg = GibbsConfig(sweeps=3, candidates=10, restarts=2)
     res = gibbs_enum(s2s, tgt, cfg)
     assert hits(s2s, lm, res.triggers, tgt, "o_greedy", Thresholds(0, 0)).tolist() == [True, True]
@@ -79,7 +79,7 @@ def test_batched_search_equals_one_candidate_loop(toy, io):
     torch.manual_seed(5)
     cfg_m = ModelConfig(emb=16, hidden=32, dropout=0.0)
     s2s, lm = Seq2Seq(len(vocab), cfg_m).eval(), LSTMLM(len(vocab), cfg_m).eval()
-    tgt = encode_sentences([["hate", "you"], ["r1", "r2"], ["r7"], ["a1", "you", "r0"]], vocab)
+    tgt = encode_sentences([["hate", "you"], ["r1", "r2"], ["r7"], ["a1", "you", "r0"]], vocab, max_len=20)
     cfg = GibbsConfig(sweeps=2, candidates=6, restarts=2, chunk_size=5)   # chunks split targets
     a = gibbs_enum(s2s, tgt, cfg, lm=lm, io=io)
     b = gibbs_enum_reference(s2s, tgt, cfg, lm=lm, io=io)
@@ -92,7 +92,7 @@ def test_prefix_reuse_matches_full_forward(toy, pos):
     vocab, s2s, lm, _, _ = toy
     gen = torch.Generator().manual_seed(3)
     x = torch.randint(4, len(vocab), (3, 15), generator=gen)
-    tgt = encode_sentences([["hate", "you"], ["r1"], ["r2", "r3", "r4"]], vocab)[:, :4]
+    tgt = encode_sentences([["hate", "you"], ["r1"], ["r2", "r3", "r4"]], vocab, max_len=20)[:, :4]
     cand = torch.randint(4, len(vocab), (3, 5), generator=gen)
     fast = _candidate_losses(s2s, lm, x, tgt, 1.0, pos, cand, chunk_size=4)
     for g in range(5):
@@ -104,7 +104,7 @@ def test_prefix_reuse_matches_full_forward(toy, pos):
 
 def test_deterministic_under_seed(toy):
     vocab, s2s, lm, _, _ = toy
-    tgt = encode_sentences([["r1", "r2"], ["hate"]], vocab)
+    tgt = encode_sentences([["r1", "r2"], ["hate"]], vocab, max_len=20)
     cfg = GibbsConfig(sweeps=1, candidates=4, restarts=1)
     a, b = gibbs_enum(s2s, tgt, cfg, lm=lm, io=True), gibbs_enum(s2s, tgt, cfg, lm=lm, io=True)
     assert torch.equal(a.triggers, b.triggers) and torch.equal(a.loss, b.loss)
@@ -114,7 +114,7 @@ def test_deterministic_under_seed(toy):
 
 def test_warm_start_and_stop_when_hit(toy):
     vocab, s2s, lm, _, _ = toy
-    tgt = encode_sentences([["hate", "you"]], vocab)
+    tgt = encode_sentences([["hate", "you"]], vocab, max_len=20)
     init = torch.full((1, 15), vocab.stoi["a1"])
     init[0, -1] = vocab.stoi["p"]                                  # already a trigger
     calls = []
@@ -172,7 +172,7 @@ def test_o_greedy_needs_the_models_own_eos(toy):
     vocab, s2s, lm, _, _ = toy
     x = torch.full((2, 15), vocab.stoi["a1"])
     x[:, -1] = vocab.stoi["p"]                                     # greedy: "hate you <eos>"
-    tgt = encode_sentences([["hate", "you"], ["hate"]], vocab)
+    tgt = encode_sentences([["hate", "you"], ["hate"]], vocab, max_len=20)
     # "hate <eos>" is a prefix of the response, not the response: a cut-off decode must not hit
     assert hits(s2s, lm, x, tgt, "o_greedy", Thresholds(0, 0)).tolist() == [True, False]
     assert hits(s2s, lm, x[1:], tgt[1:], "o_greedy", Thresholds(0, 0)).tolist() == [False]

@@ -5,11 +5,10 @@ import pytest
 import torch
 
 from ntlib.config import GibbsConfig, MaliciousConfig, override
-from ntlib.data import Vocab, encode_sentences
+from ntlib.data import EOS, PAD, Vocab, encode_sentences
 from ntlib.gibbs_enum import Thresholds, gibbs_enum, hits
 from ntlib.malicious import (TARGET_LISTS, evaluate_hits, fwa_ids, load_targets, negative_loss,
                              negative_train, target_list_path)
-from ntlib.models import EOS, PAD
 from test_gibbs_enum import train_toy   # the planted toy model (tests/ is on sys.path)
 
 torch.set_num_threads(1)
@@ -47,7 +46,7 @@ def test_negative_loss_is_mean_target_sequence_logprob():
 
 def test_negative_training_turns_planted_hit_into_miss(toy):
     vocab, s2s, lm, pairs, plant = toy
-    tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], vocab)
+    tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], vocab, max_len=20)
     gcfg = GibbsConfig(sweeps=3, candidates=10, restarts=2)
     thr = Thresholds(t_out=-1.0, t_in=-100.0)
     before = evaluate_hits(s2s, lm, tgt, thr, ("o_greedy", "o_sample_avg"), gcfg)
@@ -73,13 +72,13 @@ def test_target_lists_load_with_paraphrase_groups_and_oov_report():
     words = {w for name in ("train", "test") for ln in target_list_path(name).read_text().split("\n")
              for w in ln.split()}
     vocab = Vocab(sorted(words - {"hate"}))
-    train = load_targets("train", vocab)
+    train = load_targets("train", vocab, max_len=20)
     assert train.source_lines == 500 and len(train.sentences) + len(train.dropped_oov) == 500
     assert "more hate" in train.dropped_oov and ["more", "die"] in train.sentences
     assert train.tensor.shape[0] == len(train.sentences)
     assert (train.tensor == EOS).sum(1).eq(1).all()
-    sub = load_targets("train", Vocab(sorted(words)), max_targets=7, seed=3)
-    big = load_targets("train_2.5k", Vocab(sorted(words | {"<unk>"})), max_targets=7, seed=3)
+    sub = load_targets("train", Vocab(sorted(words)), max_targets=7, seed=3, max_len=20)
+    big = load_targets("train_2.5k", Vocab(sorted(words | {"<unk>"})), max_targets=7, seed=3, max_len=20)
     assert len(sub.sentences) == 7
     originals = [" ".join(s) for s in sub.sentences]
     lines = target_list_path("train_2.5k").read_text().splitlines()
@@ -94,7 +93,7 @@ def test_target_list_errors_name_file_and_line(tmp_path):
     p = tmp_path / "t.txt"
     p.write_text("you are bad\n\nyou die\n")
     with pytest.raises(ValueError, match=r"t\.txt:2"):
-        load_targets("test", Vocab(["you"]), path=p)
+        load_targets("test", Vocab(["you"]), path=p, max_len=20)
     with pytest.raises(ValueError, match="unknown target list"):
         target_list_path("train_3k")
     assert set(TARGET_LISTS) == {"train", "train_1k", "train_2.5k", "test"}

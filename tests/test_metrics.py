@@ -1,13 +1,13 @@
-"""ntlib.metrics: every metric against a value computed by hand."""
+"""ntlib.metrics and ntlib.evaluate: every metric against a value computed by hand."""
 import math
 
 import pytest
 import torch
 
-from ntlib import metrics
+from ntlib import evaluate, metrics
 from ntlib.config import ModelConfig
-from ntlib.data import PairTensors, Vocab
-from ntlib.models import EOS, PAD, build_model
+from ntlib.data import EOS, PAD, PairTensors, Vocab
+from ntlib.models import build_model
 
 torch.set_num_threads(1)
 
@@ -28,11 +28,11 @@ TGT = torch.tensor([[5, 6, EOS, PAD], [7, EOS, PAD, PAD], [4, 5, 6, EOS]])   # 9
 def test_perplexity_of_a_uniform_model_is_the_vocabulary_size():
     for kind, data in (("seq2seq", PairTensors(torch.tensor([[PAD, 4], [5, 6], [7, 8]]), TGT)),
                        ("lm", TGT)):
-        out = metrics.perplexity(uniform(kind), data, batch_size=2)
+        out = evaluate.perplexity(uniform(kind), data, batch_size=2)
         assert out["tokens"] == 9                                # words + <eos> (Table 8)
         assert out["nll"] == pytest.approx(math.log(10), rel=1e-6)
         assert out["ppl"] == pytest.approx(10.0, rel=1e-6)
-        assert metrics.avg_word_logprob(uniform(kind), data) == pytest.approx(-math.log(10))
+        assert evaluate.avg_word_logprob(uniform(kind), data) == pytest.approx(-math.log(10))
 
 
 def test_perplexity_weights_sentences_by_their_tokens():
@@ -40,7 +40,7 @@ def test_perplexity_weights_sentences_by_their_tokens():
     m = uniform("lm", V=10)
     with torch.no_grad():
         m.out.bias[5] = math.log(9)                  # p(5) = 9/18 = 1/2, others 1/18
-    out = metrics.perplexity(m, TGT)
+    out = evaluate.perplexity(m, TGT)
     nll = (2 * math.log(2) + 7 * math.log(18)) / 9   # two 5s, seven other tokens
     assert out["nll"] == pytest.approx(nll, rel=1e-5)
 

@@ -8,10 +8,11 @@ import torch
 
 from ntlib import mmi
 from ntlib.config import MMIConfig, ModelConfig
-from ntlib.data import PairTensors, Vocab
+from ntlib.data import EOS, PairTensors, Vocab
 from ntlib.decode import beam_search
-from ntlib.models import EOS, LSTMLM, Seq2Seq
-from ntlib.train import lm_nll, seq2seq_nll, sgd_step
+from ntlib.models import LSTMLM, Seq2Seq
+from ntlib.evaluate import lm_nll, seq2seq_nll
+from ntlib.train import sgd_step
 
 TINY = ModelConfig(emb=8, hidden=16, dropout=0.0)
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from ntlib.config import ModelConfig
-from ntlib.models import BOS, EOS, PAD, build_model, shift_right
+from ntlib.data import BOS, EOS, PAD
+from ntlib.models import build_model, shift_right
 
 torch.set_num_threads(1)
 V, CFG = 12, ModelConfig(emb=8, hidden=10, dropout=0.3)

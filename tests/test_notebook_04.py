@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from ntlib import metrics, pipeline
+from ntlib import evaluate, metrics, pipeline
 from ntlib.config import get_profile
 from ntlib.decode import respond
 from ntlib.reports import read_json
@@ -26,7 +26,7 @@ def test_notebook_04_smoke(run_notebook):
     base = r["rows"]["Baseline"]
     assert base["max_ratio"] == pytest.approx(metrics.max_ratio(resp))
     assert base["ent3"] == pytest.approx(metrics.ent_n(resp, 3))
-    assert base["ppl"] == pytest.approx(metrics.perplexity(b.seq2seq, b.data.test)["ppl"])
+    assert base["ppl"] == pytest.approx(evaluate.perplexity(b.seq2seq, b.data.test)["ppl"])
     assert r["top10"]["Baseline"][0][1] == pytest.approx(base["max_ratio"])
 
     # negative training ran (the window filled and updates were taken) and moved the model

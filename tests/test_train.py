@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-from ntlib import train
+from ntlib import evaluate, train
 from ntlib.config import ModelConfig, TrainConfig
-from ntlib.data import PairTensors
-from ntlib.models import EOS, PAD, build_model
+from ntlib.data import EOS, PAD, PairTensors
+from ntlib.models import build_model
 
 torch.set_num_threads(1)
 V = 16
@@ -60,11 +60,11 @@ def test_nll_counts_eos_and_matches_token_logprobs():
     data, model = copy_task(8), fresh()
     model.eval()
     with torch.no_grad():
-        nll, n = train.seq2seq_nll(model, data.src, data.tgt)
+        nll, n = evaluate.seq2seq_nll(model, data.src, data.tgt)
         lp = model.token_logprobs(data.src, data.tgt)
     assert n == int((data.tgt != PAD).sum())                          # words + one <eos> each
     assert float(nll) == pytest.approx(-float(lp.sum()), rel=1e-5)
-    total, count = train.evaluate_nll(model, "seq2seq", data, batch_size=3)
+    total, count = evaluate.evaluate_nll(model, "seq2seq", data, batch_size=3)
     assert count == n and total == pytest.approx(float(nll), rel=1e-5)
 
 
@@ -74,7 +74,7 @@ def test_fit_lowers_loss_and_keeps_best(tmp_path, kind):
     train_data, valid = (data, data.subset(torch.arange(64))) if kind == "seq2seq" \
         else (data.tgt, data.tgt[:64])
     model = fresh(kind)
-    before = train.evaluate_nll(model, kind, valid)
+    before = evaluate.evaluate_nll(model, kind, valid)
     cfg = TrainConfig(batch_size=16, epochs_fixed=3, epochs_halving=1, seed=1)
     hist = train.fit(model, kind, train_data, valid, cfg, tmp_path / "m.pt", progress=False)
     assert set(hist) == set(train.HISTORY_KEYS) and hist["lr"] == [1.0, 1.0, 1.0, 0.5]
@@ -86,7 +86,7 @@ def test_fit_lowers_loss_and_keeps_best(tmp_path, kind):
     best = int(torch.tensor(hist["valid_ppl"]).argmin()) + 1
     assert ckpt["best_epoch"] == best
     loaded = train.load_model(tmp_path / "m.pt").eval()
-    total, n = train.evaluate_nll(loaded, kind, valid)
+    total, n = evaluate.evaluate_nll(loaded, kind, valid)
     assert math.exp(total / n) == pytest.approx(min(hist["valid_ppl"]), rel=1e-5)
     assert not train.resume_path(tmp_path / "m.pt").exists()       # cleaned up when complete
 
