@@ -63,3 +63,5 @@ def test_sanitize_blanks_timings_addresses_and_paths_only():
     assert sanitize("<object at 0x7f3a9c>") == "<object at ADDR>"
     assert sanitize("/tmp/ntlib-test-ab_12x/runs/baselines") == "TMP/runs/baselines"
     assert sanitize('<table id="T_548d8">') == '<table id="T_ID">'
+    assert sanitize("epoch 1 |  3/16 [00:01<00:04,  2.9it/s]") == "epoch 1 |  3/16 [ELAPSED<REMAINING]"
+    assert sanitize("      \r") == "" and sanitize("a  \nb") == "a\nb"      # a cleared bar's blanks
