@@ -13,6 +13,7 @@ import torch
 from . import data as D
 from .config import Profile, config_hash
 from .models import build_model
+from .reports import clean_stale_tmp, run_lock
 
 
 @dataclass
@@ -76,17 +77,20 @@ def baselines(profile: Profile, run_root: str | Path = "runs", data_dir: str | P
     from .train import fit, load_model   # train imports data; keep this module light
     data = load_dataset(profile, data_dir)
     run_dir = baselines_run_dir(profile, run_root)
-    models, history = {}, {}
-    for kind, mcfg, tcfg, train, valid in (
-            ("lm", profile.lm, profile.lm_train, data.lm_train, data.lm_valid),
-            ("seq2seq", profile.seq2seq, profile.train, data.train, data.valid)):
-        path = run_dir / f"{kind}.pt"
-        if path.exists():
-            models[kind] = load_model(path)
-        else:
-            torch.manual_seed(tcfg.seed)
-            model = build_model(kind, len(data.vocab), mcfg)
-            history[kind] = fit(model, kind, train, valid, tcfg, path, progress=progress)
-            models[kind] = load_model(path)
-        models[kind].eval()
+    # one process trains a run folder; a second waits, then loads what the first saved
+    with run_lock(run_dir, wait=True, what="baseline training"):
+        clean_stale_tmp(run_dir)                # a kill mid-write left it; its writer is gone
+        models, history = {}, {}
+        for kind, mcfg, tcfg, train, valid in (
+                ("lm", profile.lm, profile.lm_train, data.lm_train, data.lm_valid),
+                ("seq2seq", profile.seq2seq, profile.train, data.train, data.valid)):
+            path = run_dir / f"{kind}.pt"
+            if path.exists():
+                models[kind] = load_model(path)
+            else:
+                torch.manual_seed(tcfg.seed)
+                model = build_model(kind, len(data.vocab), mcfg)
+                history[kind] = fit(model, kind, train, valid, tcfg, path, progress=progress)
+                models[kind] = load_model(path)
+            models[kind].eval()
     return Baselines(data, models["lm"], models["seq2seq"], run_dir, history)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from .config import CORPORA, PROFILES, config_hash, get_profile
-from .reports import atomic_write_text, read_json, write_json
+from .reports import atomic_write_text, clean_stale_tmp, read_json, run_lock, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi", "06_tables")
@@ -111,19 +111,9 @@ def default_reports_dir(profile: str, corpus: str) -> Path:
     return ROOT / "reports" / f"{corpus}-{profile}"
 
 
-def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str | Path = ROOT / "runs",
-              reports_dir: str | Path | None = None, data_dir: str | None = None,
-              stages: tuple[str, ...] = STAGES, force: bool = False,
-              notebooks_dir: str | Path = ROOT / "notebooks") -> list[dict]:
-    """Run the numbered notebooks in order; return one record per stage (key, cached, seconds)."""
+def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir):
     import papermill as pm
 
-    notebooks_dir = Path(notebooks_dir)
-    reports_dir = Path(reports_dir or default_reports_dir(profile, corpus)).resolve()
-    run_root = Path(run_root).resolve()
-    out_dir = run_root / f"reproduce-{corpus}-{profile}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    reports_dir.mkdir(parents=True, exist_ok=True)
     keys = stage_keys(profile, corpus, notebooks_dir)
     records, t_all = [], time.time()
     for i, stage in enumerate(stages, 1):
@@ -145,6 +135,25 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
         write_json(rec, marker)
         print(f"[{i}/{len(stages)}] {stage}: done in {rec['seconds']:.0f} s", flush=True)
         records.append({**rec, "cached": False})
+    return records, t_all
+
+
+def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str | Path = ROOT / "runs",
+              reports_dir: str | Path | None = None, data_dir: str | None = None,
+              stages: tuple[str, ...] = STAGES, force: bool = False,
+              notebooks_dir: str | Path = ROOT / "notebooks") -> list[dict]:
+    """Run the numbered notebooks in order; return one record per stage (key, cached, seconds)."""
+    notebooks_dir = Path(notebooks_dir)
+    reports_dir = Path(reports_dir or default_reports_dir(profile, corpus)).resolve()
+    run_root = Path(run_root).resolve()
+    out_dir = run_root / f"reproduce-{corpus}-{profile}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(out_dir, what="reproduction"):     # a second reproduction here stops at once
+        clean_stale_tmp(run_root)                       # left by a kill mid-write (writer not alive)
+        clean_stale_tmp(reports_dir)
+        records, t_all = _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
+                                     notebooks_dir, out_dir)
     total = time.time() - t_all
     write_json({"profile": profile, "corpus": corpus, "wall_seconds": round(total, 1),
                 "stages": records}, out_dir / "reproduce.json")
