@@ -26,7 +26,7 @@ from .models import BOS, EOS, PAD, UNK
 from .reports import atomic_write_text
 from .sources import (DOWNLOADS, OFFICIAL_TEST, OFFICIAL_VALID, OFFICIAL_VOCAB, SOURCES,  # noqa: F401
                       cache_dir, check_sha256sums, data_locations, fetch, resolve_data,
-                      sha256_file, verify_sha256)
+                      sha256_file, verify_data_file, verify_file, verify_sha256)
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")   # ids 0..3, as in ntlib.models
 EOU = "<eou>"                                      # closes every utterance of a source
@@ -202,9 +202,11 @@ def build_vocab(corpus: Corpus, cfg: DataConfig, data_dir=None) -> Vocab:
         return Vocab.from_dialogues(corpus.train, cfg.vocab_size)
     if cfg.vocab_file == "official":
         root, _ = resolve_data([(OFFICIAL_VOCAB,)], data_dir, what="the authors' vocab_h10k.txt")
+        verify_data_file(root, OFFICIAL_VOCAB)
         return Vocab.from_file(root / OFFICIAL_VOCAB)
     if not Path(cfg.vocab_file).is_file():
         raise DataError(f"DataConfig.vocab_file: {cfg.vocab_file} is not a file")
+    verify_file(cfg.vocab_file)
     return Vocab.from_file(cfg.vocab_file)
 
 

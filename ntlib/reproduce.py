@@ -43,13 +43,26 @@ def _rel(path: Path, start: Path) -> str:
         return str(path)
 
 
-def stage_keys(profile: str, corpus: str, notebooks_dir: Path) -> dict[str, str]:
-    """Cache key per stage: profile + corpus + notebook + ntlib sources + upstream key."""
+def stages_data_digest(corpus: str, data_dir=None) -> dict:
+    """{file: sha256} of every data file the stages read (corpus sources, the authors' official
+    files, the malicious target lists), each verified; files found nowhere map to None."""
+    from .malicious import TARGET_LISTS
+    from .sources import (OFFICIAL_TEST, OFFICIAL_VALID, OFFICIAL_VOCAB, TARGET_LISTS_DIR,
+                          corpus_files, data_digest)
+    groups = [corpus_files(corpus, data_dir), (OFFICIAL_VOCAB,), (OFFICIAL_VALID, OFFICIAL_TEST)]
+    groups += [(f"{TARGET_LISTS_DIR}/{f}",) for f, _ in TARGET_LISTS.values()]
+    return data_digest(groups, data_dir)
+
+
+def stage_keys(profile: str, corpus: str, notebooks_dir: Path, data_dir=None) -> dict[str, str]:
+    """Cache key per stage: profile + corpus + notebook + ntlib sources + the sha256 of the data
+    read + upstream key."""
     keys, prev, src = {}, "", _sources_digest()
     prof = dataclasses.asdict(get_profile(profile, corpus))
+    data = stages_data_digest(corpus, data_dir)
     for stage in STAGES:
         nb = notebook_digest(notebooks_dir / f"{stage}.ipynb")
-        prev = keys[stage] = config_hash(prof, corpus, nb, src, prev)
+        prev = keys[stage] = config_hash(prof, corpus, nb, src, data, prev)
     return keys
 
 
@@ -114,7 +127,7 @@ def default_reports_dir(profile: str, corpus: str) -> Path:
 def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir):
     import papermill as pm
 
-    keys = stage_keys(profile, corpus, notebooks_dir)
+    keys = stage_keys(profile, corpus, notebooks_dir, data_dir)
     records, t_all = [], time.time()
     for i, stage in enumerate(stages, 1):
         marker = out_dir / f"{stage}.done.json"
