@@ -66,7 +66,7 @@ class Vocab:
     def from_file(cls, path: str | Path) -> Vocab:
         """One token per line, as the authors' ``vocab_h10k.txt``."""
         path = Path(path)
-        words = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        words = [line.strip() for line in C._read_text(path).splitlines()]   # names file:line if not UTF-8
         words = [w for w in words if w]
         if not words:
             raise ValueError(f"{path}: vocabulary file is empty")

@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import GibbsConfig, MaliciousConfig, override
+from .corpora import _read_text
 from .data import PairTensors, Vocab, encode_sentences, trim
 from .gibbs_enum import Thresholds, gibbs_enum, hit_rate, hits, is_io
 from .models import PAD
@@ -70,7 +71,7 @@ def load_targets(name: str, vocab: Vocab, data_dir: str | Path | None = None,
     path = Path(path) if path is not None else target_list_path(name, data_dir)
     verify_file(path)           # SHA256SUMS / ntlib's pin: a cut or edited list is refused
     group = TARGET_LISTS.get(name, (None, 1))[1]
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = _read_text(path).splitlines()           # not UTF-8: DataError naming file and line
     for i, line in enumerate(lines, 1):
         if not line.strip():
             raise ValueError(f"{path}:{i}: empty target line")

@@ -124,9 +124,23 @@ def default_reports_dir(profile: str, corpus: str) -> Path:
     return ROOT / "reports" / f"{corpus}-{profile}"
 
 
-def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir):
-    import papermill as pm
+class StageError(RuntimeError):
+    """A notebook of a stage failed; the message names the notebook, the executed copy and the error."""
 
+
+def execute(notebook: Path, output: Path, parameters: dict, cwd: Path) -> None:
+    """papermill ``notebook`` → ``output``; a failure is a :class:`StageError` naming both notebooks
+    and the error (papermill's own names neither)."""
+    import papermill as pm
+    try:
+        pm.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(cwd),
+                            progress_bar=False, kernel_name="python3")
+    except pm.PapermillExecutionError as e:
+        raise StageError(f"{notebook} failed: {e.ename}: {e.evalue} (cell [{e.exec_count}] of the "
+                         f"executed notebook {output}, which holds the traceback)") from e
+
+
+def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir):
     keys = stage_keys(profile, corpus, notebooks_dir, data_dir)
     records, t_all = [], time.time()
     for i, stage in enumerate(stages, 1):
@@ -138,11 +152,9 @@ def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
             continue
         print(f"[{i}/{len(stages)}] {stage}: running ...", flush=True)
         t0 = time.time()
-        pm.execute_notebook(
-            str(notebooks_dir / f"{stage}.ipynb"), str(out_dir / f"{stage}.ipynb"),
-            parameters=dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
-                            reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir),
-            cwd=str(notebooks_dir), progress_bar=False, kernel_name="python3")
+        execute(notebooks_dir / f"{stage}.ipynb", out_dir / f"{stage}.ipynb",
+                dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
+                     reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir), notebooks_dir)
         rec = {"stage": stage, "key": keys[stage], "seconds": round(time.time() - t0, 1),
                "profile": profile, "corpus": corpus, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
         write_json(rec, marker)
