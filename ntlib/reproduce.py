@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 from .config import CORPORA, PROFILES, config_hash, get_profile
-from .reports import atomic_write_text, clean_stale_tmp, read_json, run_lock, write_json
+from .reports import TMP_MARK, atomic_write_text, clean_stale_tmp, read_json, run_lock, write_json
+from .sources import sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi", "06_tables")
@@ -87,8 +88,21 @@ def publish(profile: str = "small", corpus: str = "switchboard", run_root: str |
     injected-parameters cell and metadata removed, progress-bar lines dropped from the stored
     outputs (the run's printed results stay); warns about absolute paths left in outputs."""
     out_dir, written = Path(run_root) / f"reproduce-{corpus}-{profile}", []
+    notebooks, refused = {}, []
+    for stage in STAGES:                 # check all first: nothing is published from a failed run
+        path = out_dir / f"{stage}.ipynb"
+        if not path.is_file() or not (out_dir / f"{stage}.done.json").is_file():
+            refused.append(f"{path}: not run to completion (no {stage}.done.json)")
+            continue
+        nb = notebooks[stage] = json.loads(path.read_text(encoding="utf-8"))
+        errors = [f"{o.get('ename')}: {o.get('evalue')}" for c in nb["cells"] if c["cell_type"] == "code"
+                  for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        if errors or nb.get("metadata", {}).get("papermill", {}).get("exception"):
+            refused.append(f"{path}: has an error output ({'; '.join(errors) or 'papermill exception'})")
+    if refused:
+        raise StageError("not publishing; notebooks/ left unchanged:\n  " + "\n  ".join(refused))
     for stage in STAGES:
-        nb = json.loads((out_dir / f"{stage}.ipynb").read_text(encoding="utf-8"))
+        nb = notebooks[stage]
         nb["cells"] = [c for c in nb["cells"]
                        if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
         for c in nb["cells"]:
@@ -124,6 +138,26 @@ def default_reports_dir(profile: str, corpus: str) -> Path:
     return ROOT / "reports" / f"{corpus}-{profile}"
 
 
+def _snapshot(reports_dir: Path) -> dict[str, tuple]:
+    """{relpath: (inode, mtime, size)} of the files under ``reports_dir``: an atomic write
+    (rename over) always changes the inode, so a file a stage wrote differs from before."""
+    out = {}
+    for p in Path(reports_dir).rglob("*"):
+        if p.is_file() and TMP_MARK not in p.name:
+            st = p.stat()
+            out[p.relative_to(reports_dir).as_posix()] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return out
+
+
+def _changed_outputs(reports_dir: Path, outputs: dict | None) -> list[str]:
+    """The recorded outputs of a stage that are missing or changed; a marker that recorded none
+    (from before outputs were recorded) counts as stale."""
+    if outputs is None:
+        return ["(no outputs recorded)"]
+    return [rel for rel, sha in outputs.items()
+            if not (reports_dir / rel).is_file() or sha256_file(reports_dir / rel) != sha]
+
+
 class StageError(RuntimeError):
     """A notebook of a stage failed; the message names the notebook, the executed copy and the error."""
 
@@ -145,19 +179,29 @@ def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
     records, t_all = [], time.time()
     for i, stage in enumerate(stages, 1):
         marker = out_dir / f"{stage}.done.json"
-        if not force and marker.exists() and read_json(marker).get("key") == keys[stage]:
-            rec = {**read_json(marker), "cached": True}
+        done = read_json(marker) if marker.exists() else {}
+        stale = _changed_outputs(reports_dir, done.get("outputs"))
+        if not force and done.get("key") == keys[stage] and not stale:
+            rec = {**done, "cached": True}
             print(f"[{i}/{len(stages)}] {stage}: cached (ran in {rec['seconds']:.0f} s)", flush=True)
             records.append(rec)
             continue
+        if done.get("key") == keys[stage] and stale and not force:
+            print(f"[{i}/{len(stages)}] {stage}: re-running: {len(stale)} of its reports missing or "
+                  f"changed ({', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''})", flush=True)
         print(f"[{i}/{len(stages)}] {stage}: running ...", flush=True)
-        t0 = time.time()
+        marker.unlink(missing_ok=True)        # a failed run must not leave the previous "done"
+        before, t0 = _snapshot(reports_dir), time.time()
         execute(notebooks_dir / f"{stage}.ipynb", out_dir / f"{stage}.ipynb",
                 dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
                      reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir), notebooks_dir)
+        after = _snapshot(reports_dir)
+        outputs = {rel: sha256_file(reports_dir / rel) for rel, st in sorted(after.items())
+                   if before.get(rel) != st}
         rec = {"stage": stage, "key": keys[stage], "seconds": round(time.time() - t0, 1),
-               "profile": profile, "corpus": corpus, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
-        write_json(rec, marker)
+               "profile": profile, "corpus": corpus, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+               "outputs": outputs}
+        write_json(rec, marker)               # only after success
         print(f"[{i}/{len(stages)}] {stage}: done in {rec['seconds']:.0f} s", flush=True)
         records.append({**rec, "cached": False})
     return records, t_all
