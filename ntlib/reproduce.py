@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from .config import CORPORA, PROFILES, config_hash, get_profile
+from .params import check_reports_dir, default_reports_dir
 from .reports import TMP_MARK, atomic_write_text, clean_stale_tmp, read_json, run_lock, write_json
 from .sources import sha256_file
 
@@ -131,13 +132,6 @@ def publish(profile: str = "small", corpus: str = "switchboard", run_root: str |
     return written
 
 
-def default_reports_dir(profile: str, corpus: str) -> Path:
-    """``reports/`` holds the committed small/Switchboard run; other runs go to a sub-folder."""
-    if (profile, corpus) == ("small", "switchboard"):
-        return ROOT / "reports"
-    return ROOT / "reports" / f"{corpus}-{profile}"
-
-
 def _snapshot(reports_dir: Path) -> dict[str, tuple]:
     """{relpath: (inode, mtime, size)} of the files under ``reports_dir``: an atomic write
     (rename over) always changes the inode, so a file a stage wrote differs from before."""
@@ -214,6 +208,7 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
     """Run the numbered notebooks in order; return one record per stage (key, cached, seconds)."""
     notebooks_dir = Path(notebooks_dir)
     reports_dir = Path(reports_dir or default_reports_dir(profile, corpus)).resolve()
+    check_reports_dir(reports_dir, profile, corpus)    # never the committed reports/ for another run
     run_root = Path(run_root).resolve()
     out_dir = run_root / f"reproduce-{corpus}-{profile}"
     out_dir.mkdir(parents=True, exist_ok=True)
