@@ -343,8 +343,19 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def get_profile(name: str = "small", corpus: str = "switchboard") -> Profile:
-    """The named preset, adjusted for ``corpus`` as the paper does (§4.1, §4.2, App. B)."""
+def with_seed(p: Profile, seed: int) -> Profile:
+    """``p`` with the ``seed`` of every stage config that has one set to ``seed`` (training init,
+    epoch subsampling and dropout, gibbs-enum restarts, Alg. 1 batches, frequent-NT batches, GAN
+    samples): a notebook's ``seed`` parameter reaches every random choice of its stage."""
+    seeded = {f.name: override(getattr(p, f.name), seed=seed) for f in dataclasses.fields(p)
+              if dataclasses.is_dataclass(getattr(p, f.name))
+              and "seed" in {g.name for g in dataclasses.fields(getattr(p, f.name))}}
+    return override(p, **seeded)
+
+
+def get_profile(name: str = "small", corpus: str = "switchboard", seed: int | None = None) -> Profile:
+    """The named preset, adjusted for ``corpus`` as the paper does (§4.1, §4.2, App. B); with
+    ``seed``, every stage config's seed set to it (:func:`with_seed`)."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
     if corpus not in CORPORA:
@@ -363,7 +374,7 @@ def get_profile(name: str = "small", corpus: str = "switchboard") -> Profile:
                                            hit_types=("o_sample_min", "io_sample_min")))
     if corpus == "opensubtitles":
         p = override(p, malicious=override(p.malicious, hit_types=("o_sample_min", "io_sample_min")))
-    return p
+    return p if seed is None else with_seed(p, seed)
 
 
 def override(cfg, **fields):
