@@ -5,21 +5,121 @@ paper's values (He & Glass 2020, §4 and Appendices A, B, E) with the section on
 line. ``get_profile(name, corpus)`` returns a :class:`Profile` holding every stage's
 config, adjusted for the corpus the way the paper adjusts it (vocabulary size, starting
 learning rate, dropout, lambda_POS). ``override(cfg, **fields)`` changes fields and
-names the field when one does not exist. Nothing here is ever exec'd or eval'd.
+names the field when one does not exist. Every field of every config is checked where the
+config is built (type, range, allowed values, ``_RULES`` of each class); a bad value is a
+:class:`ConfigError` naming the class, the field, the value and what is allowed. Nothing
+here is ever exec'd or eval'd.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 
 CORPORA = ("switchboard", "dailydialog", "ubuntu", "opensubtitles")
 TRAINING_LISTS = ("train", "train_1k", "train_2.5k")   # malicious target lists (§4.2, Table 3)
+# hit criteria of §3.2 (ntlib.gibbs_enum.hits); here so configs can be checked without torch
+HIT_TYPES = ("o_greedy", "o_sample_min", "o_sample_avg", "io_sample_min", "io_sample_avg")
+# names of the negative losses registered in ntlib.frequent (register_negative_loss adds to it)
+NEGATIVE_LOSS_NAMES: set[str] = {"nll", "unlikelihood"}
+MAX_LR = 100.0          # no optimiser here is stable beyond it: an LR above is a typo (1e9 overflowed)
+MIN_VOCAB_WORDS = 2     # words besides the 5 special tokens: fewer leaves a model nothing to choose
+
+
+class ConfigError(ValueError):
+    """A config field with a bad value; the message names the class, field, value and what is allowed."""
+
+
+# -- field rules: each returns None when the value is allowed, else what is allowed -----------
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int(lo: int = 0, hi: int | None = None, none: bool = False):
+    def rule(v):
+        if (v is None and none) or (_is_int(v) and v >= lo and (hi is None or v <= hi)):
+            return None
+        rng = f"≥ {lo}" if hi is None else f"in [{lo}, {hi}]"
+        return f"must be an int {rng}" + (" or None" if none else "")
+    return rule
+
+
+def _num(lo: float, hi: float | None = None, lo_open: bool = False, none: bool = False, why: str = ""):
+    def rule(v):
+        if v is None and none:
+            return None
+        ok = ((_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+              and (v > lo if lo_open else v >= lo) and (hi is None or v <= hi))
+        if ok:
+            return None
+        rng = f"{'>' if lo_open else '≥'} {lo:g}" + ("" if hi is None else f" and ≤ {hi:g}")
+        return f"must be a finite number {rng}" + (" or None" if none else "") + why
+    return rule
+
+
+_SEED = _int(0, 2**63 - 1)     # torch.manual_seed's range
+_LR = _num(0, MAX_LR, lo_open=True, why=f" (an LR above {MAX_LR:g} only diverges or overflows)")
+
+
+def _bool(v):
+    return None if isinstance(v, bool) else "must be True or False"
+
+
+def _choice(values, none: bool = False):
+    def rule(v):
+        if (v is None and none) or (isinstance(v, str) and v in values):
+            return None
+        return f"must be one of {sorted(values)}" + (" or None" if none else "")
+    return rule
+
+
+def _str(none: bool = False):
+    def rule(v):
+        if (v is None and none) or (isinstance(v, str) and v):
+            return None
+        return "must be a non-empty str" + (" or None" if none else "")
+    return rule
+
+
+def _tuple(item, nonempty: bool = True):
+    """A tuple (a list is accepted and stored as a tuple; a str is refused: ``lists='train'``
+    would otherwise be the letters t, r, a, i, n) whose every item passes ``item``."""
+    def rule(v):
+        what = f"must be a {'non-empty ' if nonempty else ''}tuple (not a str); each item {item(object())}"
+        if not isinstance(v, (tuple, list)) or (nonempty and not v):
+            return what
+        bad = [x for x in v if item(x) is not None]
+        return f"{what}; not allowed: {bad!r}" if bad else None
+    return rule
+
+
+class _Checked:
+    """Mixin: ``__post_init__`` checks every field against the class's ``_RULES``."""
+    _RULES: dict = {}
+
+    def __post_init__(self):
+        name = type(self).__name__
+        fields = {f.name for f in dataclasses.fields(self)}
+        missing = fields - set(self._RULES)
+        assert not missing, f"{name}: no rule for {sorted(missing)}"
+        for key in dataclasses.fields(self):
+            v = getattr(self, key.name)
+            if isinstance(v, list):
+                v = tuple(v)
+                object.__setattr__(self, key.name, v)
+            err = self._RULES[key.name](v)
+            if err:
+                raise ConfigError(f"{name}.{key.name} = {v!r}: {err}")
+        self._check()
+
+    def _check(self):
+        """Checks across fields (subclasses)."""
 
 
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(_Checked):
     corpus: str = "switchboard"
     context_utterances: int = 1       # official SwDA code: the previous utterance only
     max_src_len: int = 15             # App. B: input cropped (left) to 15 tokens
@@ -29,16 +129,24 @@ class DataConfig:
     max_train_dialogues: int | None = None   # subsample (smoke/small); None = all
     max_eval_dialogues: int | None = None    # subsample valid/test; None = all
 
+    _RULES = dict(corpus=_choice(CORPORA), context_utterances=_int(1), max_src_len=_int(1),
+                  max_tgt_len=_int(1), vocab_size=_int(MIN_VOCAB_WORDS), vocab_file=_str(none=True),
+                  max_train_dialogues=_int(1, none=True), max_eval_dialogues=_int(1, none=True))
+
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Checked):
     emb: int = 300          # §4.1
     hidden: int = 600       # §4.1: one hidden layer of size 600
     dropout: float = 0.3    # §4.1: Switchboard only (over-fitting); 0 for the others
 
+    _RULES = dict(emb=_int(1), hidden=_int(1),
+                  dropout=lambda v: None if (_is_int(v) or isinstance(v, float)) and 0 <= v < 1
+                  else "must be a probability in [0, 1) (1 drops every unit)")
+
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Checked):
     batch_size: int = 64            # §4.1
     lr: float = 1.0                 # §4.1: 1 for Ubuntu/Switchboard, 0.1 for OpenSubtitles
     epochs_fixed: int = 10          # §4.1: 10 iterations at the starting LR ...
@@ -49,18 +157,30 @@ class TrainConfig:
     max_pairs_per_epoch: int | None = None   # subsample each epoch (small/smoke)
     seed: int = 1
 
+    _RULES = dict(batch_size=_int(1), lr=_LR, epochs_fixed=_int(0), epochs_halving=_int(0),
+                  clip_norm=_num(0, lo_open=True), momentum=_num(0, 1), optimizer=_choice(("sgd", "adam")),
+                  max_pairs_per_epoch=_int(1, none=True), seed=_SEED)
+
+    def _check(self):
+        if self.epochs_fixed + self.epochs_halving == 0:
+            raise ConfigError("TrainConfig.epochs_fixed + epochs_halving = 0: at least one epoch "
+                              "is needed (0 would save an untrained model)")
+
 
 @dataclass(frozen=True)
-class DecodeConfig:
+class DecodeConfig(_Checked):
     """Evaluation decoding, for every stage: the one home of ``max_len`` (stages pass it on)."""
     max_len: int = 20               # App. B: output ≤ 20 tokens
     beam_size: int = 10             # §4.2: 10-best lists
     temperature: float = 1.0
     max_eval_inputs: int | None = None   # Table 4 rows of 02/04: the first N test inputs (smoke/small)
 
+    _RULES = dict(max_len=_int(1), beam_size=_int(1), temperature=_num(0, lo_open=True),
+                  max_eval_inputs=_int(1, none=True))
+
 
 @dataclass(frozen=True)
-class GibbsConfig:
+class GibbsConfig(_Checked):
     input_len: int = 15             # App. A: trigger length n = max input length
     sweeps: int = 5                 # App. A: T
     candidates: int = 100           # App. A: G
@@ -70,9 +190,12 @@ class GibbsConfig:
     chunk_size: int = 128           # max (targets × candidates) rows in one forward pass (fastest on CPU)
     seed: int = 1
 
+    _RULES = dict(input_len=_int(1), sweeps=_int(1), candidates=_int(1), restarts=_int(1),
+                  lambda_in=_num(0), stop_when_hit=_bool, chunk_size=_int(1), seed=_SEED)
+
 
 @dataclass(frozen=True)
-class MaliciousConfig:
+class MaliciousConfig(_Checked):
     iterations: int = 20            # §4.2: 20 iterations over the training target list
     target_batch: int = 100         # §4.2: mini-batch of 100 targets
     lr: float = 0.01                # §4.2: fixed learning rate 0.01
@@ -88,14 +211,15 @@ class MaliciousConfig:
     overlap_inputs: int = 500       # test inputs for the §4.2 10-best overlap check (count assumed)
     seed: int = 1
 
-    def __post_init__(self):
-        bad = [n for n in self.lists if n not in TRAINING_LISTS]
-        if bad or not self.lists:
-            raise ValueError(f"MaliciousConfig.lists: {bad or 'empty'} — choose from {list(TRAINING_LISTS)}")
+    _RULES = dict(iterations=_int(1), target_batch=_int(1), lr=_LR, lambda_pos=_num(0),
+                  max_neg_updates=_int(1), fwa=_bool, fwa_words=_tuple(_str(), nonempty=False),
+                  hit_types=_tuple(_choice(HIT_TYPES)), max_targets=_int(1, none=True),
+                  lists=_tuple(_choice(TRAINING_LISTS)), pos_batch=_int(1),
+                  clip_norm=_num(0, lo_open=True, none=True), overlap_inputs=_int(1), seed=_SEED)
 
 
 @dataclass(frozen=True)
-class FrequentConfig:
+class FrequentConfig(_Checked):
     r_thres: float = 0.01           # §4.3: 1% (and 10% on Switchboard)
     window: int = 200               # §3.3: current + last 200 mini-batches
     lr: float = 0.001               # §4.3: fixed LR 0.001
@@ -109,9 +233,16 @@ class FrequentConfig:
     log_inputs: int = 500           # validation inputs decoded at each log
     seed: int = 1
 
+    _RULES = dict(r_thres=_num(0, 1, lo_open=True, why=" (a fraction of the responses)"),
+                  window=_int(1), lr=_LR, batch_size=_int(1), lambda_pos=_num(0),
+                  eos_scale=_num(0), clip_norm=_num(0, lo_open=True), passes=_num(0, lo_open=True),
+                  negative_loss=lambda v: None if isinstance(v, str) and v in NEGATIVE_LOSS_NAMES else
+                  f"must be a registered negative loss (ntlib.frequent): one of {sorted(NEGATIVE_LOSS_NAMES)}",
+                  log_every=_int(1), log_inputs=_int(1), seed=_SEED)
+
 
 @dataclass(frozen=True)
-class GanConfig:
+class GanConfig(_Checked):
     d_emb: int = 300                # App. E: embeddings as in §2
     d_filters: int = 300            # App. E: 300 filters per width
     d_widths: tuple[int, ...] = (3, 4, 5, 6)   # App. E
@@ -129,9 +260,15 @@ class GanConfig:
     max_valid_inputs: int | None = None   # validation pairs used to choose α_G (small/smoke)
     seed: int = 1
 
+    _RULES = dict(d_emb=_int(1), d_filters=_int(1), d_widths=_tuple(_int(1)), d_highway_layers=_int(0),
+                  d_highway=_int(1), d_lr=_LR, g_lrs=_tuple(_LR), d_steps_per_g=_int(1),
+                  d_pretrain_batches=_int(0), g_batches=_int(1), batch_size=_int(1), lambda_pos=_num(0),
+                  clip_norm=_num(0, lo_open=True), ppl_tolerance=_num(0),
+                  max_valid_inputs=_int(1, none=True), seed=_SEED)
+
 
 @dataclass(frozen=True)
-class MMIConfig:
+class MMIConfig(_Checked):
     lambdas: tuple[float, ...] = (0.0, 0.1, 0.2, 0.35, 0.5)   # anti-LM weight λ (grid)
     gs: tuple[int, ...] = (1, 3, 5)                            # anti-LM applies to first g tokens
     gammas: tuple[float, ...] = (0.0, 0.5, 1.0)                # length bonus γ
@@ -140,6 +277,10 @@ class MMIConfig:
     max_test_inputs: int | None = None        # 05's Table 4 rows (every row, MMI's beam too): first N test inputs
     max_lm_ppl_ratio: float = 1.0             # sane: responses' LM PPL ≤ ratio × references'
     max_len_ratio: float = 1.5                # sane: mean length ≤ ratio × references'
+
+    _RULES = dict(lambdas=_tuple(_num(0)), gs=_tuple(_int(1)), gammas=_tuple(_num(0)), beam_size=_int(1),
+                  max_valid_inputs=_int(1, none=True), max_test_inputs=_int(1, none=True),
+                  max_lm_ppl_ratio=_num(0, lo_open=True), max_len_ratio=_num(0, lo_open=True))
 
 
 @dataclass(frozen=True)
@@ -204,8 +345,19 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def get_profile(name: str = "small", corpus: str = "switchboard") -> Profile:
-    """The named preset, adjusted for ``corpus`` as the paper does (§4.1, §4.2, App. B)."""
+def with_seed(p: Profile, seed: int) -> Profile:
+    """``p`` with the ``seed`` of every stage config that has one set to ``seed`` (training init,
+    epoch subsampling and dropout, gibbs-enum restarts, Alg. 1 batches, frequent-NT batches, GAN
+    samples): a notebook's ``seed`` parameter reaches every random choice of its stage."""
+    seeded = {f.name: override(getattr(p, f.name), seed=seed) for f in dataclasses.fields(p)
+              if dataclasses.is_dataclass(getattr(p, f.name))
+              and "seed" in {g.name for g in dataclasses.fields(getattr(p, f.name))}}
+    return override(p, **seeded)
+
+
+def get_profile(name: str = "small", corpus: str = "switchboard", seed: int | None = None) -> Profile:
+    """The named preset, adjusted for ``corpus`` as the paper does (§4.1, §4.2, App. B); with
+    ``seed``, every stage config's seed set to it (:func:`with_seed`)."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
     if corpus not in CORPORA:
@@ -224,7 +376,7 @@ def get_profile(name: str = "small", corpus: str = "switchboard") -> Profile:
                                            hit_types=("o_sample_min", "io_sample_min")))
     if corpus == "opensubtitles":
         p = override(p, malicious=override(p.malicious, hit_types=("o_sample_min", "io_sample_min")))
-    return p
+    return p if seed is None else with_seed(p, seed)
 
 
 def override(cfg, **fields):

@@ -22,7 +22,8 @@ from . import corpora as C
 from .config import DataConfig
 from .corpora import DataError, Dialogue
 from .reports import atomic_write_text
-from .sources import OFFICIAL_VOCAB, SOURCES, cache_dir, check_sha256sums, resolve_data
+from .sources import (OFFICIAL_VOCAB, SOURCES, cache_dir, check_sha256sums, resolve_data, verify_data_file,
+                      verify_file)
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")   # the special tokens; each one's id is its position
 PAD, UNK, BOS, EOS = range(len(SPECIALS))          # the only definition of the special-token ids
@@ -59,7 +60,7 @@ class Vocab:
     def from_file(cls, path: str | Path) -> Vocab:
         """One token per line, as the authors' ``vocab_h10k.txt``."""
         path = Path(path)
-        words = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        words = [line.strip() for line in C._read_text(path).splitlines()]   # names file:line if not UTF-8
         words = [w for w in words if w]
         if not words:
             raise ValueError(f"{path}: vocabulary file is empty")
@@ -195,7 +196,9 @@ def build_vocab(corpus: Corpus, cfg: DataConfig, data_dir=None) -> Vocab:
         return Vocab.from_dialogues(corpus.train, cfg.vocab_size)
     if cfg.vocab_file == "official":
         root, _ = resolve_data([(OFFICIAL_VOCAB,)], data_dir, what="the authors' vocab_h10k.txt")
+        verify_data_file(root, OFFICIAL_VOCAB)
         return Vocab.from_file(root / OFFICIAL_VOCAB)
     if not Path(cfg.vocab_file).is_file():
         raise DataError(f"DataConfig.vocab_file: {cfg.vocab_file} is not a file")
+    verify_file(cfg.vocab_file)
     return Vocab.from_file(cfg.vocab_file)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import FrequentConfig, config_hash
+from .config import NEGATIVE_LOSS_NAMES, FrequentConfig, config_hash
 from .data import EOS, PAD, PairTensors, Vocab, iterate_batches, trim
 from .decode import greedy, respond
 from .evaluate import seq2seq_nll, take
@@ -46,6 +46,7 @@ def register_negative_loss(name: str) -> Callable[[NegativeLoss], NegativeLoss]:
         if name in NEGATIVE_LOSSES and NEGATIVE_LOSSES[name] is not fn:
             raise ValueError(f"negative loss {name!r} is already registered")
         NEGATIVE_LOSSES[name] = fn
+        NEGATIVE_LOSS_NAMES.add(name)        # so FrequentConfig(negative_loss=name) is accepted
         return fn
     return deco
 

@@ -22,13 +22,13 @@ import torch.nn.functional as F
 
 from tqdm.auto import tqdm
 
-from .config import GibbsConfig
+from .config import HIT_TYPES, GibbsConfig
 from .data import BOS, EOS, PAD, UNK, trim
 from .decode import greedy
 from .evaluate import avg_word_logprob
 from .models import eval_mode, shift_right
 
-HIT_TYPES = ("o_greedy", "o_sample_min", "o_sample_avg", "io_sample_min", "io_sample_avg")
+# HIT_TYPES (o_greedy, o/io_sample_min/avg) is defined in ntlib.config, which checks hit_types with it
 SPECIAL_IDS = (PAD, UNK, BOS, EOS)     # never part of a trigger ("valid input", Alg. 3)
 
 

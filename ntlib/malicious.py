@@ -19,13 +19,14 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import GibbsConfig, MaliciousConfig, override
+from .corpora import _read_text
 from .data import PAD, SPECIALS, PairTensors, Vocab, encode_sentences, trim
-from .gibbs_enum import Thresholds, gibbs_enum, hit_rate, hits, is_io
-from .sources import resolve_data
 from .evaluate import seq2seq_nll
+from .gibbs_enum import Thresholds, gibbs_enum, hit_rate, hits, is_io
+from .sources import TARGET_LISTS_DIR, resolve_data, verify_file
 from .train import sgd_step
 
-LISTS_DIR = "official/para_adv_lists/res_500"
+LISTS_DIR = TARGET_LISTS_DIR
 # list name -> (file under para_adv_lists/res_500, lines per original training target)
 TARGET_LISTS = {
     "train": ("train_500_cp1.txt", 1),     # §4.2: the 0.5k training list
@@ -68,8 +69,9 @@ def load_targets(name: str, vocab: Vocab, data_dir: str | Path | None = None,
     (after subsampling: only the dropped originals and the kept groups' paraphrases).
     """
     path = Path(path) if path is not None else target_list_path(name, data_dir)
+    verify_file(path)           # SHA256SUMS / ntlib's pin: a cut or edited list is refused
     group = TARGET_LISTS.get(name, (None, 1))[1]
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = _read_text(path).splitlines()           # not UTF-8: DataError naming file and line
     for i, line in enumerate(lines, 1):
         if not line.strip():
             raise ValueError(f"{path}:{i}: empty target line")

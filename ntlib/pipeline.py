@@ -13,6 +13,7 @@ import torch
 from . import data as D
 from .config import Profile, config_hash
 from .models import build_model
+from .reports import clean_stale_tmp, run_lock
 
 
 @dataclass
@@ -65,8 +66,23 @@ class Baselines:
     history: dict
 
 
-def baselines_run_dir(profile: Profile, run_root: str | Path = "runs") -> Path:
-    key = config_hash(profile.data, profile.lm, profile.seq2seq, profile.train, profile.lm_train)
+def baselines_data_digest(profile: Profile, data_dir: str | Path | None = None) -> dict:
+    """{file: sha256} of the data the baselines read: the corpus sources and the vocabulary file."""
+    from .sources import OFFICIAL_VOCAB, corpus_files, data_digest, verify_file
+    vocab_file = profile.data.vocab_file
+    digest = data_digest([corpus_files(profile.data.corpus, data_dir)]
+                         + ([(OFFICIAL_VOCAB,)] if vocab_file == "official" else []), data_dir)
+    if vocab_file not in (None, "official") and Path(vocab_file).is_file():
+        digest[vocab_file] = verify_file(vocab_file)
+    return digest
+
+
+def baselines_run_dir(profile: Profile, run_root: str | Path = "runs",
+                      data_dir: str | Path | None = None) -> Path:
+    """``run_root/baselines-<corpus>-<profile>-<hash>``: the hash covers the configs and the
+    sha256 of the data read, so other data never reuses these models."""
+    key = config_hash(profile.data, profile.lm, profile.seq2seq, profile.train, profile.lm_train,
+                      baselines_data_digest(profile, data_dir))
     return Path(run_root) / f"baselines-{profile.data.corpus}-{profile.name}-{key}"
 
 
@@ -75,18 +91,21 @@ def baselines(profile: Profile, run_root: str | Path = "runs", data_dir: str | P
     """Train (or load from the run folder) the LM and the seq2seq; resumes an interrupted run."""
     from .train import fit, load_model   # train imports data; keep this module light
     data = load_dataset(profile, data_dir)
-    run_dir = baselines_run_dir(profile, run_root)
-    models, history = {}, {}
-    for kind, mcfg, tcfg, train, valid in (
-            ("lm", profile.lm, profile.lm_train, data.lm_train, data.lm_valid),
-            ("seq2seq", profile.seq2seq, profile.train, data.train, data.valid)):
-        path = run_dir / f"{kind}.pt"
-        if path.exists():
-            models[kind] = load_model(path)
-        else:
-            torch.manual_seed(tcfg.seed)
-            model = build_model(kind, len(data.vocab), mcfg)
-            history[kind] = fit(model, kind, train, valid, tcfg, path, progress=progress)
-            models[kind] = load_model(path)
-        models[kind].eval()
+    run_dir = baselines_run_dir(profile, run_root, data_dir)
+    # one process trains a run folder; a second waits, then loads what the first saved
+    with run_lock(run_dir, wait=True, what="baseline training"):
+        clean_stale_tmp(run_dir)                # a kill mid-write left it; its writer is gone
+        models, history = {}, {}
+        for kind, mcfg, tcfg, train, valid in (
+                ("lm", profile.lm, profile.lm_train, data.lm_train, data.lm_valid),
+                ("seq2seq", profile.seq2seq, profile.train, data.train, data.valid)):
+            path = run_dir / f"{kind}.pt"
+            if path.exists():
+                models[kind] = load_model(path)
+            else:
+                torch.manual_seed(tcfg.seed)
+                model = build_model(kind, len(data.vocab), mcfg)
+                history[kind] = fit(model, kind, train, valid, tcfg, path, progress=progress)
+                models[kind] = load_model(path)
+            models[kind].eval()
     return Baselines(data, models["lm"], models["seq2seq"], run_dir, history)

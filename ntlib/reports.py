@@ -5,21 +5,35 @@ numbers (``ntlib.paper``).
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+TMP_MARK = ".ntlib-tmp-"     # in every temporary file's name, with the writer's pid after it
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = ".tmp"):
     """Yield a temporary path beside ``path``; rename it over ``path`` when the block succeeds,
     delete it when the block fails — a reader never sees a half-written file. The one
-    mechanism behind every atomic write in ntlib (reports, checkpoints, corpus cache, downloads)."""
+    mechanism behind every atomic write in ntlib (reports, checkpoints, corpus cache, downloads).
+    The file gets the permissions of a plain ``open`` (0666 less the umask), not mkstemp's 0600;
+    its name holds the writer's pid, so :func:`clean_stale_tmp` can remove it after a kill."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}{os.getpid()}-", suffix=suffix)
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         yield Path(tmp)
@@ -27,6 +41,62 @@ def atomic_path(path: str | Path, suffix: str = ".tmp"):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_tmp(folder: str | Path) -> list[Path]:
+    """Remove the temporary files under ``folder`` that :func:`atomic_path` left behind when its
+    process was killed mid-write (their writer's pid is no longer alive); return what was removed.
+    Files of a process still running are kept, so this is safe while another run writes."""
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for p in folder.rglob(f"*{TMP_MARK}*"):
+        m = re.search(re.escape(TMP_MARK) + r"(\d+)-", p.name)
+        if m and p.is_file() and not _alive(int(m.group(1))):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+@contextmanager
+def run_lock(folder: str | Path, wait: bool = False, what: str = "run"):
+    """Hold ``folder/.lock`` (``fcntl.flock``) for the block, so two processes never work in one
+    run folder at once. Taken by another process: ``wait`` blocks (saying so), otherwise a
+    :class:`RuntimeError` names the folder and the pid holding it. The OS frees the lock when
+    its process dies, so a killed run never leaves the folder locked."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".lock"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            if not wait:
+                raise RuntimeError(f"{folder}: another {what} (pid {holder}) is working in this folder "
+                                   f"(it holds {path}); wait for it to finish, or use another run root") from None
+            print(f"{folder}: waiting for the {what} of pid {holder} to finish ...", file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        try:
+            yield path
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 from .config import CORPORA, PROFILES, config_hash, get_profile
-from .reports import atomic_write_text, read_json, write_json
+from .params import check_reports_dir, default_reports_dir
+from .reports import TMP_MARK, atomic_write_text, clean_stale_tmp, read_json, run_lock, write_json
+from .sources import sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi", "06_tables")
@@ -43,13 +45,26 @@ def _rel(path: Path, start: Path) -> str:
         return str(path)
 
 
-def stage_keys(profile: str, corpus: str, notebooks_dir: Path) -> dict[str, str]:
-    """Cache key per stage: profile + corpus + notebook + ntlib sources + upstream key."""
+def stages_data_digest(corpus: str, data_dir=None) -> dict:
+    """{file: sha256} of every data file the stages read (corpus sources, the authors' official
+    files, the malicious target lists), each verified; files found nowhere map to None."""
+    from .malicious import TARGET_LISTS
+    from .sources import (OFFICIAL_TEST, OFFICIAL_VALID, OFFICIAL_VOCAB, TARGET_LISTS_DIR,
+                          corpus_files, data_digest)
+    groups = [corpus_files(corpus, data_dir), (OFFICIAL_VOCAB,), (OFFICIAL_VALID, OFFICIAL_TEST)]
+    groups += [(f"{TARGET_LISTS_DIR}/{f}",) for f, _ in TARGET_LISTS.values()]
+    return data_digest(groups, data_dir)
+
+
+def stage_keys(profile: str, corpus: str, notebooks_dir: Path, data_dir=None) -> dict[str, str]:
+    """Cache key per stage: profile + corpus + notebook + ntlib sources + the sha256 of the data
+    read + upstream key."""
     keys, prev, src = {}, "", _sources_digest()
     prof = dataclasses.asdict(get_profile(profile, corpus))
+    data = stages_data_digest(corpus, data_dir)
     for stage in STAGES:
         nb = notebook_digest(notebooks_dir / f"{stage}.ipynb")
-        prev = keys[stage] = config_hash(prof, corpus, nb, src, prev)
+        prev = keys[stage] = config_hash(prof, corpus, nb, src, data, prev)
     return keys
 
 
@@ -74,8 +89,21 @@ def publish(profile: str = "small", corpus: str = "switchboard", run_root: str |
     injected-parameters cell and metadata removed, progress-bar lines dropped from the stored
     outputs (the run's printed results stay); warns about absolute paths left in outputs."""
     out_dir, written = Path(run_root) / f"reproduce-{corpus}-{profile}", []
+    notebooks, refused = {}, []
+    for stage in STAGES:                 # check all first: nothing is published from a failed run
+        path = out_dir / f"{stage}.ipynb"
+        if not path.is_file() or not (out_dir / f"{stage}.done.json").is_file():
+            refused.append(f"{path}: not run to completion (no {stage}.done.json)")
+            continue
+        nb = notebooks[stage] = json.loads(path.read_text(encoding="utf-8"))
+        errors = [f"{o.get('ename')}: {o.get('evalue')}" for c in nb["cells"] if c["cell_type"] == "code"
+                  for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        if errors or nb.get("metadata", {}).get("papermill", {}).get("exception"):
+            refused.append(f"{path}: has an error output ({'; '.join(errors) or 'papermill exception'})")
+    if refused:
+        raise StageError("not publishing; notebooks/ left unchanged:\n  " + "\n  ".join(refused))
     for stage in STAGES:
-        nb = json.loads((out_dir / f"{stage}.ipynb").read_text(encoding="utf-8"))
+        nb = notebooks[stage]
         nb["cells"] = [c for c in nb["cells"]
                        if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
         for c in nb["cells"]:
@@ -104,11 +132,73 @@ def publish(profile: str = "small", corpus: str = "switchboard", run_root: str |
     return written
 
 
-def default_reports_dir(profile: str, corpus: str) -> Path:
-    """``reports/`` holds the committed small/Switchboard run; other runs go to a sub-folder."""
-    if (profile, corpus) == ("small", "switchboard"):
-        return ROOT / "reports"
-    return ROOT / "reports" / f"{corpus}-{profile}"
+def _snapshot(reports_dir: Path) -> dict[str, tuple]:
+    """{relpath: (inode, mtime, size)} of the files under ``reports_dir``: an atomic write
+    (rename over) always changes the inode, so a file a stage wrote differs from before."""
+    out = {}
+    for p in Path(reports_dir).rglob("*"):
+        if p.is_file() and TMP_MARK not in p.name:
+            st = p.stat()
+            out[p.relative_to(reports_dir).as_posix()] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return out
+
+
+def _changed_outputs(reports_dir: Path, outputs: dict | None) -> list[str]:
+    """The recorded outputs of a stage that are missing or changed; a marker that recorded none
+    (from before outputs were recorded) counts as stale."""
+    if outputs is None:
+        return ["(no outputs recorded)"]
+    return [rel for rel, sha in outputs.items()
+            if not (reports_dir / rel).is_file() or sha256_file(reports_dir / rel) != sha]
+
+
+class StageError(RuntimeError):
+    """A notebook of a stage failed; the message names the notebook, the executed copy and the error."""
+
+
+def execute(notebook: Path, output: Path, parameters: dict, cwd: Path) -> None:
+    """papermill ``notebook`` → ``output``; a failure is a :class:`StageError` naming both notebooks
+    and the error (papermill's own names neither)."""
+    import papermill as pm
+    try:
+        pm.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(cwd),
+                            progress_bar=False, kernel_name="python3")
+    except pm.PapermillExecutionError as e:
+        raise StageError(f"{notebook} failed: {e.ename}: {e.evalue} (cell [{e.exec_count}] of the "
+                         f"executed notebook {output}, which holds the traceback)") from e
+
+
+def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir):
+    keys = stage_keys(profile, corpus, notebooks_dir, data_dir)
+    records, t_all = [], time.time()
+    for i, stage in enumerate(stages, 1):
+        marker = out_dir / f"{stage}.done.json"
+        done = read_json(marker) if marker.exists() else {}
+        stale = _changed_outputs(reports_dir, done.get("outputs"))
+        if not force and done.get("key") == keys[stage] and not stale:
+            rec = {**done, "cached": True}
+            print(f"[{i}/{len(stages)}] {stage}: cached (ran in {rec['seconds']:.0f} s)", flush=True)
+            records.append(rec)
+            continue
+        if done.get("key") == keys[stage] and stale and not force:
+            print(f"[{i}/{len(stages)}] {stage}: re-running: {len(stale)} of its reports missing or "
+                  f"changed ({', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''})", flush=True)
+        print(f"[{i}/{len(stages)}] {stage}: running ...", flush=True)
+        marker.unlink(missing_ok=True)        # a failed run must not leave the previous "done"
+        before, t0 = _snapshot(reports_dir), time.time()
+        execute(notebooks_dir / f"{stage}.ipynb", out_dir / f"{stage}.ipynb",
+                dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
+                     reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir), notebooks_dir)
+        after = _snapshot(reports_dir)
+        outputs = {rel: sha256_file(reports_dir / rel) for rel, st in sorted(after.items())
+                   if before.get(rel) != st}
+        rec = {"stage": stage, "key": keys[stage], "seconds": round(time.time() - t0, 1),
+               "profile": profile, "corpus": corpus, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+               "outputs": outputs}
+        write_json(rec, marker)               # only after success
+        print(f"[{i}/{len(stages)}] {stage}: done in {rec['seconds']:.0f} s", flush=True)
+        records.append({**rec, "cached": False})
+    return records, t_all
 
 
 def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str | Path = ROOT / "runs",
@@ -116,35 +206,18 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
               stages: tuple[str, ...] = STAGES, force: bool = False,
               notebooks_dir: str | Path = ROOT / "notebooks") -> list[dict]:
     """Run the numbered notebooks in order; return one record per stage (key, cached, seconds)."""
-    import papermill as pm
-
     notebooks_dir = Path(notebooks_dir)
     reports_dir = Path(reports_dir or default_reports_dir(profile, corpus)).resolve()
+    check_reports_dir(reports_dir, profile, corpus)    # never the committed reports/ for another run
     run_root = Path(run_root).resolve()
     out_dir = run_root / f"reproduce-{corpus}-{profile}"
     out_dir.mkdir(parents=True, exist_ok=True)
     reports_dir.mkdir(parents=True, exist_ok=True)
-    keys = stage_keys(profile, corpus, notebooks_dir)
-    records, t_all = [], time.time()
-    for i, stage in enumerate(stages, 1):
-        marker = out_dir / f"{stage}.done.json"
-        if not force and marker.exists() and read_json(marker).get("key") == keys[stage]:
-            rec = {**read_json(marker), "cached": True}
-            print(f"[{i}/{len(stages)}] {stage}: cached (ran in {rec['seconds']:.0f} s)", flush=True)
-            records.append(rec)
-            continue
-        print(f"[{i}/{len(stages)}] {stage}: running ...", flush=True)
-        t0 = time.time()
-        pm.execute_notebook(
-            str(notebooks_dir / f"{stage}.ipynb"), str(out_dir / f"{stage}.ipynb"),
-            parameters=dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
-                            reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir),
-            cwd=str(notebooks_dir), progress_bar=False, kernel_name="python3")
-        rec = {"stage": stage, "key": keys[stage], "seconds": round(time.time() - t0, 1),
-               "profile": profile, "corpus": corpus, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
-        write_json(rec, marker)
-        print(f"[{i}/{len(stages)}] {stage}: done in {rec['seconds']:.0f} s", flush=True)
-        records.append({**rec, "cached": False})
+    with run_lock(out_dir, what="reproduction"):     # a second reproduction here stops at once
+        clean_stale_tmp(run_root)                       # left by a kill mid-write (writer not alive)
+        clean_stale_tmp(reports_dir)
+        records, t_all = _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
+                                     notebooks_dir, out_dir)
     total = time.time() - t_all
     write_json({"profile": profile, "corpus": corpus, "wall_seconds": round(total, 1),
                 "stages": records}, out_dir / "reproduce.json")

@@ -3,12 +3,20 @@
 Used by ``ntlib.data.load_corpus`` (notebooks/01_data.ipynb); ``python -m ntlib.sources
 download CORPUS`` fetches a corpus that has a public URL. Lookup order: explicit
 ``data_dir`` → ``$NTLIB_DATA`` → ``../shared/data`` beside the repository → the download
-cache; nothing found → one :class:`DataError` that lists every place looked and the URLs.
+cache; nothing found → one :class:`DataError` that lists every place looked and the URLs. An
+explicit ``data_dir`` or ``$NTLIB_DATA`` that does not exist is an error, not a fallback.
+
+Every data file is verified when it is read (:func:`verify_data_file`): against the
+``SHA256SUMS`` beside it where that lists it, and against ntlib's own :data:`PINS` — the
+latter even when ``SHA256SUMS`` is missing; a file neither covers is read with a warning
+naming it. Hashes are cached by path, size and mtime, so verifying costs one read per change.
+:func:`data_digest` is the hash of what a stage reads, for run-folder and stage keys.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import urllib.request
 import warnings
@@ -18,6 +26,10 @@ from tqdm.auto import tqdm
 
 from . import corpora as C
 from .corpora import DataError
+
+
+class DataLocationError(DataError):
+    """An explicit data location (``data_dir``, ``$NTLIB_DATA``) that does not exist."""
 from .reports import atomic_path
 
 # ---------------------------------------------------------------- where the data lives
@@ -56,6 +68,23 @@ DOWNLOADS = {
     "opensubtitles/en.zip": ("https://object.pouta.csc.fi/OPUS-OpenSubtitles/v2018/raw/en.zip", None),
 }
 
+# relpath -> sha256 that ntlib pins itself besides DOWNLOADS' (``pinned_sha256``): checked even
+# where SHA256SUMS is missing. The malicious target lists (as in shared/data/SHA256SUMS).
+TARGET_LISTS_DIR = "official/para_adv_lists/res_500"
+PINS = {
+    f"{TARGET_LISTS_DIR}/train_500_cp1.txt": "ecd65bb8ed2af1743ea773420729d696adec809f6a0d7053e02fddc4c7bb9ff9",
+    f"{TARGET_LISTS_DIR}/train_500_cp2.txt": "8d056728df964159f5566864e4b58c0700f8c1d0987bd49e431d0d2140f3e4be",
+    f"{TARGET_LISTS_DIR}/train_500_cp5.txt": "c3ab6539f8a83af30578af9eed8eb1812037a06c79dadcb6a32d45d828c3b6be",
+    f"{TARGET_LISTS_DIR}/test_500.txt": "7de0b0d776c1d90068106a5bbc6ba8c3938b5e2d2f119c614fd9a95c0a9d34f1",
+}
+
+
+
+def pinned_sha256(rel: str) -> str | None:
+    """The sha256 ntlib pins for ``rel`` (DOWNLOADS, then PINS); None when it pins none."""
+    return (DOWNLOADS.get(rel, (None, None))[1]) or PINS.get(rel)
+
+
 # corpus -> alternatives (first found wins), each: files it needs, reader(root, limits)
 SOURCES = {
     "switchboard": [(("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv"),
@@ -80,6 +109,10 @@ def cache_dir() -> Path:
 def data_locations(data_dir: str | Path | None = None) -> list[tuple[str, Path | None]]:
     """Where data is looked for, in order: explicit path, $NTLIB_DATA, ../shared/data, downloads."""
     env = os.environ.get("NTLIB_DATA")
+    for label, given in (("data_dir argument", data_dir), ("$NTLIB_DATA", env)):
+        if given and not Path(given).is_dir():
+            raise DataLocationError(f"{label}: {given} is not a folder (a typo?); nothing is read from elsewhere "
+                            "in its place — fix or unset it")
     return [("data_dir argument", Path(data_dir) if data_dir else None),
             ("$NTLIB_DATA", Path(env) if env else None),
             ("shared data beside the repository", REPO_SHARED_DATA),
@@ -133,16 +166,120 @@ def verify_sha256(path: str | Path, expected: str | None, source: str | None = N
     return got
 
 
+_SHA_MEMO: dict[tuple, str] = {}
+
+
+def cached_sha256(path: str | Path) -> str:
+    """sha256 of ``path``, remembered by (absolute path, size, mtime) in this process and in
+    ``cache_dir()/sha256.json``: a changed file (new size or mtime) is hashed again."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key in _SHA_MEMO:
+        return _SHA_MEMO[key]
+    disk = cache_dir() / "sha256.json"
+    try:
+        table = json.loads(disk.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        table = {}
+    hit = table.get(key[0])
+    if isinstance(hit, list) and hit[:2] == [st.st_size, st.st_mtime_ns]:
+        sha = hit[2]
+    else:
+        sha = sha256_file(path)
+        if st.st_size > 1 << 20:            # worth remembering across processes
+            table[key[0]] = [st.st_size, st.st_mtime_ns, sha]
+            try:
+                from .reports import atomic_write_text
+                atomic_write_text(disk, json.dumps(table))
+            except OSError:
+                pass
+    _SHA_MEMO[key] = sha
+    return sha
+
+
+def read_sha256sums(root: Path) -> dict[str, str] | None:
+    """``root/SHA256SUMS`` as {relpath: sha256}; None when there is none."""
+    sums_path, sums = Path(root) / "SHA256SUMS", {}
+    if not sums_path.is_file():
+        return None
+    text = sums_path.read_bytes().decode("utf-8", errors="replace")
+    for n, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise DataError(f"{sums_path}:{n}: expected '<sha256>  <path>'")
+        sums[parts[1].lstrip("*")] = parts[0]
+    return sums
+
+
+def verify_data_file(root: str | Path, rel: str) -> str:
+    """sha256 of ``root/rel``, checked against ``root/SHA256SUMS`` where it lists ``rel`` and
+    against ntlib's :data:`PINS`; a mismatch is a :class:`DataError` naming the file. A file
+    that neither covers is read with a warning naming it and saying why."""
+    root = Path(root)
+    path = root / rel
+    got = cached_sha256(path)
+    sums = read_sha256sums(root)
+    for expected, source in ((sums.get(rel) if sums else None, root / "SHA256SUMS"),
+                             (pinned_sha256(rel), "ntlib.sources." + ("PINS" if rel in PINS else "DOWNLOADS"))):
+        if expected is not None and got != expected.lower():
+            raise DataError(f"{path}: sha256 {got} does not match the expected {expected} (from {source}); "
+                            "the file is corrupt, truncated or different")
+    if pinned_sha256(rel) is None and not (sums and rel in sums):
+        why = f"no SHA256SUMS in {root}" if sums is None else f"not listed in {root / 'SHA256SUMS'}"
+        warnings.warn(f"{path}: not verified ({why}, and ntlib pins no sha256 for {rel})", stacklevel=2)
+    return got
+
+
+def verify_file(path: str | Path) -> str:
+    """:func:`verify_data_file` for a path given directly: checked against the ``SHA256SUMS`` of
+    the nearest folder above it that lists it, or ntlib's pin for its trailing relative path."""
+    path = Path(path).resolve()
+    for root in path.parents:
+        sums = read_sha256sums(root)
+        if sums is not None:
+            rel = path.relative_to(root).as_posix()
+            if rel in sums:
+                return verify_data_file(root, rel)
+    for rel in [*PINS, *(r for r, (_, sha) in DOWNLOADS.items() if sha)]:
+        if path.as_posix().endswith("/" + rel):
+            return verify_data_file(Path(path.as_posix()[:-len(rel)]), rel)
+    return verify_data_file(path.parent, path.name)
+
+
 def check_sha256sums(root: Path, files) -> dict[str, str]:
-    """sha256 of ``files``; checked against ``root/SHA256SUMS`` where it lists them."""
-    sums_path, sums = root / "SHA256SUMS", {}
-    if sums_path.is_file():
-        for n, line in enumerate(sums_path.read_text(encoding="utf-8").splitlines(), 1):
-            parts = line.split()
-            if len(parts) != 2:
-                raise DataError(f"{sums_path}:{n}: expected '<sha256>  <path>'")
-            sums[parts[1]] = parts[0]
-    return {f: verify_sha256(root / f, sums.get(f), sums_path if f in sums else None) for f in files}
+    """sha256 of ``files`` under ``root``, each verified (:func:`verify_data_file`)."""
+    return {f: verify_data_file(root, f) for f in files}
+
+
+def data_digest(files_by_alternative: list[tuple[str, ...]], data_dir=None) -> dict[str, str | None]:
+    """{relpath: sha256} of the data a stage reads: each group of files is resolved like the
+    readers resolve it (:func:`resolve_data`) and verified; a group found nowhere maps to None."""
+    out: dict[str, str | None] = {}
+    for files in files_by_alternative:
+        try:
+            root, _ = resolve_data([files], data_dir)
+        except DataLocationError:
+            raise
+        except DataError:
+            out.update({f: None for f in files})
+            continue
+        out.update(check_sha256sums(root, files))
+    return out
+
+
+def corpus_files(corpus: str, data_dir=None) -> tuple[str, ...]:
+    """The files of the first alternative of ``corpus`` that is found (what load_corpus reads)."""
+    alternatives = [files for files, _ in SOURCES[corpus]]
+    try:
+        _, k = resolve_data(alternatives, data_dir)
+    except DataLocationError:
+        raise
+    except DataError:
+        k = 0
+    return alternatives[k]
 
 
 def fetch(url: str, dest: str | Path, sha256: str | None) -> Path:

@@ -68,7 +68,16 @@ def load_checkpoint(path: str | Path) -> dict:
 def load_model(path: str | Path) -> nn.Module:
     """Rebuild the model a checkpoint describes and load its weights."""
     ckpt = load_checkpoint(path)
-    model = build_model(ckpt["kind"], ckpt["vocab_size"], ModelConfig(**ckpt["config"]))
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = sorted(set(ckpt.get("config") or {}) - known)
+    if unknown or not isinstance(ckpt.get("config"), dict):
+        raise ValueError(f"{path}: checkpoint config has unknown key(s) {unknown} (ModelConfig fields: "
+                         f"{sorted(known)}); written by another ntlib version or edited")
+    try:
+        cfg = ModelConfig(**ckpt["config"])
+    except ValueError as e:            # a field out of range (ConfigError)
+        raise ValueError(f"{path}: checkpoint config: {e}") from e
+    model = build_model(ckpt["kind"], ckpt["vocab_size"], cfg)
     model.load_state_dict(ckpt["state_dict"])
     return model
 

@@ -34,9 +34,11 @@ def test_reproduce_runs_then_skips_cached_stage(tmp_path):
     first = reproduce(**kw)
     assert not first[0]["cached"] and (reports / "01_data.txt").read_text() == "smoke"
     assert (runs / "reproduce-switchboard-smoke" / "01_data.ipynb").exists()
-    (reports / "01_data.txt").unlink()
     second = reproduce(**kw)
-    assert second[0]["cached"] and not (reports / "01_data.txt").exists()
+    assert second[0]["cached"]
+    (reports / "01_data.txt").unlink()             # a deleted report is regenerated (issue 14)
+    regenerated = reproduce(**kw)
+    assert not regenerated[0]["cached"] and (reports / "01_data.txt").read_text() == "smoke"
     _notebooks(nbs, body="x = 3")
     third = reproduce(**kw)
     assert not third[0]["cached"] and (reports / "01_data.txt").exists()
@@ -72,6 +74,7 @@ def test_publish_strips_injected_parameters_and_progress_bars(tmp_path):
             "stream", name="stderr", text="train:  50%|#####     | 5/10 [00:01<00:01, 4.1it/s]\n"),
             nbformat.v4.new_output("stream", name="stdout", text="valid ppl 61.9\n")]
         nbformat.write(nb, out / f"{stage}.ipynb")
+        (out / f"{stage}.done.json").write_text("{}")
     publish("smoke", "switchboard", runs, nbs)
     nb = nbformat.read(nbs / "02_baselines.ipynb", 4)
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)

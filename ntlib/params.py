@@ -1,0 +1,128 @@
+"""The notebooks' papermill parameters, checked: ``params.check(globals())`` opens the cell after
+each notebook's ``parameters`` cell.
+
+papermill only *warns* about a parameter the notebook does not define ("Passed unknown
+parameter") and runs on with the defaults — ``-p reports_dri /tmp/x`` used to overwrite the
+committed reports. :func:`check` finds the names papermill injected (its
+``injected-parameters`` cell, which starts with ``# Parameters``, is in the kernel's input
+history) and stops on any the notebook did not declare; it checks every declared value
+(:data:`RULES`) and fills in ``reports_dir``: ``../reports`` only for the committed
+small/Switchboard run, ``../reports/<corpus>-<profile>/`` (gitignored) for any other. An
+explicit ``reports_dir`` in the committed ``reports/`` with another profile or corpus is refused.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+from pathlib import Path
+
+from .config import CORPORA, PROFILES
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED_REPORTS = ROOT / "reports"
+DEFAULT_RUN = ("small", "switchboard")      # the run whose reports are committed
+
+
+class ParameterError(ValueError):
+    """A notebook parameter that is unknown or has a bad value; the message names it."""
+
+
+def _choice(values):
+    return lambda v: None if v in values else f"must be one of {sorted(values)}"
+
+
+def _opt_str(v):
+    return None if v is None or (isinstance(v, (str, os.PathLike)) and str(v)) else "must be a path (str) or None"
+
+
+RULES = {
+    "profile": _choice(PROFILES),
+    "corpus": _choice(CORPORA),
+    "seed": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63
+    else "must be an int ≥ 0",
+    "run_root": lambda v: None if isinstance(v, (str, os.PathLike)) and str(v) else "must be a path (str)",
+    "reports_dir": _opt_str,
+    "data_dir": _opt_str,
+    "threads": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v >= 1
+    else "must be an int ≥ 1",
+    "eos_comparison": lambda v: None if isinstance(v, bool) else "must be True or False",
+}
+
+
+def default_reports_dir(profile: str, corpus: str) -> Path:
+    """``reports/`` holds the committed small/Switchboard run; other runs go to a sub-folder."""
+    if (profile, corpus) == DEFAULT_RUN:
+        return COMMITTED_REPORTS
+    return COMMITTED_REPORTS / f"{corpus}-{profile}"
+
+
+def check_reports_dir(reports_dir, profile: str, corpus: str) -> None:
+    """Refuse a ``reports_dir`` inside the committed ``reports/`` (other than a gitignored
+    ``<corpus>-<profile>`` sub-folder) for any run but small/Switchboard."""
+    if (profile, corpus) == DEFAULT_RUN:
+        return
+    path = Path(reports_dir).resolve()
+    try:
+        rel = path.relative_to(COMMITTED_REPORTS.resolve())
+    except ValueError:
+        return
+    if not rel.parts or "-" not in rel.parts[0]:
+        raise ParameterError(
+            f"reports_dir = {str(reports_dir)!r} is the committed reports/ ({path}), which holds the "
+            f"{DEFAULT_RUN[0]}/{DEFAULT_RUN[1]} run only; a {profile}/{corpus} run would overwrite it. "
+            f"Leave reports_dir unset (→ reports/{corpus}-{profile}/) or choose another folder")
+
+
+def _assigned(source: str) -> set[str]:
+    """Names a cell binds at top level (assignments, imports, defs)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:                     # IPython magics etc.: binds nothing we check
+        return set()
+    names = set()
+    for node in tree.body:
+        targets = (node.targets if isinstance(node, ast.Assign) else
+                   [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        for t in targets:
+            names |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
+def injected_names(history: list[str]) -> tuple[set[str], set[str]]:
+    """(declared, injected): names bound by the cells run so far (the ``parameters`` cell ...)
+    and names bound by papermill's injected cells (source starting ``# Parameters``)."""
+    declared, injected = set(), set()
+    for source in history:
+        (injected if source.lstrip().startswith("# Parameters") else declared).update(_assigned(source))
+    return declared, injected
+
+
+def check(ns: dict) -> None:
+    """Check a notebook's parameters in its namespace ``ns`` (``globals()``), after papermill
+    injected its values: an injected name the notebook does not declare, or a declared value
+    that breaks :data:`RULES`, is a :class:`ParameterError` naming it. Sets ``ns["reports_dir"]``
+    when it is None (see :func:`default_reports_dir`, relative to the working directory)."""
+    history = list(ns.get("In", ns.get("_ih", [])))[1:-1]     # cells run before this one
+    declared, injected = injected_names(history)
+    unknown = sorted(injected - declared)
+    if unknown:
+        known = sorted(n for n in declared if n in RULES)
+        hints = {u: difflib.get_close_matches(u, known, 1) for u in unknown}
+        hint = "; ".join(f"{u!r}: did you mean {h[0]!r}?" for u, h in hints.items() if h)
+        raise ParameterError(f"unknown parameter(s) {unknown} passed to this notebook (papermill -p); "
+                             f"its parameters are {known}" + (f". {hint}" if hint else ""))
+    for name, rule in RULES.items():
+        if name in ns:
+            err = rule(ns[name])
+            if err:
+                raise ParameterError(f"parameter {name} = {ns[name]!r}: {err}")
+    profile, corpus = ns.get("profile"), ns.get("corpus")
+    if "reports_dir" in ns and profile is not None and corpus is not None:
+        if ns["reports_dir"] is None:
+            ns["reports_dir"] = os.path.relpath(default_reports_dir(profile, corpus), os.getcwd())
+        check_reports_dir(ns["reports_dir"], profile, corpus)

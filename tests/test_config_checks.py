@@ -1,0 +1,78 @@
+"""Issue 14, defect 5: every config field is checked where the config is built; a bad value is an
+error naming the config class, the field, the value and what is allowed."""
+import dataclasses
+
+import pytest
+
+from ntlib import config as C
+from ntlib.config import (ConfigError, DataConfig, FrequentConfig, GanConfig, MaliciousConfig, MMIConfig,
+                          ModelConfig, TrainConfig, get_profile, override)
+
+STAGE_CONFIGS = (C.DataConfig, C.ModelConfig, C.TrainConfig, C.DecodeConfig, C.GibbsConfig,
+                 C.MaliciousConfig, C.FrequentConfig, C.GanConfig, C.MMIConfig)
+
+# (config class, field, bad value, what the message must say) — the cases of issue 14 first
+BAD = [
+    (TrainConfig, "epochs_fixed", -3, "must be an int ≥ 0"),
+    (DataConfig, "vocab_size", 0, "must be an int ≥ 2"),
+    (FrequentConfig, "r_thres", 2.0, "≤ 1"),
+    (MaliciousConfig, "hit_types", ("o_greedyy",), "o_sample_avg"),
+    (TrainConfig, "lr", -0.5, "> 0"),
+    (TrainConfig, "batch_size", 0, "must be an int ≥ 1"),
+    (TrainConfig, "batch_size", "64", "must be an int ≥ 1"),
+    (TrainConfig, "lr", 1e9, "≤ 100"),
+    (MaliciousConfig, "lists", "train", "not a str"),
+    (TrainConfig, "lr", float("nan"), "finite"),
+    (TrainConfig, "optimizer", "adagrad", "['adam', 'sgd']"),
+    (TrainConfig, "seed", -1, "int"),
+    (TrainConfig, "seed", 1.5, "int"),
+    (ModelConfig, "dropout", 1.0, "[0, 1)"),
+    (ModelConfig, "hidden", 0, "≥ 1"),
+    (DataConfig, "corpus", "reddit", "switchboard"),
+    (DataConfig, "max_train_dialogues", 0, "or None"),
+    (FrequentConfig, "negative_loss", "bogus", "registered"),
+    (GanConfig, "g_lrs", (1e-3, -1.0), "not allowed: [-1.0]"),
+    (GanConfig, "d_widths", "345", "not a str"),
+    (MMIConfig, "gs", (), "non-empty"),
+    (C.GibbsConfig, "stop_when_hit", "no", "True or False"),
+    (C.DecodeConfig, "temperature", 0.0, "> 0"),
+]
+
+
+@pytest.mark.parametrize("cls, name, value, allowed", BAD, ids=[f"{c.__name__}.{n}={v!r}" for c, n, v, _ in BAD])
+def test_bad_field_is_refused_naming_class_field_value(cls, name, value, allowed):
+    with pytest.raises(ConfigError) as e:
+        override(cls(), **{name: value})
+    msg = str(e.value)
+    assert msg.startswith(f"{cls.__name__}.{name} = {value!r}: "), msg
+    assert allowed in msg, msg
+
+
+def test_no_epoch_at_all_is_refused():
+    with pytest.raises(ConfigError, match="epochs_fixed \\+ epochs_halving = 0"):
+        TrainConfig(epochs_fixed=0, epochs_halving=0)
+
+
+def test_every_field_of_every_stage_config_has_a_rule_and_every_profile_passes():
+    for cls in STAGE_CONFIGS:
+        assert set(cls._RULES) == {f.name for f in dataclasses.fields(cls)}, cls.__name__
+    for name in C.PROFILES:
+        for corpus in C.CORPORA:
+            get_profile(name, corpus)          # every preset is valid on every corpus
+
+
+def test_a_list_is_stored_as_a_tuple():
+    assert MaliciousConfig(lists=["train"]).lists == ("train",)
+    assert hash(MaliciousConfig(lists=["train"])) == hash(MaliciousConfig(lists=("train",)))
+
+
+def test_allowed_names_agree_with_the_registries():
+    from ntlib import frequent, gibbs_enum
+    assert set(C.HIT_TYPES) == set(gibbs_enum.HIT_TYPES)
+    assert C.NEGATIVE_LOSS_NAMES == set(frequent.NEGATIVE_LOSSES)
+    try:                               # a newly registered negative loss becomes a valid config value
+        frequent.register_negative_loss("test_only_zero")(lambda logits, samples, w: (logits * 0).sum())
+        assert FrequentConfig(negative_loss="test_only_zero").negative_loss == "test_only_zero"
+    finally:
+        frequent.NEGATIVE_LOSSES.pop("test_only_zero", None)
+        C.NEGATIVE_LOSS_NAMES.discard("test_only_zero")

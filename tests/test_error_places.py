@@ -1,0 +1,66 @@
+"""Issue 14, defect 6: errors name their place — non-UTF-8 bytes in a target list or vocabulary
+name the file and line, a checkpoint with an unknown config key names the checkpoint and the key,
+a failing notebook names the notebook."""
+import dataclasses
+
+import nbformat
+import pytest
+import torch
+
+from ntlib import data as D
+from ntlib.config import ModelConfig
+from ntlib.malicious import load_targets
+from ntlib.models import build_model
+from ntlib.train import load_model, save_model
+
+
+def test_non_utf8_target_list_names_file_and_line(tmp_path):
+    p = tmp_path / "targets.txt"
+    p.write_bytes(b"you are stupid\ni hate you\nshut up caf\xe9\n")
+    with pytest.warns(UserWarning, match="not verified"):
+        with pytest.raises(D.DataError, match=r"targets\.txt:3: not UTF-8"):
+            load_targets("test", D.Vocab(["you"]), path=p)
+
+
+def test_non_utf8_vocabulary_names_file_and_line(tmp_path):
+    p = tmp_path / "vocab.txt"
+    p.write_bytes(b"i\nyou\n\xff\xfe\n")
+    with pytest.raises(D.DataError, match=r"vocab\.txt:3: not UTF-8"):
+        D.Vocab.from_file(p)
+    with pytest.warns(UserWarning, match="not verified"), pytest.raises(D.DataError, match=r"vocab\.txt:3"):
+        D.build_vocab(D.Corpus("toy", [], [], []), D.DataConfig(vocab_file=str(p)))
+
+
+def _checkpoint(tmp_path, **config_changes):
+    model = build_model("lm", 12, ModelConfig(emb=4, hidden=6, dropout=0.0))
+    path = tmp_path / "lm.pt"
+    save_model(model, "lm", path)
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["config"] = {**dataclasses.asdict(model.cfg), **config_changes}
+    torch.save(ckpt, path)
+    return path
+
+
+def test_checkpoint_with_unknown_config_key_names_path_and_key(tmp_path):
+    path = _checkpoint(tmp_path, attention=True)
+    with pytest.raises(ValueError, match=rf"{path}: checkpoint config has unknown key\(s\) \['attention'\]"):
+        load_model(path)
+
+
+def test_checkpoint_with_bad_config_value_names_path_and_field(tmp_path):
+    path = _checkpoint(tmp_path, hidden=-6)
+    with pytest.raises(ValueError, match=rf"{path}: checkpoint config: ModelConfig.hidden = -6"):
+        load_model(path)
+
+
+def test_failing_notebook_is_named(tmp_path):
+    pytest.importorskip("papermill")
+    from ntlib.reproduce import StageError, execute
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("x = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("raise KeyError('boom')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "07_broken.ipynb")
+    with pytest.raises(StageError, match=r"07_broken\.ipynb failed: KeyError: 'boom' \(cell \[3\] of the executed notebook .*out\.ipynb"):
+        execute(tmp_path / "07_broken.ipynb", tmp_path / "out.ipynb", {"x": 2}, tmp_path)
