@@ -1,0 +1,61 @@
+"""ntlib.stats: exact tests against hand computations, the bootstrap's verdicts, seed intervals."""
+import math
+
+import pytest
+
+from ntlib import stats
+
+
+def test_binomial_below_matches_hand_computation():
+    # 0 hits in 100 at p0 = 5 %: 0.95^100
+    assert stats.binomial_below(0, 100, 0.05) == pytest.approx(0.95 ** 100, rel=1e-12)      # 0.00592
+    # 2 hits in 24: 0.95^24 + 24·0.05·0.95^23 + 276·0.05²·0.95^22
+    hand = 0.95 ** 24 + 24 * 0.05 * 0.95 ** 23 + 276 * 0.05 ** 2 * 0.95 ** 22
+    assert stats.binomial_below(2, 24, 0.05) == pytest.approx(hand, rel=1e-12)               # 0.884
+    assert stats.binomial_below(24, 24, 0.05) == 1.0
+    with pytest.raises(ValueError, match="p0"):
+        stats.binomial_below(1, 10, 0.0)
+
+
+def test_mcnemar_exact_one_sided_matches_hand_computation():
+    assert stats.mcnemar_fell(5, 0) == pytest.approx(1 / 32)                 # all 5 discordant pairs fell
+    assert stats.mcnemar_fell(6, 1) == pytest.approx((1 + 7) / 128)          # P(X ≥ 6 | 7, ½)
+    assert stats.mcnemar_fell(0, 3) == 1.0 and stats.mcnemar_fell(0, 0) == 1.0
+    assert stats.paired_counts([1, 1, 0, 0, 1], [0, 1, 1, 0, 0]) == (2, 1)
+    with pytest.raises(ValueError, match="same targets"):
+        stats.paired_counts([1, 0], [1])
+
+
+def test_bootstrap_inconclusive_on_equal_samples_and_holds_on_a_clear_difference():
+    mean = lambda xs: sum(xs) / len(xs)
+    a = [i % 7 for i in range(200)]
+    same = stats.paired_bootstrap(mean, a, list(a))
+    assert same["diff"] == same["lo"] == same["hi"] == 0
+    assert stats.compare_interval(same["lo"], same["hi"], 0.0, "above") == stats.INCONCLUSIVE
+    # two draws of one distribution: the interval straddles 0
+    b = [(i * 3) % 7 for i in range(200)]
+    noise = stats.paired_bootstrap(mean, a, b)
+    assert noise["lo"] < 0 < noise["hi"]
+    assert stats.compare_interval(noise["lo"], noise["hi"], 0.0, "above") == stats.INCONCLUSIVE
+    clear = stats.paired_bootstrap(mean, a, [x + 2 for x in a])
+    assert clear["lo"] == pytest.approx(2) and stats.compare_interval(clear["lo"], clear["hi"], 0, "above") == stats.HOLDS
+    assert stats.compare_interval(clear["lo"], clear["hi"], 0, "below") == stats.FAILS
+    again = stats.paired_bootstrap(mean, a, b)                             # fixed seed: the same interval
+    assert (again["lo"], again["hi"]) == (noise["lo"], noise["hi"]) and noise["resamples"] == 1000
+
+
+def test_seed_interval_is_the_t_interval():
+    r = stats.seed_interval([1.0, 2.0, 3.0])
+    assert r["mean"] == 2.0 and r["hi"] - 2.0 == pytest.approx(4.303 * 1.0 / math.sqrt(3))
+    assert math.isnan(stats.seed_interval([5.0])["lo"])
+    assert stats.compare_interval(float("nan"), float("nan"), 0, "above") == stats.INCONCLUSIVE
+
+
+def test_verdict_outcomes_and_markdown():
+    assert stats.outcome_from_p(0.01) == stats.HOLDS
+    assert stats.outcome_from_p(0.2, 0.01) == stats.FAILS
+    assert stats.outcome_from_p(0.2, 0.3) == stats.INCONCLUSIVE
+    v = stats.Verdict("the rate fell", stats.INCONCLUSIVE, "exact McNemar: 2 fell, 1 rose, p = 0.50")
+    assert v.markdown() == "- ~ inconclusive: the rate fell — exact McNemar: 2 fell, 1 rose, p = 0.50"
+    with pytest.raises(ValueError, match="outcome"):
+        stats.Verdict("x", "maybe", "")
