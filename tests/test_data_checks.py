@@ -32,10 +32,10 @@ def _targets(root, rel="lists/targets.txt", n=20):
 def test_truncated_target_list_is_refused_naming_it(tmp_path):
     path = _targets(tmp_path)
     vocab = D.Vocab(sorted(set(WORDS)))
-    assert len(load_targets("test", vocab, path=path).sentences) == 20      # intact: read
+    assert len(load_targets("test", vocab, path=path, max_len=20).sentences) == 20      # intact: read
     path.write_text("".join(path.read_text().splitlines(keepends=True)[:9]))  # cut, as 500 -> 246
     with pytest.raises(D.DataError, match=r"lists/targets\.txt: sha256 .* does not match .*SHA256SUMS"):
-        load_targets("test", vocab, path=path)
+        load_targets("test", vocab, path=path, max_len=20)
 
 
 def test_a_line_deleted_and_another_duplicated_is_refused(tmp_path):
@@ -43,7 +43,7 @@ def test_a_line_deleted_and_another_duplicated_is_refused(tmp_path):
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines[:3] + lines[4:] + lines[-1:]))           # same line count
     with pytest.raises(D.DataError, match="targets.txt: sha256"):
-        load_targets("test", D.Vocab(sorted(set(WORDS))), path=path)
+        load_targets("test", D.Vocab(sorted(set(WORDS))), path=path, max_len=20)
 
 
 def test_pinned_files_are_verified_without_sha256sums(tmp_path, monkeypatch):
@@ -60,14 +60,14 @@ def test_pinned_files_are_verified_without_sha256sums(tmp_path, monkeypatch):
     (tmp_path / rel).parent.mkdir(parents=True)
     (tmp_path / rel).write_text("you are stupid\n")
     with pytest.raises(D.DataError, match=r"train_500_cp1\.txt: sha256 .* \(from ntlib\.sources\.PINS\)"):
-        load_targets("train", D.Vocab(sorted(set(WORDS))), data_dir=tmp_path)
+        load_targets("train", D.Vocab(sorted(set(WORDS))), data_dir=tmp_path, max_len=20)
 
 
 def test_missing_sha256sums_warns_naming_what_was_not_verified(tmp_path):
     path = _targets(tmp_path)
     (tmp_path / "SHA256SUMS").unlink()
     with pytest.warns(UserWarning, match=rf"{path}: not verified \(no SHA256SUMS in {tmp_path}"):
-        load_targets("test", D.Vocab(sorted(set(WORDS))), path=path)
+        load_targets("test", D.Vocab(sorted(set(WORDS))), path=path, max_len=20)
 
 
 def test_verified_hashes_are_cached_by_size_and_mtime(tmp_path):
@@ -86,7 +86,7 @@ def test_explicit_data_dir_or_ntlib_data_that_does_not_exist_is_an_error(tmp_pat
     with pytest.raises(D.DataError, match=r"\$NTLIB_DATA: .*shraed is not a folder"):
         D.load_corpus(get_profile("smoke").data)
     with pytest.raises(D.DataError, match="NTLIB_DATA"):
-        load_targets("train", D.Vocab(WORDS))
+        load_targets("train", D.Vocab(WORDS), max_len=20)
 
 
 def _tiny_swda(tmp_path, last="Fine."):

@@ -19,7 +19,7 @@ def test_non_utf8_target_list_names_file_and_line(tmp_path):
     p.write_bytes(b"you are stupid\ni hate you\nshut up caf\xe9\n")
     with pytest.warns(UserWarning, match="not verified"):
         with pytest.raises(D.DataError, match=r"targets\.txt:3: not UTF-8"):
-            load_targets("test", D.Vocab(["you"]), path=p)
+            load_targets("test", D.Vocab(["you"]), path=p, max_len=20)
 
 
 def test_non_utf8_vocabulary_names_file_and_line(tmp_path):
