@@ -13,6 +13,7 @@ import contextlib
 
 import torch
 
+from .device import model_device, multinomial
 from .models import BOS, EOS, PAD, eval_mode
 
 NEVER = (PAD, BOS)   # tokens a decoder may not emit
@@ -26,12 +27,14 @@ def _eval(model):
 
 
 def _generate(model, src: torch.Tensor, max_len: int, pick) -> torch.Tensor:
-    """Token-by-token decoding; ``pick(logprobs (B, V)) -> (B,)`` chooses each next token."""
+    """Token-by-token decoding; ``pick(logprobs (B, V)) -> (B,)`` chooses each next token.
+    Runs on the model's device (``src`` is moved there); the ids come back on it."""
     with _eval(model):
+        src = src.to(model_device(model))
         enc, state, mask = model.encode(src)
-        B = src.shape[0]
-        y = torch.full((B,), BOS, dtype=torch.long)
-        done = torch.zeros(B, dtype=torch.bool)
+        B, dev = src.shape[0], src.device
+        y = torch.full((B,), BOS, dtype=torch.long, device=dev)
+        done = torch.zeros(B, dtype=torch.bool, device=dev)
         out = []
         for _ in range(max_len):
             logprobs, state = model.step(y, state, enc, mask)               # (B, V)
@@ -59,7 +62,7 @@ def sample(model, src: torch.Tensor, max_len: int = 20, temperature: float = 1.0
 
     def pick(lp):
         probs = torch.softmax(lp / temperature, dim=-1)                    # (B, V)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        return multinomial(probs, generator)      # a CPU generator draws the same on any device
     return _generate(model, src, max_len, pick)
 
 
@@ -76,14 +79,15 @@ def beam_search(model, src: torch.Tensor, beam_size: int = 10,
     """
     K, ninf = beam_size, float("-inf")
     with _eval(model):
+        src = src.to(model_device(model))
         enc, (h, c), mask = model.encode(src)
-        B = src.shape[0]
+        B, dev = src.shape[0], src.device
         enc, mask = enc.repeat_interleave(K, 0), mask.repeat_interleave(K, 0)   # (B·K, S, H)
         state = (h.repeat_interleave(K, 1), c.repeat_interleave(K, 1))          # (1, B·K, H)
-        scores = torch.full((B, K), ninf)
+        scores = torch.full((B, K), ninf, device=dev)
         scores[:, 0] = 0.0                      # one live beam at the start: no duplicates
-        tokens = torch.empty(B, K, 0, dtype=torch.long)
-        y = torch.full((B * K,), BOS, dtype=torch.long)
+        tokens = torch.empty(B, K, 0, dtype=torch.long, device=dev)
+        y = torch.full((B * K,), BOS, dtype=torch.long, device=dev)
         fin_scores, fin_tokens = [], []         # per step: (B, K) and (B, K, t + 1)
         for t in range(max_len + 1):
             logprobs, state = model.step(y, state, enc, mask)                # (B·K, V)
@@ -96,7 +100,7 @@ def beam_search(model, src: torch.Tensor, beam_size: int = 10,
                 kth = cand.view(B, K * V).topk(K, dim=1).values[:, -1:]      # (B, 1)
                 eos_scores = eos_scores.masked_fill(eos_scores < kth, ninf)
             fin_scores.append(eos_scores)
-            fin_tokens.append(torch.cat([tokens, torch.full((B, K, 1), EOS)], dim=2))
+            fin_tokens.append(torch.cat([tokens, torch.full((B, K, 1), EOS, device=dev)], dim=2))
             if t == max_len:
                 break
             cand[:, :, EOS] = ninf
@@ -104,7 +108,7 @@ def beam_search(model, src: torch.Tensor, beam_size: int = 10,
             beam, word = flat // V, flat % V
             tokens = torch.cat([tokens.gather(1, beam.unsqueeze(2).expand_as(tokens)),
                                 word.unsqueeze(2)], dim=2)                   # (B, K, t + 1)
-            rows = (beam + torch.arange(B).unsqueeze(1) * K).view(-1)        # (B·K,)
+            rows = (beam + torch.arange(B, device=dev).unsqueeze(1) * K).view(-1)   # (B·K,)
             state = (state[0][:, rows], state[1][:, rows])
             y = word.view(-1)
             kth_done = torch.cat(fin_scores, 1).topk(K, dim=1).values[:, -1]   # (B,)
@@ -112,6 +116,8 @@ def beam_search(model, src: torch.Tensor, beam_size: int = 10,
                 break
         all_scores = torch.cat(fin_scores, dim=1)                            # (B, K·steps)
         best, where = all_scores.topk(min(K, all_scores.shape[1]), dim=1)
+        best, where = best.cpu(), where.cpu()                                # one copy, not B·K
+        fin_tokens = [f.cpu() for f in fin_tokens]
         results = []
         for b in range(B):
             nbest = []
@@ -135,5 +141,7 @@ def respond(model, src: torch.Tensor, vocab, method: str = "greedy", batch_size:
         ids = methods[method](model, src[i:i + batch_size], max_len=max_len, **kwargs)
         if method == "beam":
             ids = [nbest[0][0] if nbest else [EOS] for nbest in ids]
+        else:
+            ids = ids.cpu()                       # one copy, not a sync per row
         out.extend(" ".join(vocab.decode(row)) for row in ids)
     return out

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import MMIConfig
+from .device import model_device
 from .metrics import bleu4, corpus_bleu4, diversity, ent_n, max_ratio, tensor_to_strings
 from .models import BOS, EOS, PAD
 
@@ -58,16 +59,17 @@ def beam_search_antilm(seq2seq, lm, src: torch.Tensor, beam_size: int = 10, max_
     use_lm = lm is not None and lam != 0.0 and g > 0
     if use_lm:
         lm.eval()
+    src = src.to(model_device(seq2seq))
     enc, (h, c), mask = seq2seq.encode(src)
-    B = src.shape[0]
+    B, dev = src.shape[0], src.device
     enc, mask = enc.repeat_interleave(K, 0), mask.repeat_interleave(K, 0)      # (B·K, S, H)
     state = (h.repeat_interleave(K, 1), c.repeat_interleave(K, 1))             # (1, B·K, H)
     lm_state = None
-    score = torch.full((B, K), ninf)
+    score = torch.full((B, K), ninf, device=dev)
     score[:, 0] = 0.0                        # one live beam at the start: no duplicates
-    logp, lm_logp = torch.zeros(B, K), torch.zeros(B, K)
-    tokens = torch.empty(B, K, 0, dtype=torch.long)
-    y = torch.full((B * K,), BOS, dtype=torch.long)
+    logp, lm_logp = torch.zeros(B, K, device=dev), torch.zeros(B, K, device=dev)
+    tokens = torch.empty(B, K, 0, dtype=torch.long, device=dev)
+    y = torch.full((B * K,), BOS, dtype=torch.long, device=dev)
     fin = []                                 # per step: (score, logp, lm_logp) (B, K), tokens
     for t in range(max_len + 1):
         lp, state = seq2seq.step(y, state, enc, mask)
@@ -94,7 +96,7 @@ def beam_search_antilm(seq2seq, lm, src: torch.Tensor, beam_size: int = 10, max_
         lm_logp = lm_logp.gather(1, beam) + lm_lp.view(B, K * V).gather(1, flat)
         tokens = torch.cat([tokens.gather(1, beam.unsqueeze(2).expand_as(tokens)),
                             word.unsqueeze(2)], dim=2)                        # (B, K, t + 1)
-        rows = (beam + torch.arange(B).unsqueeze(1) * K).view(-1)             # (B·K,)
+        rows = (beam + torch.arange(B, device=dev).unsqueeze(1) * K).view(-1)  # (B·K,)
         state = (state[0][:, rows], state[1][:, rows])
         if lm_state is not None:
             lm_state = (lm_state[0][:, rows], lm_state[1][:, rows])
@@ -104,6 +106,7 @@ def beam_search_antilm(seq2seq, lm, src: torch.Tensor, beam_size: int = 10, max_
             if bool((score[:, 0] <= kth_done).all()):
                 break
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
+    fin = [tuple(t.cpu() for t in f) for f in fin]      # one copy each, not a sync per hypothesis
     for f_score, f_logp, f_lm, f_tok in fin:
         for b, k in torch.isfinite(f_score).nonzero().tolist():
             finished[b].append(Hypothesis(tuple(f_tok[b, k].tolist()), float(f_logp[b, k]),
@@ -144,6 +147,7 @@ def lm_ppl(lm, responses: list[list[int]], batch_size: int = 256) -> float:
         tgt = torch.full((len(chunk), max(len(r) for r in chunk) + 1), PAD, dtype=torch.long)
         for j, r in enumerate(chunk):
             tgt[j, :len(r) + 1] = torch.tensor(list(r) + [EOS])
+        tgt = tgt.to(model_device(lm))
         nll -= float(lm.token_logprobs(tgt).sum())
         n += int((tgt != PAD).sum())
     return math.exp(nll / n)

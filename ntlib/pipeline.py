@@ -65,28 +65,38 @@ class Baselines:
     history: dict
 
 
-def baselines_run_dir(profile: Profile, run_root: str | Path = "runs") -> Path:
+def baselines_run_dir(profile: Profile, run_root: str | Path = "runs", bf16: bool = False) -> Path:
+    """Run folder keyed by the configs (not the device: a run is the same on every device);
+    bf16 training, which changes the weights, gets its own folder."""
     key = config_hash(profile.data, profile.lm, profile.seq2seq, profile.train, profile.lm_train)
-    return Path(run_root) / f"baselines-{profile.data.corpus}-{profile.name}-{key}"
+    return Path(run_root) / f"baselines-{profile.data.corpus}-{profile.name}-{key}{'-bf16' if bf16 else ''}"
 
 
 def baselines(profile: Profile, run_root: str | Path = "runs", data_dir: str | Path | None = None,
-              progress: bool = True) -> Baselines:
-    """Train (or load from the run folder) the LM and the seq2seq; resumes an interrupted run."""
+              progress: bool = True, device: str | torch.device | None = None,
+              bf16: bool = False) -> Baselines:
+    """Train (or load from the run folder) the LM and the seq2seq; resumes an interrupted run.
+
+    ``device``: a device setting (``ntlib.device.resolve_device``; ``None`` = ``$NTLIB_DEVICE``
+    or auto); the models are trained and returned there, the data tensors stay on the CPU.
+    ``bf16``: train under bf16 autocast (its own run folder)."""
+    from .device import resolve_device
     from .train import fit, load_model   # train imports data; keep this module light
+    device = resolve_device(device)
     data = load_dataset(profile, data_dir)
-    run_dir = baselines_run_dir(profile, run_root)
+    run_dir = baselines_run_dir(profile, run_root, bf16)
     models, history = {}, {}
     for kind, mcfg, tcfg, train, valid in (
             ("lm", profile.lm, profile.lm_train, data.lm_train, data.lm_valid),
             ("seq2seq", profile.seq2seq, profile.train, data.train, data.valid)):
         path = run_dir / f"{kind}.pt"
         if path.exists():
-            models[kind] = load_model(path)
+            models[kind] = load_model(path, device)
         else:
             torch.manual_seed(tcfg.seed)
             model = build_model(kind, len(data.vocab), mcfg)
-            history[kind] = fit(model, kind, train, valid, tcfg, path, progress=progress)
-            models[kind] = load_model(path)
+            history[kind] = fit(model, kind, train, valid, tcfg, path, progress=progress,
+                                device=device, bf16=bf16)
+            models[kind] = load_model(path, device)
         models[kind].eval()
     return Baselines(data, models["lm"], models["seq2seq"], run_dir, history)

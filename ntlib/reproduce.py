@@ -6,6 +6,8 @@ the previous stage's key; a stage whose key matches its done-marker is skipped, 
 unchanged reproduction re-runs in seconds and an interrupted one resumes at the stage it
 stopped in (inside a stage, the baseline models resume from their last checkpoint).
 Executed notebooks are kept under ``runs/reproduce-<corpus>-<profile>/``.
+``--device auto|cpu|cuda[:N]`` (default ``$NTLIB_DEVICE`` or auto) is passed to every notebook;
+a GPU run gets its own cache keys.
 """
 from __future__ import annotations
 
@@ -43,13 +45,15 @@ def _rel(path: Path, start: Path) -> str:
         return str(path)
 
 
-def stage_keys(profile: str, corpus: str, notebooks_dir: Path) -> dict[str, str]:
-    """Cache key per stage: profile + corpus + notebook + ntlib sources + upstream key."""
+def stage_keys(profile: str, corpus: str, notebooks_dir: Path, device_type: str = "cpu") -> dict[str, str]:
+    """Cache key per stage: profile + corpus + notebook + ntlib sources + upstream key (+ the
+    device type when not the CPU: GPU arithmetic differs in the last bits)."""
     keys, prev, src = {}, "", _sources_digest()
     prof = dataclasses.asdict(get_profile(profile, corpus))
+    extra = () if device_type == "cpu" else (device_type,)
     for stage in STAGES:
         nb = notebook_digest(notebooks_dir / f"{stage}.ipynb")
-        prev = keys[stage] = config_hash(prof, corpus, nb, src, prev)
+        prev = keys[stage] = config_hash(prof, corpus, nb, src, prev, *extra)
     return keys
 
 
@@ -114,17 +118,21 @@ def default_reports_dir(profile: str, corpus: str) -> Path:
 def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str | Path = ROOT / "runs",
               reports_dir: str | Path | None = None, data_dir: str | None = None,
               stages: tuple[str, ...] = STAGES, force: bool = False,
-              notebooks_dir: str | Path = ROOT / "notebooks") -> list[dict]:
-    """Run the numbered notebooks in order; return one record per stage (key, cached, seconds)."""
+              notebooks_dir: str | Path = ROOT / "notebooks", device: str | None = None) -> list[dict]:
+    """Run the numbered notebooks in order; return one record per stage (key, cached, seconds).
+    ``device``: the notebooks' device setting (``None``: ``$NTLIB_DEVICE`` or auto)."""
     import papermill as pm
 
+    from .device import ENV, resolve_device
+    device = device if device is not None else os.environ.get(ENV, "auto")
+    device_type = resolve_device(device).type          # a bad setting fails here, not in stage 2
     notebooks_dir = Path(notebooks_dir)
     reports_dir = Path(reports_dir or default_reports_dir(profile, corpus)).resolve()
     run_root = Path(run_root).resolve()
     out_dir = run_root / f"reproduce-{corpus}-{profile}"
     out_dir.mkdir(parents=True, exist_ok=True)
     reports_dir.mkdir(parents=True, exist_ok=True)
-    keys = stage_keys(profile, corpus, notebooks_dir)
+    keys = stage_keys(profile, corpus, notebooks_dir, device_type)
     records, t_all = [], time.time()
     for i, stage in enumerate(stages, 1):
         marker = out_dir / f"{stage}.done.json"
@@ -138,10 +146,11 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
         pm.execute_notebook(
             str(notebooks_dir / f"{stage}.ipynb"), str(out_dir / f"{stage}.ipynb"),
             parameters=dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
-                            reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir),
+                            reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir,
+                            device=device),
             cwd=str(notebooks_dir), progress_bar=False, kernel_name="python3")
         rec = {"stage": stage, "key": keys[stage], "seconds": round(time.time() - t0, 1),
-               "profile": profile, "corpus": corpus, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+               "profile": profile, "corpus": corpus, "device": device_type, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
         write_json(rec, marker)
         print(f"[{i}/{len(stages)}] {stage}: done in {rec['seconds']:.0f} s", flush=True)
         records.append({**rec, "cached": False})
@@ -164,8 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="re-run stages even when cached")
     ap.add_argument("--publish", action="store_true",
                     help="after the run, copy the executed notebooks (cleaned) over notebooks/")
+    ap.add_argument("--device", default=None, help="auto (CUDA when present, else CPU), cpu, cuda "
+                    "or cuda:N; default $NTLIB_DEVICE or auto")
     a = ap.parse_args(argv)
-    reproduce(a.profile, a.corpus, a.run_root, a.reports_dir, a.data_dir, tuple(a.stages), a.force)
+    reproduce(a.profile, a.corpus, a.run_root, a.reports_dir, a.data_dir, tuple(a.stages), a.force,
+              device=a.device)
     if a.publish:
         for path in publish(a.profile, a.corpus, a.run_root):
             print(f"published {path}")
