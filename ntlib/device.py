@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 
 import torch
 
@@ -90,12 +91,23 @@ def multinomial(probs: torch.Tensor, generator: torch.Generator | None) -> torch
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
+@contextlib.contextmanager
 def autocast(device: torch.device | str, enabled: bool):
-    """bf16 autocast on ``device`` when ``enabled`` (matmuls, LSTMs in bf16; softmax, losses in
-    fp32), else a no-op context: the fp32 default path is untouched."""
+    """bf16 autocast on ``device`` when ``enabled`` (matmuls and, on CUDA, LSTMs in bf16; softmax
+    and losses in fp32), else a no-op context: the fp32 default path is untouched. On the CPU
+    oneDNN is switched off inside the block: its LSTM has no bf16 primitive on CPUs without
+    bf16 instructions ("could not create a primitive descriptor"), so CPU LSTMs stay fp32."""
     if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+        yield
+        return
+    device = torch.device(device)
+    with contextlib.ExitStack() as stack:
+        if device.type == "cpu":
+            with warnings.catch_warnings():      # a notice about Intel GPUs' TF32, not about us
+                warnings.simplefilter("ignore", UserWarning)
+                stack.enter_context(torch.backends.mkldnn.flags(enabled=False))
+        stack.enter_context(torch.autocast(device_type=device.type, dtype=torch.bfloat16))
+        yield
 
 
 def synchronize(device: torch.device | str) -> None:

@@ -244,7 +244,7 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
                                       disable=not progress) as bar, autocast(dev, bf16):
         for r in range(cfg.restarts):
             x = init.to(dev, copy=True) if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
-            cur, _ = trigger_loss(seq2seq, lm, x, tgt, lam)
+            cur = trigger_loss(seq2seq, lm, x, tgt, lam)[0].float()   # fp32 also under bf16 autocast
             if best_x is None:
                 best_x = x.clone()
             skip = done.clone()                        # already hit in an earlier restart
