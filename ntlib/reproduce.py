@@ -7,7 +7,8 @@ unchanged reproduction re-runs in seconds and an interrupted one resumes at the 
 stopped in (inside a stage, the baseline models resume from their last checkpoint).
 Executed notebooks are kept under ``runs/reproduce-<corpus>-<profile>/``.
 ``--device auto|cpu|cuda[:N]`` (default ``$NTLIB_DEVICE`` or auto) is passed to every notebook;
-a GPU run gets its own cache keys.
+a GPU run gets its own cache keys. ``--estimate`` times a few steps of every stage on the
+device instead and prints the expected time of the profile (``ntlib.estimate``).
 """
 from __future__ import annotations
 
@@ -175,7 +176,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="after the run, copy the executed notebooks (cleaned) over notebooks/")
     ap.add_argument("--device", default=None, help="auto (CUDA when present, else CPU), cpu, cuda "
                     "or cuda:N; default $NTLIB_DEVICE or auto")
+    ap.add_argument("--estimate", action="store_true", help="run nothing: time a few steps of every "
+                    "stage on the device and print the profile's expected time per stage and in all")
     a = ap.parse_args(argv)
+    if a.estimate:
+        from .estimate import estimate, format_estimate
+        print(format_estimate(estimate(a.profile, a.corpus, a.device, a.data_dir)), flush=True)
+        return 0
     reproduce(a.profile, a.corpus, a.run_root, a.reports_dir, a.data_dir, tuple(a.stages), a.force,
               device=a.device)
     if a.publish:
