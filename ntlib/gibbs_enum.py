@@ -111,7 +111,9 @@ def onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos) -> torch.Tensor:
         # FlopCounterMode, used by the benchmark) reject leaf inputs under autograd.grad
         return t if t.requires_grad else t.detach().requires_grad_(True)
 
-    with torch.enable_grad():
+    # cuDNN's LSTM backward refuses eval mode ("can only be called in training mode"); the
+    # models stay in eval mode (no dropout), so the native LSTM kernels are used here on CUDA
+    with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
         e = differentiable(seq2seq.src_embedding(x))                             # (B, n, E)
         neg_loss = _target_mean(seq2seq.token_logprobs(None, tgt, src_emb=e), tgt)
         inputs = [e]
