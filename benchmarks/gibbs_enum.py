@@ -11,15 +11,22 @@ FLOPs = matmuls counted by torch's FlopCounterMode + LSTM cells counted by forwa
 (8·H·(E+H) per token, ×3 when the call is differentiated).
 
 Run: ``.venv/bin/python benchmarks/gibbs_enum.py`` (about three minutes on one core).
+
+``--device cuda`` (or auto with CUDA present) runs the same comparison on the GPU with 32
+targets, in fp32 and with bf16 autocast scoring (``gibbs_enum(bf16=True)``), at the profile's
+chunk of 128 rows and at 2048 rows, against the card's measured fp32 / bf16 matmul peaks (wall
+time, synchronised). ``--quick``: a few-second rehearsal (4 targets, G = 20).
 """
 from __future__ import annotations
 
+import argparse
 import time
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ntlib.config import GibbsConfig, ModelConfig
+from ntlib.config import GibbsConfig, ModelConfig, override
+from ntlib.device import resolve_device, synchronize
 from ntlib.gibbs_enum import gibbs_enum, gibbs_enum_reference, random_triggers
 from ntlib.data import EOS
 from ntlib.models import LSTMLM, Seq2Seq
@@ -87,7 +94,56 @@ def best_of(fns, reps: int = REPS):
     return best
 
 
-def main():
+def gpu(dev, quick: bool) -> None:
+    """Batched gibbs-enum on CUDA: targets/s and achieved fraction of the fp32 / bf16 matmul peak."""
+    import train_throughput as tt          # benchmarks/ is on sys.path when run as a script
+    torch.manual_seed(0)
+    s2s, lm = Seq2Seq(V, MODEL).eval().to(dev), LSTMLM(V, MODEL).eval().to(dev)
+    n = 4 if quick else 32
+    gen = torch.Generator().manual_seed(1)
+    tgt = torch.zeros(n, 8, dtype=torch.long)
+    for i, m in enumerate(torch.randint(2, 7, (n,), generator=gen).tolist()):
+        tgt[i, :m] = torch.randint(4, V, (m,), generator=gen)
+        tgt[i, m] = EOS
+    tgt = tgt.to(dev)
+    init = random_triggers(n, GIBBS.input_len, V, gen).to(dev)
+    peaks = {False: tt.cuda_mm_peak(dev, torch.float32), True: tt.cuda_mm_peak(dev, torch.bfloat16)}
+    print(f"{torch.cuda.get_device_name(dev)}: matmul peak fp32 {peaks[False] / 1e3:.1f}, bf16 "
+          f"{peaks[True] / 1e3:.1f} TFLOP/s; {n} targets, G={GIBBS.candidates}, 1 sweep", flush=True)
+    ref = {}
+    for io in (False, True):
+        for chunk in (128, 2048):
+            for bf16 in (False, True):
+                cfg = override(GIBBS, chunk_size=chunk)
+
+                def run():
+                    return gibbs_enum(s2s, tgt, cfg, lm=lm, io=io, init=init, bf16=bf16)
+                flops = count_flops(run, (s2s, lm))
+                run()
+                synchronize(dev)
+                t0 = time.perf_counter()
+                res = run()
+                synchronize(dev)
+                t = time.perf_counter() - t0
+                ref.setdefault(io, res)
+                same = torch.equal(res.triggers, ref[io].triggers)
+                print(f"{'io' if io else 'o '} chunk {chunk:>4} {'bf16' if bf16 else 'fp32'}: {n / t:.2f} targets/s "
+                      f"({t:.2f} s), {flops / t / 1e12:.2f} TFLOP/s = {100 * flops / t / 1e9 / peaks[bf16]:.1f}% of the "
+                      f"{'bf16' if bf16 else 'fp32'} peak; triggers as fp32/128: {same}, "
+                      f"max |Δloss| {float((res.loss - ref[io].loss).abs().max()):.1e}", flush=True)
+
+
+def main(argv=None):
+    global TARGETS, REF_TARGETS, GIBBS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto")
+    ap.add_argument("--quick", action="store_true", help="4 targets, G = 20: a few seconds")
+    a = ap.parse_args(argv)
+    dev = resolve_device(a.device)
+    if a.quick:
+        TARGETS, REF_TARGETS, GIBBS = 4, 1, override(GIBBS, candidates=20)
+    if dev.type == "cuda":
+        return gpu(dev, a.quick)
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
     s2s, lm = Seq2Seq(V, MODEL).eval(), LSTMLM(V, MODEL).eval()
@@ -100,11 +156,12 @@ def main():
     init = random_triggers(TARGETS, GIBBS.input_len, V, gen)
     # the shared CPU's speed drifts (one short measurement once read 81 instead of ~155 GFLOP/s):
     # the peak is the best of three measurements, so the percentages are not flattered by a slow one
-    peak = max(matmul_peak() for _ in range(3))
+    peak = max(matmul_peak(1.0 if a.quick else 3.0) for _ in range(1 if a.quick else 3))
     print(f"threads={THREADS}  fp32 matmul peak: {peak:.1f} GFLOP per CPU-second (best of 3); "
           f"searches: best of {REPS} alternating runs")
     for io in (False, True):
         kind = "io (λ_in=1, LM term)" if io else "o  (λ_in=0)"
+
         def batched():
             return gibbs_enum(s2s, tgt, GIBBS, lm=lm, io=io, init=init)
 
@@ -112,7 +169,7 @@ def main():
             return gibbs_enum_reference(s2s, tgt[:REF_TARGETS], GIBBS, lm=lm, io=io,
                                         init=init[:REF_TARGETS])
         flops = count_flops(batched, (s2s, lm))
-        (fast, t_fast, c_fast), (ref, t_ref, c_ref) = best_of([batched, loop])
+        (fast, t_fast, c_fast), (ref, t_ref, c_ref) = best_of([batched, loop], 1 if a.quick else REPS)
         same = torch.equal(fast.triggers[:REF_TARGETS], ref.triggers)
         dloss = float((fast.loss[:REF_TARGETS] - ref.loss).abs().max())
         r_fast, r_ref = TARGETS / t_fast, REF_TARGETS / t_ref

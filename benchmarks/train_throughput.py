@@ -8,14 +8,21 @@ output layer's shape, estimates a step's FLOPs as 3 × the forward matmul FLOPs 
 attention, output layer; embeddings free; padded positions counted, as they are computed) and
 prints the fraction of that peak reached. Run: ``.venv/bin/python benchmarks/train_throughput.py``
 (≈ 2 min). The CPU may be shared with other processes: numbers are noisy, rerun to compare.
+
+When CUDA is present (``--device auto|cuda``) the small and paper presets are also timed on the
+GPU, in fp32 and under bf16 autocast, against the card's measured fp32 and bf16 matmul peaks
+(8192² GEMMs; fp32 without TF32, torch's default). ``--no-cpu`` skips the CPU rows,
+``--quick`` is a short rehearsal (one thread, 8 steps).
 """
 from __future__ import annotations
 
+import argparse
 import time
 
 import torch
 
 from ntlib import evaluate, train
+from ntlib.device import resolve_device, synchronize, to_device
 from ntlib.config import PROFILES
 from ntlib.data import EOS, PAD, PairTensors
 from ntlib.models import build_model
@@ -60,34 +67,70 @@ def mm_gflops(H: int, rows: int = BATCH * 8, reps: int = 20) -> float:
     return 2 * rows * H * V / best / 1e9
 
 
-def measure(name: str, data: PairTensors) -> dict:
+def cuda_mm_peak(device, dtype: torch.dtype, n: int = 8192, reps: int = 10) -> float:
+    """The card's measured matmul GFLOP/s: best of ``reps`` n×n×n GEMMs in ``dtype``."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    synchronize(device)
+    best = float("inf")
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        a @ b
+        end.record()
+        end.synchronize()
+        best = min(best, start.elapsed_time(end) / 1e3)
+    return 2 * n ** 3 / best / 1e9
+
+
+def measure(name: str, data: PairTensors, device=torch.device("cpu"), bf16: bool = False,
+            peak: float | None = None, steps: int = STEPS) -> dict:
     cfg = PROFILES[name].seq2seq
     torch.manual_seed(0)
-    model = build_model("seq2seq", V, cfg)
+    model = build_model("seq2seq", V, cfg).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, fused=True)   # as fit
     index = train.epoch_batches(evaluate.sort_lengths(data), BATCH, None, torch.Generator().manual_seed(0))
-    batches = [data.subset(i) for i in index[:WARMUP + STEPS]]
-    train.train_epoch(model, opt, batches[:WARMUP], evaluate.LOSSES["seq2seq"], 5.0, progress=False)
+    batches = [to_device(data.subset(i), device) for i in index[:WARMUP + steps]]
+    train.train_epoch(model, opt, batches[:WARMUP], evaluate.LOSSES["seq2seq"], 5.0, progress=False, bf16=bf16)
+    synchronize(device)
     stats = train.train_epoch(model, opt, batches[WARMUP:], evaluate.LOSSES["seq2seq"], 5.0,
-                              progress=False)
+                              progress=False, bf16=bf16)    # each step reads the loss: synchronised
     flops = sum(step_flops(b, cfg.emb, cfg.hidden) for b in batches[WARMUP:])
-    peak = mm_gflops(cfg.hidden)
+    peak = mm_gflops(cfg.hidden) if peak is None else peak
     achieved = flops / stats["seconds"] / 1e9
-    return {"preset": name, "emb/hidden": f"{cfg.emb}/{cfg.hidden}",
-            "threads": torch.get_num_threads(), "tokens/s": stats["tokens"] / stats["seconds"],
-            "pairs/s": STEPS * BATCH / stats["seconds"], "GFLOP/s": achieved,
+    where = f"{torch.get_num_threads()} thread(s)" if device.type == "cpu" else torch.cuda.get_device_name(device)
+    return {"preset": name, "emb/hidden": f"{cfg.emb}/{cfg.hidden}", "device": where,
+            "dtype": "bf16 autocast" if bf16 else "fp32", "tokens/s": stats["tokens"] / stats["seconds"],
+            "pairs/s": steps * BATCH / stats["seconds"], "GFLOP/s": achieved,
             "mm GFLOP/s": peak, "% of mm peak": 100 * achieved / peak}
 
 
-def main() -> None:
+def main(argv=None) -> None:
     import pandas as pd
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="auto", help="auto: the CPU rows, plus CUDA rows when present")
+    ap.add_argument("--no-cpu", action="store_true", help="skip the CPU rows")
+    ap.add_argument("--quick", action="store_true", help="one thread, 8 steps, smoke/small presets")
+    a = ap.parse_args(argv)
+    dev = resolve_device(a.device)
+    steps = 8 if a.quick else STEPS
     data = switchboard_like(BATCH * 50 * 2)          # enough for two length buckets
     rows = []
-    for threads in THREADS:
-        torch.set_num_threads(threads)
-        for name in ("smoke", "small", "paper"):
-            rows.append(measure(name, data))
-            print(rows[-1], flush=True)
+    if not a.no_cpu:
+        for threads in ((1,) if a.quick else THREADS):
+            torch.set_num_threads(threads)
+            for name in (("smoke", "small") if a.quick else ("smoke", "small", "paper")):
+                rows.append(measure(name, data, steps=steps))
+                print(rows[-1], flush=True)
+    if dev.type == "cuda":
+        peaks = {False: cuda_mm_peak(dev, torch.float32), True: cuda_mm_peak(dev, torch.bfloat16)}
+        print(f"{torch.cuda.get_device_name(dev)}: measured matmul peak fp32 {peaks[False] / 1e3:.1f} TFLOP/s, "
+              f"bf16 {peaks[True] / 1e3:.1f} TFLOP/s (8192² GEMMs, TF32 {torch.backends.cuda.matmul.allow_tf32})",
+              flush=True)
+        for name in ("small", "paper"):
+            for bf16 in (False, True):
+                rows.append(measure(name, data, dev, bf16, peaks[bf16], steps=max(steps, 20)))
+                print(rows[-1], flush=True)
     print(pd.DataFrame(rows).round(1).to_markdown(index=False))
 
 

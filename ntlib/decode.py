@@ -15,6 +15,7 @@ import contextlib
 import torch
 
 from .data import BOS, EOS, PAD
+from .device import model_device, multinomial
 from .models import eval_mode
 
 NEVER = (PAD, BOS)   # tokens a decoder may not emit
@@ -28,12 +29,14 @@ def _eval(model):
 
 
 def _generate(model, src: torch.Tensor, max_len: int, pick) -> torch.Tensor:
-    """Token-by-token decoding; ``pick(logprobs (B, V)) -> (B,)`` chooses each next token."""
+    """Token-by-token decoding; ``pick(logprobs (B, V)) -> (B,)`` chooses each next token.
+    Runs on the model's device (``src`` is moved there); the ids come back on it."""
     with _eval(model):
+        src = src.to(model_device(model))
         enc, state, mask = model.encode(src)
-        B = src.shape[0]
-        y = torch.full((B,), BOS, dtype=torch.long)
-        done = torch.zeros(B, dtype=torch.bool)
+        B, dev = src.shape[0], src.device
+        y = torch.full((B,), BOS, dtype=torch.long, device=dev)
+        done = torch.zeros(B, dtype=torch.bool, device=dev)
         out = []
         for _ in range(max_len):
             logprobs, state = model.step(y, state, enc, mask)               # (B, V)
@@ -61,7 +64,7 @@ def sample(model, src: torch.Tensor, max_len: int, temperature: float = 1.0,
 
     def pick(lp):
         probs = torch.softmax(lp / temperature, dim=-1)                    # (B, V)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        return multinomial(probs, generator)      # a CPU generator draws the same on any device
     return _generate(model, src, max_len, pick)
 
 
@@ -87,16 +90,17 @@ def beam_finished(model, src: torch.Tensor, beam_size: int, max_len: int,
     """
     K, ninf = beam_size, float("-inf")
     with _eval(model):
+        src = src.to(model_device(model))
         enc, (h, c), mask = model.encode(src)
-        B = src.shape[0]
+        B, dev = src.shape[0], src.device
         enc, mask = enc.repeat_interleave(K, 0), mask.repeat_interleave(K, 0)   # (B·K, S, H)
         state = (h.repeat_interleave(K, 1), c.repeat_interleave(K, 1))          # (1, B·K, H)
-        score = torch.full((B, K), ninf)
+        score = torch.full((B, K), ninf, device=dev)
         score[:, 0] = 0.0                       # one live beam at the start: no duplicates
-        logp = torch.zeros(B, K)
-        term_sum = torch.zeros(B, K) if hook is not None else None
-        tokens = torch.empty(B, K, 0, dtype=torch.long)
-        y = torch.full((B * K,), BOS, dtype=torch.long)
+        logp = torch.zeros(B, K, device=dev)
+        term_sum = torch.zeros(B, K, device=dev) if hook is not None else None
+        tokens = torch.empty(B, K, 0, dtype=torch.long, device=dev)
+        y = torch.full((B * K,), BOS, dtype=torch.long, device=dev)
         fin = []                                # per step: (score, logp, term) (B, K), tokens
         for t in range(max_len + 1):
             lp, state = model.step(y, state, enc, mask)
@@ -124,7 +128,7 @@ def beam_finished(model, src: torch.Tensor, beam_size: int, max_len: int,
                 term_sum = term_sum.gather(1, beam) + term.view(B, K * V).gather(1, flat)
             tokens = torch.cat([tokens.gather(1, beam.unsqueeze(2).expand_as(tokens)),
                                 word.unsqueeze(2)], dim=2)                   # (B, K, t + 1)
-            rows = (beam + torch.arange(B).unsqueeze(1) * K).view(-1)        # (B·K,)
+            rows = (beam + torch.arange(B, device=dev).unsqueeze(1) * K).view(-1)   # (B·K,)
             state = (state[0][:, rows], state[1][:, rows])
             if hook is not None:
                 hook.reorder(rows)
@@ -145,6 +149,8 @@ def beam_search(model, src: torch.Tensor, beam_size: int,
     fin = beam_finished(model, src, beam_size, max_len)
     all_scores = torch.cat([f[0] for f in fin], dim=1)                       # (B, K·steps)
     best, where = all_scores.topk(min(K, all_scores.shape[1]), dim=1)
+    best, where = best.cpu(), where.cpu()                                    # one copy, not B·K
+    fin_tokens = [f[3].cpu() for f in fin]
     results = []
     for b in range(src.shape[0]):
         nbest = []
@@ -152,7 +158,7 @@ def beam_search(model, src: torch.Tensor, beam_size: int,
             if s == ninf:
                 break
             step, k = divmod(w, K)
-            nbest.append((fin[step][3][b, k].tolist() + [EOS], s))
+            nbest.append((fin_tokens[step][b, k].tolist() + [EOS], s))
         results.append(nbest)
     return results
 
@@ -168,5 +174,7 @@ def respond(model, src: torch.Tensor, vocab, method: str = "greedy", batch_size:
         ids = methods[method](model, src[i:i + batch_size], max_len=max_len, **kwargs)
         if method == "beam":
             ids = [nbest[0][0] if nbest else [EOS] for nbest in ids]
+        else:
+            ids = ids.cpu()                       # one copy, not a sync per row
         out.extend(" ".join(vocab.decode(row)) for row in ids)
     return out

@@ -14,6 +14,7 @@ from torch import nn
 
 from .data import PAD, PairTensors, Vocab, trim
 from .decode import respond
+from .device import model_device
 from .metrics import bleu4, corpus_bleu4, diversity, tensor_to_strings
 from .models import eval_mode
 
@@ -25,14 +26,15 @@ def seq2seq_nll(model, src: torch.Tensor, tgt: torch.Tensor) -> tuple[torch.Tens
     Sources keep their full width (App. B: padded to 15): the encoder reads the left padding,
     so trimming it per batch would make a source's encoding depend on its batch-mates.
     """
-    tgt = trim(tgt)
+    dev = model_device(model)
+    src, tgt = src.to(dev), trim(tgt).to(dev)
     lp = model.token_logprobs(src, tgt)                                   # (B, T)
     return -lp.sum(), int((tgt != PAD).sum())
 
 
 def lm_nll(model, tgt: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Summed NLL of LM sentences ``tgt`` (B, T) and the number of scored tokens."""
-    tgt = trim(tgt)
+    tgt = trim(tgt).to(model_device(model))
     return -model.token_logprobs(tgt).sum(), int((tgt != PAD).sum())
 
 

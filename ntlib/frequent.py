@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .config import NEGATIVE_LOSS_NAMES, FrequentConfig, config_hash
 from .data import EOS, PAD, PairTensors, Vocab, iterate_batches, trim
 from .decode import greedy, respond
+from .device import model_device, to_device
 from .evaluate import seq2seq_nll, take
 from .metrics import ent_n, max_ratio
 from .train import load_checkpoint, load_model, save_model, train_epoch
@@ -88,7 +89,7 @@ def unlikelihood_negative_loss(logits: torch.Tensor, samples: torch.Tensor,
 
 def negative_weights(samples: torch.Tensor, flagged: torch.Tensor, eos_scale: float) -> torch.Tensor:
     """Per-token weights ``(B, T)``: 1, ``eos_scale`` at <eos> (§4.3), 0 at PAD and unflagged rows."""
-    w = torch.ones(samples.shape, dtype=torch.float)
+    w = torch.ones(samples.shape, dtype=torch.float, device=samples.device)
     w = w.masked_fill(samples == EOS, eos_scale).masked_fill(samples == PAD, 0.0)
     return w * flagged.float().unsqueeze(1)
 
@@ -155,7 +156,8 @@ def _index_stream(n: int, batch_size: int, generator: torch.Generator):
 
 
 def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
-                   cfg: FrequentConfig, max_len: int, progress: bool = True):
+                   cfg: FrequentConfig, max_len: int, progress: bool = True,
+                   device: str | torch.device | None = None, bf16: bool = False):
     """Algorithm 2 on a copy of ``model``; returns ``(model, history)`` (baseline untouched).
 
     Each mini-batch: greedy responses → window; once the window is full, responses with
@@ -164,6 +166,8 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
     by its token count and take two steps, we take one on their sum). No update while the
     window fills (the authors' loop flags nothing then either). ``history`` logs max-ratio /
     Ent-3 of greedy responses to ``valid.src[:log_inputs]`` every ``log_every`` batches.
+    ``device``: where the copy trains (``None``: the model's device); ``bf16``: forward passes
+    of the updates under bf16 autocast.
     """
     neg_loss_fn = get_negative_loss(cfg.negative_loss)
     if not 0.0 < cfg.r_thres < 1.0:
@@ -171,6 +175,9 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
     torch.manual_seed(cfg.seed)                    # dropout masks
     stream = _index_stream(len(train), cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
     model = copy.deepcopy(model)
+    if device is not None:
+        model.to(device)
+    dev = model_device(model)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
     n_batches = max(1, math.ceil(cfg.passes * len(train) / cfg.batch_size))
     window = ResponseWindow(cfg.window)
@@ -183,7 +190,7 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
     def observe(src):
         """Greedy responses to ``src`` (eval mode, no grad) → window; targets and keys."""
         samples = as_targets(greedy(model, src, max_len))                 # (B, T')
-        keys = [tuple(row[row != PAD].tolist()) for row in samples]
+        keys = [tuple(row[row != PAD].tolist()) for row in samples.cpu()]
         window.add(keys)
         bar.update(1)
         bar.set_postfix(window_max=f"{window.most_common()[1]:.3f}", refresh=False)
@@ -193,10 +200,10 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
         """eq. 4 for one mini-batch; returned as (loss, 1) so train_epoch steps on it as is."""
         src, tgt = batch.src, trim(batch.tgt)
         samples, keys = observe(src)
-        flagged = torch.tensor([window.ratio(k) > cfg.r_thres for k in keys])   # (B,)
+        flagged = torch.tensor([window.ratio(k) > cfg.r_thres for k in keys], device=dev)   # (B,)
         tally["flagged"] += int(flagged.sum())
         tally["rows"] += len(keys)
-        neg = torch.zeros(())
+        neg = torch.zeros((), device=dev)
         if flagged.any():   # forward only the flagged rows: the others weigh 0
             rows = flagged.nonzero().squeeze(1)
             s_src, s_y = src[rows], trim(samples[rows])
@@ -223,8 +230,8 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
         observe(train.src[next(stream)])
     while step < n_batches:
         chunk = min(cfg.log_every - step % cfg.log_every, n_batches - step)
-        stats = train_epoch(model, opt, (take(train, next(stream)) for _ in range(chunk)),
-                            loss_fn, cfg.clip_norm, progress=False)
+        stats = train_epoch(model, opt, (to_device(take(train, next(stream)), dev) for _ in range(chunk)),
+                            loss_fn, cfg.clip_norm, progress=False, bf16=bf16)
         step += chunk
         log(step, stats["loss"])
     bar.close()
@@ -234,17 +241,19 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
 
 
 def negative_train_cached(model, data, cfg: FrequentConfig, run_dir: str | Path,
-                          max_len: int, progress: bool = True):
+                          max_len: int, progress: bool = True,
+                          device: str | torch.device | None = None):
     """:func:`negative_train` on ``data`` (a pipeline Dataset), cached in ``run_dir`` by config hash.
 
     ``run_dir`` should be the baselines' run folder (its name already hashes the data and
     baseline configs); the file name adds the hash of ``cfg`` and ``max_len``.
     """
     path = Path(run_dir) / f"frequent-{config_hash(cfg, max_len)}.pt"
+    device = model_device(model) if device is None else device
     if path.exists():
-        return load_model(path).eval(), load_checkpoint(path)["history"]
+        return load_model(path, device).eval(), load_checkpoint(path)["history"]
     tuned, history = negative_train(model, data.train, data.valid, data.vocab, cfg, max_len,
-                                    progress)
+                                    progress, device)
     save_model(tuned, "seq2seq", path, history=history)
     return tuned, history
 

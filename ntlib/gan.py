@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .config import GanConfig, config_hash
 from .data import PAD, PairTensors, trim
 from .decode import respond, sample
+from .device import model_device
 from .evaluate import perplexity, seq2seq_nll
 from .metrics import ent_n, max_ratio
 from .train import load_checkpoint, load_model, save_model, sgd_step
@@ -132,18 +133,20 @@ class GanResult:
     history: dict = field(default_factory=dict)
 
 
-def _batch(pairs: PairTensors, batch_size: int, generator: torch.Generator):
+def _batch(pairs: PairTensors, batch_size: int, generator: torch.Generator,
+           device: torch.device | None = None):
+    """A random mini-batch (indices from the CPU ``generator``) on ``device``."""
     idx = torch.randint(len(pairs), (batch_size,), generator=generator)
-    return pairs.src[idx], pairs.tgt[idx]
+    return pairs.src[idx].to(device), pairs.tgt[idx].to(device)
 
 
 def pretrain_discriminator(D, G, train: PairTensors, cfg: GanConfig, generator, opt=None, *,
                            max_len: int, progress: bool = True) -> list[float]:
     """``d_pretrain_batches`` D updates on real (x, y) vs sampled (x, G(x)) pairs (App. E)."""
     opt = opt or torch.optim.Adam(D.parameters(), lr=cfg.d_lr)
-    losses = []
+    losses, dev = [], model_device(D)
     for _ in tqdm(range(cfg.d_pretrain_batches), desc="GAN: pre-train D", disable=not progress):
-        src, tgt = _batch(train, cfg.batch_size, generator)
+        src, tgt = _batch(train, cfg.batch_size, generator, dev)
         fake = sample_responses(G, src, max_len, generator)
         losses.append(sgd_step(D, opt, discriminator_loss(D, src, tgt, fake), None))
     return losses
@@ -155,13 +158,14 @@ def adversarial_training(G, D, train: PairTensors, cfg: GanConfig, g_lr: float, 
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.d_lr)
     opt_g = torch.optim.SGD(G.parameters(), lr=g_lr)
     hist = {"d_loss": [], "g_loss": [], "d_fake": []}
+    dev = model_device(G)
     G.train()
     for _ in tqdm(range(cfg.g_batches), desc=f"GAN: α_G={g_lr:g}", disable=not progress):
         for _ in range(cfg.d_steps_per_g):
-            src, tgt = _batch(train, cfg.batch_size, generator)
+            src, tgt = _batch(train, cfg.batch_size, generator, dev)
             fake = sample_responses(G, src, max_len, generator)
             hist["d_loss"].append(sgd_step(D, opt_d, discriminator_loss(D, src, tgt, fake), None))
-        src, tgt = _batch(train, cfg.batch_size, generator)
+        src, tgt = _batch(train, cfg.batch_size, generator, dev)
         fake = sample_responses(G, src, max_len, generator)
         with torch.no_grad():
             hist["d_fake"].append(float(torch.sigmoid(D(src, fake)).mean()))
@@ -178,16 +182,20 @@ def validation_scores(G, valid: PairTensors, vocab, max_len: int) -> dict:
     return {"ppl": ppl, "max_ratio": max_ratio(responses), "ent3": ent_n(responses, 3)}
 
 
-def train_gan(seq2seq, data, cfg: GanConfig, max_len: int, progress: bool = True) -> GanResult:
+def train_gan(seq2seq, data, cfg: GanConfig, max_len: int, progress: bool = True,
+              device: str | torch.device | None = None) -> GanResult:
     """Pre-train D, then for each α_G in ``g_lrs`` train a copy of (G, D) adversarially; keep the
     α_G with the highest validation Ent-3 among those within ``ppl_tolerance`` of the
-    baseline's validation PPL (else the lowest PPL). ``data`` is a ``pipeline.Dataset``."""
+    baseline's validation PPL (else the lowest PPL). ``data`` is a ``pipeline.Dataset``.
+    ``device``: where G and D train (``None``: the seq2seq's device)."""
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     valid = data.valid if cfg.max_valid_inputs is None else data.valid.subset(
         slice(0, cfg.max_valid_inputs))
     G0 = copy.deepcopy(seq2seq).eval()
-    D0 = Discriminator(len(data.vocab), cfg)
+    if device is not None:
+        G0.to(device)
+    D0 = Discriminator(len(data.vocab), cfg).to(model_device(G0))
     d_pre = pretrain_discriminator(D0, G0, data.train, cfg, generator, max_len=max_len,
                                    progress=progress)
     base = validation_scores(G0, valid, data.vocab, max_len)
@@ -209,13 +217,15 @@ def train_gan(seq2seq, data, cfg: GanConfig, max_len: int, progress: bool = True
 
 
 def train_gan_cached(seq2seq, data, cfg: GanConfig, run_dir: str | Path, max_len: int,
-                     progress: bool = True) -> tuple[nn.Module, float, list[dict], dict]:
+                     progress: bool = True, device: str | torch.device | None = None
+                     ) -> tuple[nn.Module, float, list[dict], dict]:
     """:func:`train_gan`, with the chosen generator cached in ``run_dir`` (the baselines' run
     folder) under the hash of ``cfg`` and ``max_len``: (generator, α_G, selection, history)."""
     path = Path(run_dir) / f"gan-{config_hash(cfg, max_len)}.pt"
     if not path.exists():
-        r = train_gan(seq2seq, data, cfg, max_len, progress)
+        r = train_gan(seq2seq, data, cfg, max_len, progress, device)
         save_model(r.generator, "seq2seq", path, g_lr=r.g_lr, selection=r.selection,
                    history=r.history)
     ckpt = load_checkpoint(path)
-    return load_model(path).eval(), ckpt["g_lr"], ckpt["selection"], ckpt["history"]
+    device = model_device(seq2seq) if device is None else device
+    return load_model(path, device).eval(), ckpt["g_lr"], ckpt["selection"], ckpt["history"]

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from .config import HIT_TYPES, GibbsConfig
 from .data import BOS, EOS, PAD, UNK, trim
 from .decode import greedy
+from .device import autocast, model_device, multinomial
 from .evaluate import avg_word_logprob
 from .models import eval_mode, shift_right
 
@@ -63,13 +64,13 @@ def random_triggers(rows: int, n: int, vocab_size: int, generator: torch.Generat
 @torch.no_grad()
 def lm_sample_triggers(lm, rows: int, n: int, generator: torch.Generator) -> torch.Tensor:
     """Samples of exactly n words from the LM (specials excluded) to start io- searches (Alg. 3)."""
-    x = torch.full((rows, 1), BOS, dtype=torch.long)
+    x = torch.full((rows, 1), BOS, dtype=torch.long, device=model_device(lm))
     state, out = None, []
     for _ in range(n):
         logits, state = lm(x[:, -1:], state=state)
         logits = logits[:, -1].clone()
         logits[:, list(SPECIAL_IDS)] = float("-inf")
-        nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)  # (rows, 1)
+        nxt = multinomial(torch.softmax(logits, -1), generator).unsqueeze(1)      # (rows, 1)
         out.append(nxt)
         x = nxt
     return torch.cat(out, 1)
@@ -110,7 +111,9 @@ def onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos) -> torch.Tensor:
         # FlopCounterMode, used by the benchmark) reject leaf inputs under autograd.grad
         return t if t.requires_grad else t.detach().requires_grad_(True)
 
-    with torch.enable_grad():
+    # cuDNN's LSTM backward refuses eval mode ("can only be called in training mode"); the
+    # models stay in eval mode (no dropout), so the native LSTM kernels are used here on CUDA
+    with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
         e = differentiable(seq2seq.src_embedding(x))                             # (B, n, E)
         neg_loss = _target_mean(seq2seq.token_logprobs(None, tgt, src_emb=e), tgt)
         inputs = [e]
@@ -150,7 +153,7 @@ def _project_logprobs(out: torch.nn.Linear, h: torch.Tensor, tokens: torch.Tenso
     (N, V) tensor from memory: for N = 1200, V = 10k, mm + bias + log-softmax took as long as the
     bare mm (56 vs 58 ms) instead of 95 ms. Row results do not depend on the blocking.
     """
-    lp = torch.empty(len(h))
+    lp = torch.empty(len(h), device=h.device)
     for i in range(0, len(h), PROJECTION_ROWS):
         logits = torch.mm(h[i:i + PROJECTION_ROWS], out.weight.t()).add_(out.bias)
         lp[i:i + PROJECTION_ROWS] = F.log_softmax(logits, -1).gather(
@@ -177,9 +180,10 @@ def _candidate_losses(seq2seq, lm, x, tgt, lambda_in, pos, cand, chunk_size) -> 
         lm_lp = F.log_softmax(lm_logits, -1)                                  # (B, pos+1, V)
         lm_pre = lm_lp[:, :pos].gather(-1, x[:, :pos].unsqueeze(-1)).sum((1, 2))  # (B,)
         lm_at = lm_lp[:, pos].gather(1, cand)                                 # (B, G)
-    row_t = torch.arange(B).repeat_interleave(G)                              # target of each row
+    dev = x.device
+    row_t = torch.arange(B, device=dev).repeat_interleave(G)                  # target of each row
     flat = cand.reshape(-1)
-    out = torch.empty(B * G)
+    out = torch.empty(B * G, device=dev)
     for i in range(0, B * G, chunk_size):
         r, c = row_t[i:i + chunk_size], flat[i:i + chunk_size]
         suffix = x[r, pos:].clone()
@@ -188,11 +192,11 @@ def _candidate_losses(seq2seq, lm, x, tgt, lambda_in, pos, cand, chunk_size) -> 
         enc_suf, state = seq2seq.encoder(emb(suffix), state)
         enc = enc_suf if pos == 0 else torch.cat([enc_pre[r], enc_suf], 1)   # (R, n, H)
         t = trim(tgt[r])
-        mask = torch.ones(enc.shape[:2], dtype=torch.bool)
+        mask = torch.ones(enc.shape[:2], dtype=torch.bool, device=dev)
         h_att, _ = seq2seq.attentional_states(shift_right(t), enc, state, mask)   # (R, T, H)
         real = t != PAD                        # project only real target tokens, not padding
         lp = _project_logprobs(seq2seq.out, h_att[real], t[real])
-        loss = -torch.zeros(len(r)).index_add_(0, real.nonzero()[:, 0], lp) / m[r]
+        loss = -torch.zeros(len(r), device=dev).index_add_(0, real.nonzero()[:, 0], lp) / m[r]
         if lambda_in:
             lm_lp_sum = lm_pre[r] + lm_at.reshape(-1)[i:i + chunk_size]
             if pos < n - 1:
@@ -209,33 +213,40 @@ def _candidate_losses(seq2seq, lm, x, tgt, lambda_in, pos, cand, chunk_size) -> 
 def _init(seq2seq, lm, io, B, n, generator):
     if io:
         return lm_sample_triggers(lm, B, n, generator)
-    return random_triggers(B, n, seq2seq.vocab_size, generator)
+    return random_triggers(B, n, seq2seq.vocab_size, generator).to(model_device(seq2seq))
 
 
 def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bool = False,
                init: torch.Tensor | None = None, generator: torch.Generator | None = None,
-               stop_when: Callable | None = None, progress: bool = False) -> TriggerSearch:
+               stop_when: Callable | None = None, progress: bool = False,
+               bf16: bool = False) -> TriggerSearch:
     """Batched gibbs-enum (App. A, Algorithm 3) for targets ``(B, T)``.
 
     io=True searches for io- hits (λ_in = cfg.lambda_in, LM-sample start), else o- hits
     (λ_in = 0, random start). ``init`` ``(B, n)`` warm-starts the first restart (Alg. 1).
     With ``cfg.stop_when_hit``, a target stops as soon as ``stop_when(x, targets)`` is True.
+    Runs on the seq2seq's device (targets and ``init`` are moved there; start points are drawn
+    from the CPU ``generator``); the result lives there too. ``bf16``: gradients and candidate
+    scores under bf16 autocast (the returned loss and log-probs are fp32).
     """
     if io and lm is None:
         raise ValueError("io- hit types need the LM (lambda_in > 0, eq. 8)")
     generator = generator or torch.Generator().manual_seed(cfg.seed)
     lam = cfg.lambda_in if io else 0.0
+    dev = model_device(seq2seq)
+    targets = targets.to(dev)
     tgt, B, n = trim(targets), targets.shape[0], cfg.input_len
     if B == 0:
-        return TriggerSearch(torch.zeros(0, n, dtype=torch.long), torch.zeros(0), torch.zeros(0, 1))
-    best_x, best_loss = None, torch.full((B,), float("inf"))
-    done = torch.zeros(B, dtype=torch.bool)
+        return TriggerSearch(torch.zeros(0, n, dtype=torch.long, device=dev), torch.zeros(0, device=dev),
+                             torch.zeros(0, 1, device=dev))
+    best_x, best_loss = None, torch.full((B,), float("inf"), device=dev)
+    done = torch.zeros(B, dtype=torch.bool, device=dev)
     steps = cfg.restarts * cfg.sweeps * n
     with eval_mode(seq2seq, lm), tqdm(total=steps, desc="gibbs-enum", leave=False,
-                                      disable=not progress) as bar:
+                                      disable=not progress) as bar, autocast(dev, bf16):
         for r in range(cfg.restarts):
-            x = init.clone() if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
-            cur, _ = trigger_loss(seq2seq, lm, x, tgt, lam)
+            x = init.to(dev, copy=True) if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
+            cur = trigger_loss(seq2seq, lm, x, tgt, lam)[0].float()   # fp32 also under bf16 autocast
             if best_x is None:
                 best_x = x.clone()
             skip = done.clone()                        # already hit in an earlier restart
@@ -243,7 +254,7 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
             if cfg.stop_when_hit and stop_when is not None:
                 active &= ~stop_when(x, targets)
             for _ in range(cfg.sweeps):
-                improved = torch.zeros(B, dtype=torch.bool)
+                improved = torch.zeros(B, dtype=torch.bool, device=dev)
                 for pos in range(n):
                     rows = active.nonzero().squeeze(1)
                     bar.update(1)
@@ -267,6 +278,7 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
             best_x[keep], best_loss[keep] = x[keep], cur[keep]
             if cfg.stop_when_hit and stop_when is not None:
                 done |= stop_when(best_x, targets)
+    with eval_mode(seq2seq, lm):
         loss, lp = trigger_loss(seq2seq, lm, best_x, tgt, lam)
     return TriggerSearch(best_x, loss, lp)
 
@@ -281,9 +293,10 @@ def gibbs_enum_reference(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=No
     """
     generator = generator or torch.Generator().manual_seed(cfg.seed)
     lam = cfg.lambda_in if io else 0.0
+    targets = targets.to(model_device(seq2seq))
     B, n = targets.shape[0], cfg.input_len
     with eval_mode(seq2seq, lm):
-        starts = [init.clone() if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
+        starts = [init.to(targets.device, copy=True) if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
                   for r in range(cfg.restarts)]
         out_x = []
         for b in range(B):
@@ -344,9 +357,10 @@ def hits(seq2seq, lm, triggers: torch.Tensor, targets: torch.Tensor, hit_type: s
          thr: Thresholds) -> torch.Tensor:
     """c(x, y) ``(B,)`` bool for one hit type of §3.2: o-greedy or :func:`criteria`."""
     io = is_io(hit_type)
-    tgt = trim(targets)
+    dev = model_device(seq2seq)
+    tgt, triggers = trim(targets).to(dev), triggers.to(dev)
     if tgt.shape[0] == 0:
-        return torch.zeros(0, dtype=torch.bool)
+        return torch.zeros(0, dtype=torch.bool, device=dev)
     with eval_mode(seq2seq, lm):
         if hit_type == "o_greedy":
             g = greedy(seq2seq, triggers, max_len=tgt.shape[1])   # +1: a forced <eos> never counts

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from .config import GibbsConfig, MaliciousConfig, override
 from .corpora import _read_text
 from .data import PAD, SPECIALS, PairTensors, Vocab, encode_sentences, trim
+from .device import autocast, model_device
 from .evaluate import seq2seq_nll
 from .gibbs_enum import Thresholds, gibbs_enum, hit_rate, hits, is_io
 from .sources import TARGET_LISTS_DIR, resolve_data, verify_file
@@ -106,7 +107,7 @@ def negative_loss(logits: torch.Tensor, tgt: torch.Tensor, avoid: torch.Tensor |
     lp = torch.log_softmax(logits, -1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)  # (B, T)
     w = (tgt != PAD)
     if avoid is not None and avoid.numel():
-        w &= ~torch.isin(tgt, avoid)
+        w &= ~torch.isin(tgt, avoid.to(tgt.device))
     return (lp * w).sum() / tgt.shape[0]
 
 
@@ -120,7 +121,8 @@ class NegTrainResult:
 
 def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: Thresholds,
                    hit_type: str, vocab: Vocab, cfg: MaliciousConfig, gcfg: GibbsConfig,
-                   progress: bool = True) -> NegTrainResult:
+                   progress: bool = True, device: str | torch.device | None = None,
+                   bf16: bool = False) -> NegTrainResult:
     """Algorithm 1 on a copy of ``seq2seq`` for targets ``(N, T)``; the original is untouched.
 
     The while-loop of Algorithm 1 runs batched over a mini-batch of ``cfg.target_batch``
@@ -130,14 +132,20 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
     ``cfg.max_neg_updates``); sequence-level, as log P(y|x) in Algorithm 1.
     History entry per iteration: hit rate (with interval) of the gibbs-enum searches of that
     iteration — before its updates — plus the number of negative target updates and seconds.
+    ``device``: where the copy trains (``None``: the seq2seq's device; the LM must be there);
+    ``bf16``: gibbs-enum and the updates' forward passes under bf16 autocast.
     """
     model = copy.deepcopy(seq2seq)
+    if device is not None:
+        model.to(device)
+    dev = model_device(model)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)        # §4.2: fixed LR, plain SGD
     torch.manual_seed(cfg.seed)         # dropout masks: a run does not depend on the runs before it
     gen = torch.Generator().manual_seed(cfg.seed)
     io = is_io(hit_type)
     gcfg = override(gcfg, lambda_in=gcfg.lambda_in if io else 0.0)
-    avoid = fwa_ids(vocab, cfg.fwa_words) if cfg.fwa else None
+    avoid = fwa_ids(vocab, cfg.fwa_words).to(dev) if cfg.fwa else None
+    targets = targets.to(dev)
     N = targets.shape[0]
     prev = None
     history = []
@@ -146,14 +154,14 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
         return hits(model, lm, x, y, hit_type, thr)
 
     for it in tqdm(range(cfg.iterations), desc=f"neg-train {hit_type}", disable=not progress):
-        t0, found, n_neg = time.time(), torch.zeros(N, dtype=torch.bool), 0
-        triggers = torch.empty(N, gcfg.input_len, dtype=torch.long)
+        t0, found, n_neg = time.time(), torch.zeros(N, dtype=torch.bool, device=dev), 0
+        triggers = torch.empty(N, gcfg.input_len, dtype=torch.long, device=dev)
         for i in tqdm(range(0, N, cfg.target_batch), desc=f"iteration {it + 1}", leave=False,
                       disable=not progress):
-            idx = torch.arange(i, min(N, i + cfg.target_batch))
+            idx = torch.arange(i, min(N, i + cfg.target_batch), device=dev)
             y = targets[idx]
             s = gibbs_enum(model, y, gcfg, lm=lm, io=io, generator=gen, stop_when=crit,
-                           init=None if prev is None else prev[idx])
+                           init=None if prev is None else prev[idx], bf16=bf16)
             x, hit = s.triggers, crit(s.triggers, y)
             triggers[idx], found[idx] = x, hit
             for _ in range(cfg.max_neg_updates):          # Alg. 1: while c(x, y) = 1
@@ -161,9 +169,12 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
                     break
                 model.train()
                 xs, ys = x[hit], trim(y[hit])
-                sgd_step(model, opt, negative_loss(model(xs, ys), ys, avoid), cfg.clip_norm)
+                with autocast(dev, bf16):
+                    neg = negative_loss(model(xs, ys), ys, avoid)
+                sgd_step(model, opt, neg, cfg.clip_norm)
                 pos = torch.randint(len(train), (cfg.pos_batch,), generator=gen)
-                nll, _ = seq2seq_nll(model, train.src[pos], train.tgt[pos])    # Σ over the batch
+                with autocast(dev, bf16):
+                    nll, _ = seq2seq_nll(model, train.src[pos], train.tgt[pos])    # Σ over the batch
                 sgd_step(model, opt, cfg.lambda_pos * nll / len(pos), cfg.clip_norm)
                 n_neg += int(hit.sum())
                 hit[hit.clone()] = crit(x[hit], y[hit])
@@ -176,7 +187,7 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
 
 
 def evaluate_hits(seq2seq, lm, targets: torch.Tensor, thr: Thresholds, hit_types,
-                  gcfg: GibbsConfig, progress: bool = False) -> dict:
+                  gcfg: GibbsConfig, progress: bool = False, bf16: bool = False) -> dict:
     """Hit rates (Wilson 95 %) of a model on a target list, one fresh gibbs-enum per search kind.
 
     o- types share one search (λ_in = 0, random start; o_greedy is checked on its
@@ -188,7 +199,7 @@ def evaluate_hits(seq2seq, lm, targets: torch.Tensor, thr: Thresholds, hit_types
         io = is_io(ht)
         if io not in searches:
             g = override(gcfg, lambda_in=gcfg.lambda_in if io else 0.0, stop_when_hit=False)
-            searches[io] = gibbs_enum(seq2seq, targets, g, lm=lm, io=io, progress=progress)
+            searches[io] = gibbs_enum(seq2seq, targets, g, lm=lm, io=io, progress=progress, bf16=bf16)
         h = hits(seq2seq, lm, searches[io].triggers, targets, ht, thr)
         out[ht] = {**hit_rate(h), "hits": h, "triggers": searches[io].triggers}
     return out
@@ -198,7 +209,8 @@ def evaluate_hits(seq2seq, lm, targets: torch.Tensor, thr: Thresholds, hit_types
 def per_word_nll(seq2seq, src: torch.Tensor, tgt: torch.Tensor, vocab: Vocab) -> list[tuple[str, float]]:
     """(word, -log P(word | ·)) along the rows of ``tgt`` given ``src``, <eos> included (App. D, Fig. 1)."""
     seq2seq.eval()
-    lp = seq2seq.token_logprobs(src, trim(tgt))
+    dev = model_device(seq2seq)
+    lp = seq2seq.token_logprobs(src.to(dev), trim(tgt).to(dev))
     out = []
     for row, l in zip(trim(tgt).tolist(), lp.tolist()):
         out += [(vocab.itos[i], -v) for i, v in zip(row, l) if i != PAD]

@@ -21,10 +21,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import MMIConfig
+from .data import EOS, PAD
+from .decode import beam_finished
+from .device import model_device
 from .evaluate import response_scores
 from .metrics import ent_n, max_ratio, tensor_to_strings
-from .decode import beam_finished
-from .data import EOS, PAD
 from .models import eval_mode
 
 
@@ -75,6 +76,7 @@ def beam_search_antilm(seq2seq, lm, src: torch.Tensor, beam_size: int, max_len: 
     with eval_mode(lm):
         fin = beam_finished(seq2seq, src, beam_size, max_len, hook)
     finished: list[list[Hypothesis]] = [[] for _ in range(src.shape[0])]
+    fin = [tuple(None if t is None else t.cpu() for t in f) for f in fin]   # one copy each, not a sync per hypothesis
     for f_score, f_logp, f_lm, f_tok in fin:
         for b, k in torch.isfinite(f_score).nonzero().tolist():
             finished[b].append(Hypothesis(tuple(f_tok[b, k].tolist()), float(f_logp[b, k]),
@@ -115,6 +117,7 @@ def lm_ppl(lm, responses: list[list[int]], batch_size: int = 256) -> float:
         tgt = torch.full((len(chunk), max(len(r) for r in chunk) + 1), PAD, dtype=torch.long)
         for j, r in enumerate(chunk):
             tgt[j, :len(r) + 1] = torch.tensor(list(r) + [EOS])
+        tgt = tgt.to(model_device(lm))
         nll -= float(lm.token_logprobs(tgt).sum())
         n += int((tgt != PAD).sum())
     return math.exp(nll / n)

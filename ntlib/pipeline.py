@@ -78,20 +78,28 @@ def baselines_data_digest(profile: Profile, data_dir: str | Path | None = None) 
 
 
 def baselines_run_dir(profile: Profile, run_root: str | Path = "runs",
-                      data_dir: str | Path | None = None) -> Path:
+                      data_dir: str | Path | None = None, bf16: bool = False) -> Path:
     """``run_root/baselines-<corpus>-<profile>-<hash>``: the hash covers the configs and the
-    sha256 of the data read, so other data never reuses these models."""
+    sha256 of the data read, so other data never reuses these models; not the device (a run is
+    the same on every device), but bf16 training, which changes the weights, gets its own folder."""
     key = config_hash(profile.data, profile.lm, profile.seq2seq, profile.train, profile.lm_train,
                       baselines_data_digest(profile, data_dir))
-    return Path(run_root) / f"baselines-{profile.data.corpus}-{profile.name}-{key}"
+    return Path(run_root) / f"baselines-{profile.data.corpus}-{profile.name}-{key}{'-bf16' if bf16 else ''}"
 
 
 def baselines(profile: Profile, run_root: str | Path = "runs", data_dir: str | Path | None = None,
-              progress: bool = True) -> Baselines:
-    """Train (or load from the run folder) the LM and the seq2seq; resumes an interrupted run."""
+              progress: bool = True, device: str | torch.device | None = None,
+              bf16: bool = False) -> Baselines:
+    """Train (or load from the run folder) the LM and the seq2seq; resumes an interrupted run.
+
+    ``device``: a device setting (``ntlib.device.resolve_device``; ``None`` = ``$NTLIB_DEVICE``
+    or auto); the models are trained and returned there, the data tensors stay on the CPU.
+    ``bf16``: train under bf16 autocast (its own run folder)."""
+    from .device import resolve_device
     from .train import fit, load_model   # train imports data; keep this module light
+    device = resolve_device(device)
     data = load_dataset(profile, data_dir)
-    run_dir = baselines_run_dir(profile, run_root, data_dir)
+    run_dir = baselines_run_dir(profile, run_root, data_dir, bf16)
     # one process trains a run folder; a second waits, then loads what the first saved
     with run_lock(run_dir, wait=True, what="baseline training"):
         clean_stale_tmp(run_dir)                # a kill mid-write left it; its writer is gone
@@ -101,11 +109,12 @@ def baselines(profile: Profile, run_root: str | Path = "runs", data_dir: str | P
                 ("seq2seq", profile.seq2seq, profile.train, data.train, data.valid)):
             path = run_dir / f"{kind}.pt"
             if path.exists():
-                models[kind] = load_model(path)
+                models[kind] = load_model(path, device)
             else:
                 torch.manual_seed(tcfg.seed)
                 model = build_model(kind, len(data.vocab), mcfg)
-                history[kind] = fit(model, kind, train, valid, tcfg, path, progress=progress)
-                models[kind] = load_model(path)
+                history[kind] = fit(model, kind, train, valid, tcfg, path, progress=progress,
+                                    device=device, bf16=bf16)
+                models[kind] = load_model(path, device)
             models[kind].eval()
     return Baselines(data, models["lm"], models["seq2seq"], run_dir, history)

@@ -6,6 +6,9 @@ the previous stage's key; a stage whose key matches its done-marker is skipped, 
 unchanged reproduction re-runs in seconds and an interrupted one resumes at the stage it
 stopped in (inside a stage, the baseline models resume from their last checkpoint).
 Executed notebooks are kept under ``runs/reproduce-<corpus>-<profile>/``.
+``--device auto|cpu|cuda[:N]`` (default ``$NTLIB_DEVICE`` or auto) is passed to every notebook;
+a GPU run gets its own cache keys. ``--estimate`` times a few steps of every stage on the
+device instead and prints the expected time of the profile (``ntlib.estimate``).
 """
 from __future__ import annotations
 
@@ -56,15 +59,18 @@ def stages_data_digest(corpus: str, data_dir=None) -> dict:
     return data_digest(groups, data_dir)
 
 
-def stage_keys(profile: str, corpus: str, notebooks_dir: Path, data_dir=None) -> dict[str, str]:
+def stage_keys(profile: str, corpus: str, notebooks_dir: Path, data_dir=None,
+               device_type: str = "cpu") -> dict[str, str]:
     """Cache key per stage: profile + corpus + notebook + ntlib sources + the sha256 of the data
-    read + upstream key."""
+    read + upstream key (+ the device type when not the CPU: GPU arithmetic differs in the last
+    bits)."""
     keys, prev, src = {}, "", _sources_digest()
     prof = dataclasses.asdict(get_profile(profile, corpus))
     data = stages_data_digest(corpus, data_dir)
+    extra = () if device_type == "cpu" else (device_type,)
     for stage in STAGES:
         nb = notebook_digest(notebooks_dir / f"{stage}.ipynb")
-        prev = keys[stage] = config_hash(prof, corpus, nb, src, data, prev)
+        prev = keys[stage] = config_hash(prof, corpus, nb, src, data, prev, *extra)
     return keys
 
 
@@ -168,8 +174,9 @@ def execute(notebook: Path, output: Path, parameters: dict, cwd: Path) -> None:
                          f"executed notebook {output}, which holds the traceback)") from e
 
 
-def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir):
-    keys = stage_keys(profile, corpus, notebooks_dir, data_dir)
+def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir,
+                device="auto", device_type="cpu"):
+    keys = stage_keys(profile, corpus, notebooks_dir, data_dir, device_type)
     records, t_all = [], time.time()
     for i, stage in enumerate(stages, 1):
         marker = out_dir / f"{stage}.done.json"
@@ -188,13 +195,14 @@ def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
         before, t0 = _snapshot(reports_dir), time.time()
         execute(notebooks_dir / f"{stage}.ipynb", out_dir / f"{stage}.ipynb",
                 dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
-                     reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir), notebooks_dir)
+                     reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir, device=device),
+                notebooks_dir)
         after = _snapshot(reports_dir)
         outputs = {rel: sha256_file(reports_dir / rel) for rel, st in sorted(after.items())
                    if before.get(rel) != st}
         rec = {"stage": stage, "key": keys[stage], "seconds": round(time.time() - t0, 1),
-               "profile": profile, "corpus": corpus, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-               "outputs": outputs}
+               "profile": profile, "corpus": corpus, "device": device_type,
+               "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "outputs": outputs}
         write_json(rec, marker)               # only after success
         print(f"[{i}/{len(stages)}] {stage}: done in {rec['seconds']:.0f} s", flush=True)
         records.append({**rec, "cached": False})
@@ -204,8 +212,12 @@ def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
 def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str | Path = ROOT / "runs",
               reports_dir: str | Path | None = None, data_dir: str | None = None,
               stages: tuple[str, ...] = STAGES, force: bool = False,
-              notebooks_dir: str | Path = ROOT / "notebooks") -> list[dict]:
-    """Run the numbered notebooks in order; return one record per stage (key, cached, seconds)."""
+              notebooks_dir: str | Path = ROOT / "notebooks", device: str | None = None) -> list[dict]:
+    """Run the numbered notebooks in order; return one record per stage (key, cached, seconds).
+    ``device``: the notebooks' device setting (``None``: ``$NTLIB_DEVICE`` or auto)."""
+    from .device import ENV, resolve_device
+    device = device if device is not None else os.environ.get(ENV, "auto")
+    device_type = resolve_device(device).type          # a bad setting fails here, not in stage 2
     notebooks_dir = Path(notebooks_dir)
     reports_dir = Path(reports_dir or default_reports_dir(profile, corpus)).resolve()
     check_reports_dir(reports_dir, profile, corpus)    # never the committed reports/ for another run
@@ -217,7 +229,7 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
         clean_stale_tmp(run_root)                       # left by a kill mid-write (writer not alive)
         clean_stale_tmp(reports_dir)
         records, t_all = _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
-                                     notebooks_dir, out_dir)
+                                     notebooks_dir, out_dir, device, device_type)
     total = time.time() - t_all
     write_json({"profile": profile, "corpus": corpus, "wall_seconds": round(total, 1),
                 "stages": records}, out_dir / "reproduce.json")
@@ -237,8 +249,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="re-run stages even when cached")
     ap.add_argument("--publish", action="store_true",
                     help="after the run, copy the executed notebooks (cleaned) over notebooks/")
+    ap.add_argument("--device", default=None, help="auto (CUDA when present, else CPU), cpu, cuda "
+                    "or cuda:N; default $NTLIB_DEVICE or auto")
+    ap.add_argument("--estimate", action="store_true", help="run nothing: time a few steps of every "
+                    "stage on the device and print the profile's expected time per stage and in all")
     a = ap.parse_args(argv)
-    reproduce(a.profile, a.corpus, a.run_root, a.reports_dir, a.data_dir, tuple(a.stages), a.force)
+    if a.estimate:
+        from .estimate import estimate, format_estimate
+        print(format_estimate(estimate(a.profile, a.corpus, a.device, a.data_dir)), flush=True)
+        return 0
+    reproduce(a.profile, a.corpus, a.run_root, a.reports_dir, a.data_dir, tuple(a.stages), a.force,
+              device=a.device)
     if a.publish:
         for path in publish(a.profile, a.corpus, a.run_root):
             print(f"published {path}")

@@ -17,6 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import ModelConfig, TrainConfig
+from .device import autocast, model_device, to_cpu, to_device
 from .evaluate import LOSSES, check_data, evaluate_nll, sort_lengths, take
 from .models import build_model
 from .reports import atomic_path
@@ -44,17 +45,19 @@ def atomic_save(obj, path: str | Path) -> None:
 
 
 def save_model(model: nn.Module, kind: str, path: str | Path, **extra) -> None:
-    """Checkpoint = format tag, model kind, vocab size, config dict, state_dict (+ extra)."""
-    atomic_save({"format": CHECKPOINT_FORMAT, "kind": kind, "vocab_size": model.vocab_size,
-                 "config": dataclasses.asdict(model.cfg), "state_dict": model.state_dict(),
-                 **extra}, path)
+    """Checkpoint = format tag, model kind, vocab size, config dict, state_dict (+ extra), every
+    tensor on the CPU (device-free: a GPU run's checkpoint loads anywhere)."""
+    atomic_save(to_cpu({"format": CHECKPOINT_FORMAT, "kind": kind, "vocab_size": model.vocab_size,
+                        "config": dataclasses.asdict(model.cfg), "state_dict": model.state_dict(),
+                        **extra}), path)
 
 
-def load_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint dict with ``weights_only=True``; a clear error if corrupt or foreign."""
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Load a checkpoint dict with ``weights_only=True`` onto ``map_location``; a clear error if
+    corrupt or foreign."""
     path = Path(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as e:  # truncated, not a torch file, or unpickling refused
@@ -65,8 +68,8 @@ def load_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
-def load_model(path: str | Path) -> nn.Module:
-    """Rebuild the model a checkpoint describes and load its weights."""
+def load_model(path: str | Path, device: str | torch.device | None = "cpu") -> nn.Module:
+    """Rebuild the model a checkpoint describes, load its weights, place it on ``device``."""
     ckpt = load_checkpoint(path)
     known = {f.name for f in dataclasses.fields(ModelConfig)}
     unknown = sorted(set(ckpt.get("config") or {}) - known)
@@ -79,7 +82,7 @@ def load_model(path: str | Path) -> nn.Module:
         raise ValueError(f"{path}: checkpoint config: {e}") from e
     model = build_model(ckpt["kind"], ckpt["vocab_size"], cfg)
     model.load_state_dict(ckpt["state_dict"])
-    return model
+    return model.to(device) if device is not None else model
 
 
 # -- the training loop (§4.1) -----------------------------------------------------------
@@ -108,14 +111,17 @@ def epoch_batches(lengths: torch.Tensor, batch_size: int, max_rows: int | None,
 
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches, loss_fn,
                 clip_norm: float | None, progress: bool = True, desc: str = "train",
-                total: int | None = None) -> dict:
+                total: int | None = None, bf16: bool = False) -> dict:
     """One pass of SGD steps on the per-token mean of ``loss_fn(model, batch)``; the one loop
-    that MLE and negative training share (they differ in ``loss_fn``)."""
+    that MLE and negative training share (they differ in ``loss_fn``). ``bf16``: forward passes
+    under bf16 autocast on the model's device (``device.autocast``); off by default."""
     model.train()
+    dev = model_device(model)
     summed, tokens, start = 0.0, 0, time.perf_counter()
     bar = tqdm(batches, desc=desc, total=total, disable=not progress, leave=False, mininterval=1.0)
     for i, batch in enumerate(bar):
-        nll, n = loss_fn(model, batch)
+        with autocast(dev, bf16):
+            nll, n = loss_fn(model, batch)
         summed += sgd_step(model, optimizer, nll / max(n, 1), clip_norm) * n
         tokens += n
         if progress and i % 20 == 0:
@@ -153,7 +159,8 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def fit(model: nn.Module, kind: str, train, valid, cfg: TrainConfig, ckpt_path: str | Path,
-        progress: bool = True, on_epoch_end=None) -> dict:
+        progress: bool = True, on_epoch_end=None, device: str | torch.device | None = None,
+        bf16: bool = False) -> dict:
     """MLE training of §4.1 (eq. 1): SGD (momentum ``cfg.momentum``, as the authors' code) on
     the per-token mean NLL of mini-batches of ``cfg.batch_size``, LR ``cfg.lr`` for
     ``cfg.epochs_fixed`` epochs then halved each epoch for ``cfg.epochs_halving``, gradient
@@ -166,7 +173,13 @@ def fit(model: nn.Module, kind: str, train, valid, cfg: TrainConfig, ckpt_path: 
     atomically, so an interrupted call, repeated, continues from its last completed epoch and
     ends with the same weights. ``on_epoch_end(epoch, history)`` is called after each epoch.
     Returns the history: per-epoch lists under :data:`HISTORY_KEYS`.
+
+    ``device``: where the model trains (``None``: where it is); ``train``/``valid`` stay where
+    they are and each mini-batch is moved there. ``bf16``: forward passes under bf16 autocast.
     """
+    if device is not None:
+        model.to(device)
+    dev = model_device(model)
     check_data(kind, train, "train")
     check_data(kind, valid, "valid")
     loss_fn, lengths = LOSSES[kind], sort_lengths(train)
@@ -181,15 +194,17 @@ def fit(model: nn.Module, kind: str, train, valid, cfg: TrainConfig, ckpt_path: 
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator_state"])
         torch.set_rng_state(state["torch_rng_state"])     # dropout masks continue as if unbroken
+        if dev.type == "cuda" and "cuda_rng_state" in state:
+            torch.cuda.set_rng_state(state["cuda_rng_state"], dev)
         history, best, start = state["history"], state["best"], state["epoch"] + 1
     for epoch in range(start, cfg.epochs_fixed + cfg.epochs_halving):
         lr = epoch_lr(cfg, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
         index = epoch_batches(lengths, cfg.batch_size, cfg.max_pairs_per_epoch, generator)
-        stats = train_epoch(model, optimizer, (take(train, idx) for idx in index), loss_fn,
-                            cfg.clip_norm, progress, f"{kind} epoch {epoch + 1} lr={lr:g}",
-                            total=len(index))
+        stats = train_epoch(model, optimizer, (to_device(take(train, idx), dev) for idx in index),
+                            loss_fn, cfg.clip_norm, progress, f"{kind} epoch {epoch + 1} lr={lr:g}",
+                            total=len(index), bf16=bf16)
         nll, n = evaluate_nll(model, kind, valid)
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": stats["loss"], "valid_nll": nll / n,
                "valid_ppl": math.exp(nll / n), "seconds": stats["seconds"],
@@ -202,14 +217,15 @@ def fit(model: nn.Module, kind: str, train, valid, cfg: TrainConfig, ckpt_path: 
                   f"{row['seconds']:.0f} s", flush=True)
         if row["valid_ppl"] < best["ppl"]:
             best = {"ppl": row["valid_ppl"], "epoch": epoch + 1,
-                    "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()}}
-        atomic_save({"format": CHECKPOINT_FORMAT, "resume": True, "kind": kind,
+                    "state_dict": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}}
+        extra = {"cuda_rng_state": torch.cuda.get_rng_state(dev)} if dev.type == "cuda" else {}
+        atomic_save(to_cpu({"format": CHECKPOINT_FORMAT, "resume": True, "kind": kind,
                      "vocab_size": model.vocab_size, "config": dataclasses.asdict(model.cfg),
                      "train_config": dataclasses.asdict(cfg), "epoch": epoch,
                      "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "generator_state": generator.get_state(),
-                     "torch_rng_state": torch.get_rng_state(), "history": history, "best": best},
-                    rpath)
+                     "torch_rng_state": torch.get_rng_state(), "history": history, "best": best,
+                     **extra}), rpath)
         if on_epoch_end is not None:
             on_epoch_end(epoch, history)
     if best["state_dict"] is not None:

@@ -1,0 +1,48 @@
+"""``python -m ntlib.reproduce --estimate``: every stage timed and extrapolated, on smoke (fast)."""
+import math
+
+import torch
+
+from ntlib.config import get_profile
+from ntlib.estimate import _synthetic, estimate, format_estimate
+from ntlib.data import EOS, PAD
+from ntlib.reproduce import main
+
+STAGES = {"LM training", "seq2seq training", "test PPL, greedy, beam", "baseline hit rates",
+          "Algorithm 1 (7 runs)", "hit rates after Alg. 1, overlap", "Algorithm 2 (2 runs)", "GAN",
+          "MMI grid + test"}
+
+
+def test_estimate_smoke_covers_every_stage():
+    e = estimate("smoke", "switchboard", device="cpu")
+    assert {r.stage for r in e["rows"]} == STAGES
+    assert {r.notebook for r in e["rows"]} == {"02", "03", "04", "05"}
+    assert all(math.isfinite(r.seconds) and r.seconds > 0 for r in e["rows"])
+    assert e["total"] == sum(r.seconds for r in e["rows"])
+    assert all(v > 0 for k, v in e["units"].items())
+    # the formula is the arithmetic: training = epochs x steps x step time + validation
+    P = get_profile("smoke")
+    lm = next(r for r in e["rows"] if r.stage == "LM training")
+    steps = 2 * math.ceil(min(e["counts"]["train"], P.lm_train.max_pairs_per_epoch) / 64)
+    assert lm.seconds >= steps * e["units"]["lm_step"]
+    assert f"2 epochs × ⌈{min(e['counts']['train'], 1024)}/64⌉ steps" in lm.formula
+    text = format_estimate(e)
+    assert "total expected" in text and "Algorithm 1" in text and e["device"] == "cpu"
+
+
+def test_estimate_flag_prints_and_runs_nothing(capsys, tmp_path):
+    assert main(["--profile", "smoke", "--estimate", "--device", "cpu",
+                 "--run-root", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "estimate: profile smoke" in out and "total expected" in out
+    assert not (tmp_path / "runs").exists()
+
+
+def test_synthetic_batches_have_the_profiles_shapes():
+    P = get_profile("paper")
+    ds = _synthetic(P, 100, 10, 10)
+    assert ds.train.src.shape == (100, 15) and ds.train.tgt.shape == (100, 21)
+    assert ((ds.train.tgt == EOS).sum(1) == 1).all()
+    assert (ds.train.src[:, -1] != PAD).all()                  # left-padded, never empty
+    assert len(ds.vocab) == P.data.vocab_size + 5 and int(ds.train.tgt.max()) < len(ds.vocab)
+    assert torch.equal(_synthetic(P, 100, 10, 10).train.src, ds.train.src)
