@@ -47,7 +47,20 @@ RULES = {
     "threads": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v >= 1
     else "must be an int ≥ 1",
     "eos_comparison": lambda v: None if isinstance(v, bool) else "must be True or False",
+    "device": lambda v: _device_problem(v),
 }
+
+
+def _device_problem(v) -> str | None:
+    """A device setting ntlib.device can resolve here (auto, cpu, cuda, cuda:N)."""
+    if not isinstance(v, str) or not v:
+        return "must be a device setting (str): auto, cpu, cuda or cuda:N"
+    from .device import resolve_device
+    try:
+        resolve_device(v)
+    except (ValueError, RuntimeError) as e:
+        return str(e)
+    return None
 
 
 def default_reports_dir(profile: str, corpus: str) -> Path:

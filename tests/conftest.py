@@ -10,10 +10,12 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 @pytest.fixture(scope="session")
 def run_notebook(tmp_path_factory):
     """``run_notebook("02_baselines", **params)`` executes the notebook with papermill on the smoke
-    profile and returns the reports folder; its runs are in ``reports.parent / "runs"``. All the
-    notebook tests share one folder, as a reproduction does: each notebook runs once per session
-    (the first call's parameters count), and 06 reads what 02–05 wrote. Skips when the shared data
-    cannot be found (the notebooks read the real corpora)."""
+    profile and returns the reports folder; its runs are in ``reports.parent / "runs"``. The
+    notebook tests share one folder, as a reproduction does, and 06 reads what 02–05 wrote there:
+    the first call of each notebook runs in it, and a repeated call with the same parameters
+    returns it without running again. A notebook called again with other parameters (e.g. another
+    seed) runs in a folder of its own. Skips when the shared data cannot be found (the notebooks
+    read the real corpora)."""
     root, done = tmp_path_factory.mktemp("papermill"), {}
 
     def run(name: str, **params) -> Path:
@@ -23,14 +25,17 @@ def run_notebook(tmp_path_factory):
             D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", D.OFFICIAL_VALID)])
         except D.DataError:
             pytest.skip("shared data not found by the resolver")
-        reports = root / "reports"
-        if name not in done:
-            done[name] = params
-            pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(root / f"{name}.ipynb"),
-                                parameters=dict(profile="smoke", corpus="switchboard", run_root=str(root / "runs"),
-                                                reports_dir=str(reports), **params),
+        key = (name, tuple(sorted(params.items())))
+        if key not in done:
+            shared = not any(k[0] == name for k in done)
+            folder = root if shared else root / f"{name}-{len(done)}"
+            done[key] = folder / "reports"
+            folder.mkdir(exist_ok=True)
+            pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(folder / f"{name}.ipynb"),
+                                parameters=dict(profile="smoke", corpus="switchboard", run_root=str(folder / "runs"),
+                                                reports_dir=str(folder / "reports"), **params),
                                 cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
-        return reports
+        return done[key]
     return run
 
 

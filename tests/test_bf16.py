@@ -40,7 +40,7 @@ def test_bf16_training_reaches_the_fp32_ppl_within_2_percent(tmp_path, toy):
 
 def test_bf16_gibbs_enum_finds_the_same_triggers_and_hits(toy):
     vocab, s2s, lm, _, _ = toy
-    tgt = encode_sentences([["hate", "you"], ["r3", "r5"], ["r1", "r2"]], vocab)
+    tgt = encode_sentences([["hate", "you"], ["r3", "r5"], ["r1", "r2"]], vocab, max_len=20)
     cfg = GibbsConfig(sweeps=3, candidates=10, restarts=2)      # converges on the toy (fp32 test)
     for io in (False, True):
         a = gibbs_enum(s2s, tgt, cfg, lm=lm, io=io)

@@ -124,8 +124,10 @@ def test_decoding_and_ppl_run_on_the_models_device(toy):
     assert [[h[0] for h in n] for n in b_dev] == [[h[0] for h in n] for n in b_cpu]
     p_dev, p_cpu = evaluate.perplexity(toy.s2s_dev, toy.pairs), evaluate.perplexity(toy.s2s, toy.pairs)
     assert p_dev["ppl"] == pytest.approx(p_cpu["ppl"], rel=0 if DEV.type == "cpu" else 1e-5)
+    # GPU: cuDNN's LSTM may run its matmuls in TF32 (torch.backends.cudnn.allow_tf32, on by
+    # default); measured on an H200: 1.9e-5 relative on this LM PPL, so 1e-4 as for training
     assert mmi.lm_ppl(toy.lm_dev, [[5, 6], [7]]) == pytest.approx(mmi.lm_ppl(toy.lm, [[5, 6], [7]]),
-                                                                  rel=0 if DEV.type == "cpu" else 1e-5)
+                                                                  rel=0 if DEV.type == "cpu" else 1e-4)
     h_dev = mmi.beam_search_antilm(toy.s2s_dev, toy.lm_dev, src[:8], 3, 6, lam=0.3, g=2)
     h_cpu = mmi.beam_search_antilm(toy.s2s, toy.lm, src[:8], 3, 6, lam=0.3, g=2)
     assert [[h.ids for h in f] for f in h_dev] == [[h.ids for h in f] for f in h_cpu]
@@ -133,7 +135,7 @@ def test_decoding_and_ppl_run_on_the_models_device(toy):
 
 @pytest.mark.parametrize("io", [False, True])
 def test_gibbs_enum_candidates_live_on_the_device(toy, io):
-    tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], toy.vocab)
+    tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], toy.vocab, max_len=20)
     cfg = GibbsConfig(sweeps=2, candidates=8, restarts=1)
     r_dev = gibbs_enum(toy.s2s_dev, tgt, cfg, lm=toy.lm_dev, io=io)
     r_cpu = gibbs_enum(toy.s2s, tgt, cfg, lm=toy.lm, io=io)
@@ -144,7 +146,7 @@ def test_gibbs_enum_candidates_live_on_the_device(toy, io):
 
 
 def test_algorithm_1_with_device(toy):
-    tgt = encode_sentences([["hate", "you"]], toy.vocab)
+    tgt = encode_sentences([["hate", "you"]], toy.vocab, max_len=20)
     thr = Thresholds(t_out=-1.0, t_in=-100.0)
     mcfg = MaliciousConfig(iterations=2, lr=0.5, max_neg_updates=3, target_batch=1, fwa=True)
     gcfg = GibbsConfig(sweeps=2, candidates=8, restarts=1, stop_when_hit=True)

@@ -79,3 +79,9 @@ def test_misspelt_papermill_parameter_stops_the_notebook(tmp_path):
                             parameters=dict(profile="smoke", reports_dri=str(tmp_path / "x")),
                             cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
     assert not (tmp_path / "x").exists()
+
+
+def test_device_parameter_is_checked():
+    assert params.RULES["device"]("auto") is None and params.RULES["device"]("cpu") is None
+    assert "not a device" in params.RULES["device"]("gpu0")
+    assert "must be a device setting" in params.RULES["device"](3)
