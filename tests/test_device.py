@@ -140,7 +140,9 @@ def test_gibbs_enum_candidates_live_on_the_device(toy, io):
     r_dev = gibbs_enum(toy.s2s_dev, tgt, cfg, lm=toy.lm_dev, io=io)
     r_cpu = gibbs_enum(toy.s2s, tgt, cfg, lm=toy.lm, io=io)
     assert r_dev.triggers.device.type == DEV.type and r_dev.loss.device.type == DEV.type
-    assert torch.equal(r_dev.triggers.cpu(), r_cpu.triggers) and same(r_dev.loss, r_cpu.loss)
+    # the same triggers; their eq. 7 loss within 5e-4 relative on a GPU (cuDNN's LSTM in TF32:
+    # measured 1.1e-4 on an H200), exact on the CPU
+    assert torch.equal(r_dev.triggers.cpu(), r_cpu.triggers) and same(r_dev.loss, r_cpu.loss, rtol=5e-4)
     h = hits(toy.s2s_dev, toy.lm_dev, r_dev.triggers, tgt, "o_greedy", Thresholds(0, 0))
     assert h.tolist() == hits(toy.s2s, toy.lm, r_cpu.triggers, tgt, "o_greedy", Thresholds(0, 0)).tolist()
 
