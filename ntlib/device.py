@@ -10,8 +10,9 @@ always drawn from CPU generators, so a run draws the same mini-batches, samples 
 trigger starts on every device (:func:`multinomial`). Checkpoints are written with every
 tensor on the CPU (:func:`to_cpu`) and loaded with ``map_location``.
 
-bf16 autocast (:func:`autocast`) is off unless asked for (``TrainConfig.bf16``,
-``GibbsConfig.bf16``): the default run is fp32 everywhere, bitwise the same as before.
+bf16 autocast (:func:`autocast`) is off unless asked for (``train.fit(bf16=True)``,
+``gibbs_enum(bf16=True)``, Algorithms 1 and 2): the default run is fp32 everywhere, bitwise the same
+as before.
 """
 from __future__ import annotations
 
