@@ -6,6 +6,7 @@ supports it, *does not hold* when the test supports the opposite, and is *inconc
 - Response statistics (Table 4/9: max-ratio, Ent-n, distinct-n, BLEU) of two models on the same
   inputs: a paired bootstrap over inputs (fixed seed) gives an interval for the difference.
 - Trained-model stages run with several seeds: a Student-t interval across seeds.
+- Human A/B ratings (Table 6): the two-sided sign test on the decisive ratings.
 A verdict that compares with a threshold reads the interval, never the point estimate. Pure Python
 (no SciPy): exact binomial sums with ``math.comb``; t quantiles from a table.
 """
@@ -68,6 +69,13 @@ def mcnemar_fell(fell: int, rose: int) -> float:
     before and a miss after, ``rose`` a miss before and a hit after; p = P(X ≥ fell | fell + rose, ½)."""
     n = fell + rose
     return 1.0 if n == 0 else 1.0 - binom_cdf(fell - 1, n, 0.5)
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Exact two-sided sign test of "one system is preferred" on decisive ratings (ties left out):
+    p = min(1, 2·P(X ≤ min(wins, losses) | wins + losses, ½))."""
+    n = wins + losses
+    return 1.0 if n == 0 else min(1.0, 2 * binom_cdf(min(wins, losses), n, 0.5))
 
 
 def paired_counts(before: Sequence[bool], after: Sequence[bool]) -> tuple[int, int]:
