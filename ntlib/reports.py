@@ -129,11 +129,14 @@ def write_table(df, name: str, reports_dir: str | Path, title: str | None = None
     return atomic_write_text(reports_dir / f"{name}.md", md)
 
 
-def save_figure(fig, name: str, reports_dir: str | Path, dpi: int = 100) -> Path:
-    """``reports_dir/figures/name.png`` at a modest resolution (keeps the repo light)."""
+def save_figure(fig, name: str, reports_dir: str | Path, dpi: int = 200) -> Path:
+    """``reports_dir/figures/name.png`` at ``dpi`` (≥ 200: print quality) and its vector twin
+    ``name.pdf`` for papers; both written atomically, the PDF without a creation date so that a
+    rerun of the same figure writes the same bytes. Returns the PNG's path."""
     path = Path(reports_dir) / "figures" / f"{name}.png"
-    with atomic_path(path, suffix=".png") as tmp:     # savefig picks the format from the suffix
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    for fmt, meta in (("png", None), ("pdf", {"CreationDate": None, "ModDate": None})):
+        with atomic_path(path.with_suffix(f".{fmt}"), suffix=f".{fmt}") as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt, metadata=meta)
     return path
 
 
