@@ -11,7 +11,10 @@ equals the one-process gradient of the per-token mean NLL: each rank backpropaga
 the summed gradient by N. Rank 0 alone writes the checkpoints (atomically, ``train.fit``'s
 resume checkpoint after every epoch, then the model) and prints; a killed run, started again,
 resumes from its last epoch on every rank (each rank's dropout RNG state is kept in the resume
-file). Validation is sharded and summed.
+file). Validation is sharded and summed. The epoch's train loss is the whole batch's (averaged
+over ranks); the progress bar's running loss is rank 0's estimate ``N · nll_0 / n_global``.
+With dropout, rank r > 0 draws its own masks, so an N-rank model equals the one-process model
+in distribution only; without dropout, up to float summation order.
 
 ``torchrun --nproc_per_node N -m ntlib.distributed hits --profile P --corpus C --list test``
 measures the baselines' hit rates (§3.2) of a target list with the targets split across ranks
