@@ -160,7 +160,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 def fit(model: nn.Module, kind: str, train, valid, cfg: TrainConfig, ckpt_path: str | Path,
         progress: bool = True, on_epoch_end=None, device: str | torch.device | None = None,
-        bf16: bool = False) -> dict:
+        bf16: bool = False, ranks=None) -> dict:
     """MLE training of §4.1 (eq. 1): SGD (momentum ``cfg.momentum``, as the authors' code) on
     the per-token mean NLL of mini-batches of ``cfg.batch_size``, LR ``cfg.lr`` for
     ``cfg.epochs_fixed`` epochs then halved each epoch for ``cfg.epochs_halving``, gradient
@@ -176,6 +176,11 @@ def fit(model: nn.Module, kind: str, train, valid, cfg: TrainConfig, ckpt_path: 
 
     ``device``: where the model trains (``None``: where it is); ``train``/``valid`` stay where
     they are and each mini-batch is moved there. ``bf16``: forward passes under bf16 autocast.
+
+    ``ranks``: a :class:`ntlib.distributed.Ranks` when torchrun started this process (``None``:
+    one process, the path above, unchanged): each rank trains on its share of every global
+    mini-batch through DistributedDataParallel, validation is sharded and summed, and rank 0
+    alone writes the checkpoints (see ``ntlib.distributed``).
     """
     if device is not None:
         model.to(device)
@@ -183,6 +188,8 @@ def fit(model: nn.Module, kind: str, train, valid, cfg: TrainConfig, ckpt_path: 
     check_data(kind, train, "train")
     check_data(kind, valid, "valid")
     loss_fn, lengths = LOSSES[kind], sort_lengths(train)
+    if ranks is not None:
+        loss_fn = ranks.loss_fn(model, loss_fn)      # DDP: per-token mean of the global batch
     optimizer = make_optimizer(model, cfg)
     generator = torch.Generator().manual_seed(cfg.seed)
     history = {k: [] for k in HISTORY_KEYS}
@@ -197,15 +204,21 @@ def fit(model: nn.Module, kind: str, train, valid, cfg: TrainConfig, ckpt_path: 
         if dev.type == "cuda" and "cuda_rng_state" in state:
             torch.cuda.set_rng_state(state["cuda_rng_state"], dev)
         history, best, start = state["history"], state["best"], state["epoch"] + 1
+        if ranks is not None:
+            ranks.set_rng_states(state, rpath)           # each rank's own dropout stream
     for epoch in range(start, cfg.epochs_fixed + cfg.epochs_halving):
         lr = epoch_lr(cfg, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
         index = epoch_batches(lengths, cfg.batch_size, cfg.max_pairs_per_epoch, generator)
-        stats = train_epoch(model, optimizer, (to_device(take(train, idx), dev) for idx in index),
+        batches = ((to_device(take(train, idx), dev) for idx in index) if ranks is None
+                   else ranks.batches(train, index, dev))
+        stats = train_epoch(model, optimizer, batches,
                             loss_fn, cfg.clip_norm, progress, f"{kind} epoch {epoch + 1} lr={lr:g}",
                             total=len(index), bf16=bf16)
-        nll, n = evaluate_nll(model, kind, valid)
+        if ranks is not None:
+            stats = ranks.epoch_stats(stats)
+        nll, n = evaluate_nll(model, kind, valid) if ranks is None else ranks.evaluate_nll(model, kind, valid)
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": stats["loss"], "valid_nll": nll / n,
                "valid_ppl": math.exp(nll / n), "seconds": stats["seconds"],
                "tokens_per_s": stats["tokens"] / stats["seconds"]}
@@ -219,18 +232,24 @@ def fit(model: nn.Module, kind: str, train, valid, cfg: TrainConfig, ckpt_path: 
             best = {"ppl": row["valid_ppl"], "epoch": epoch + 1,
                     "state_dict": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}}
         extra = {"cuda_rng_state": torch.cuda.get_rng_state(dev)} if dev.type == "cuda" else {}
-        atomic_save(to_cpu({"format": CHECKPOINT_FORMAT, "resume": True, "kind": kind,
-                     "vocab_size": model.vocab_size, "config": dataclasses.asdict(model.cfg),
-                     "train_config": dataclasses.asdict(cfg), "epoch": epoch,
-                     "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "generator_state": generator.get_state(),
-                     "torch_rng_state": torch.get_rng_state(), "history": history, "best": best,
-                     **extra}), rpath)
+        if ranks is not None:
+            extra["rank_rng_states"] = ranks.rng_states()  # a collective: every rank calls it
+        if ranks is None or ranks.writer:
+            atomic_save(to_cpu({"format": CHECKPOINT_FORMAT, "resume": True, "kind": kind,
+                         "vocab_size": model.vocab_size, "config": dataclasses.asdict(model.cfg),
+                         "train_config": dataclasses.asdict(cfg), "epoch": epoch,
+                         "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "generator_state": generator.get_state(),
+                         "torch_rng_state": torch.get_rng_state(), "history": history, "best": best,
+                         **extra}), rpath)
         if on_epoch_end is not None:
             on_epoch_end(epoch, history)
     if best["state_dict"] is not None:
         model.load_state_dict(best["state_dict"])
-    save_model(model, kind, ckpt_path, history=history, best_epoch=best["epoch"],
-               train_config=dataclasses.asdict(cfg))
-    rpath.unlink(missing_ok=True)
+    if ranks is None or ranks.writer:
+        save_model(model, kind, ckpt_path, history=history, best_epoch=best["epoch"],
+                   train_config=dataclasses.asdict(cfg))
+        rpath.unlink(missing_ok=True)
+    if ranks is not None:
+        ranks.barrier()                                  # the checkpoint exists for every rank
     return history
