@@ -130,7 +130,16 @@ def table4_rows(res: dict) -> dict[str, list[dict]]:
             rows[f"{name} [{stage}]"] = _recs(v)
             shown.setdefault(name, _recs(v))
     check_same_inputs(rows)
-    return shown
+    return _paper_order(shown)
+
+
+def _paper_order(rows: dict) -> dict:
+    """Table 4's row order: Test-set, Baseline, +GAN, +MMI, then neg-train by falling threshold
+    (the results JSON is written with sorted keys)."""
+    first = [k for k in ("Test-set", "Baseline", "+GAN", "+MMI") if k in rows]
+    neg = sorted((k for k in rows if k.startswith("+neg")), key=lambda k: -(rows[k][0].get("r_thres") or 0))
+    rest = [k for k in rows if k not in first and k not in neg]
+    return {k: rows[k] for k in first + neg + rest}
 
 
 def _seed_values(recs: list[dict], key: str, scale: float = 1.0) -> list[float] | None:
@@ -161,9 +170,8 @@ def table4(res: dict, corpus: str, rows: dict | None = None) -> pd.DataFrame:
     columns (distinct-1/2, seq-rep-4, % of responses repeating a 4-gram; no paper value); rows of
     several seeds show the mean with its 95 % interval across seeds. ``rows``: a notebook's own
     rows (default: every stage's, :func:`table4_rows`)."""
-    rows = table4_rows(res) if rows is None else rows
-    if rows is not None:
-        check_same_inputs(rows)
+    rows = table4_rows(res) if rows is None else _paper_order(rows)
+    check_same_inputs(rows)
     p = paper.TABLE4.get(corpus, {})
     out = {}
     for name, recs in rows.items():
@@ -182,14 +190,18 @@ def seed_table(rows: dict[str, list[dict]], keys=("ppl", "max_ratio", "ent3", "d
         if len(recs) < 2:
             continue
         for r in recs:
-            out[(name, f"seed {r['seed']}")] = {k: r.get(k) for k in keys}
+            out[(name, f"seed {r['seed']}")] = {k: _g(r.get(k)) for k in keys}
         for k in keys:
             vals = _seed_values(recs, k)
             s = stats.seed_interval(vals) if vals else None
-            out.setdefault((name, "mean"), {})[k] = None if s is None else s["mean"]
+            out.setdefault((name, "mean"), {})[k] = None if s is None else _g(s["mean"])
             out.setdefault((name, "95 % interval"), {})[k] = (None if s is None else
                                                              f"{s['lo']:.4g}–{s['hi']:.4g}")
     return pd.DataFrame(out).T
+
+
+def _g(x):
+    return None if x is None else f"{x:.4g}"
 
 
 def top10_table(rows: dict[str, list[dict]]) -> pd.DataFrame:
