@@ -7,15 +7,17 @@ minimises the NLL defined here. Shown in notebooks/02_baselines.ipynb and 04_fre
 """
 from __future__ import annotations
 
+import hashlib
 import math
 
 import torch
 from torch import nn
 
-from .data import PAD, PairTensors, Vocab, trim
+from .data import PAD, PairTensors, Vocab, make_pairs, trim
 from .decode import respond
 from .device import model_device
-from .metrics import bleu4, corpus_bleu4, diversity, tensor_to_strings
+from .metrics import (BLEU_CHOSEN, bleu4_variants, diversity, frequent_responses, sentence_bleu4_scores,
+                      tensor_to_strings)
 from .models import eval_mode
 
 
@@ -96,19 +98,89 @@ def avg_word_logprob(model, pairs_or_tensor, batch_size: int = 256) -> float:
 
 
 # -- Table 4 / Table 9 ---------------------------------------------------------------------
-def response_scores(responses: list[str], refs: list[str]) -> dict:
-    """Table 4's max-ratio, Ent-2, Ent-3 (+ distinct-n) and Table 9's BLEU-4 (the paper's
-    averaged sentence BLEU, and corpus BLEU) of responses against their references."""
-    return {**diversity(responses), "bleu4": bleu4(responses, refs),
-            "corpus_bleu4": corpus_bleu4(responses, refs)}
+def sequence_nll(model, data, batch_size: int = 256) -> tuple[list[float], list[int]]:
+    """Per-row summed NLL and token count (incl. <eos>), in the rows' order: the units a paired
+    bootstrap over test responses resamples (Table 8's "seq2seq below the LM" verdict)."""
+    kind = "seq2seq" if isinstance(data, PairTensors) else "lm"
+    check_data(kind, data, "data")
+    nll, count = [0.0] * len(data), [0] * len(data)
+    with torch.no_grad(), eval_mode(model):
+        for idx in torch.arange(len(data)).split(batch_size):
+            batch = take(data, idx)
+            tgt = trim(batch.tgt if kind == "seq2seq" else batch)
+            lp = (model.token_logprobs(batch.src, tgt) if kind == "seq2seq"
+                  else model.token_logprobs(tgt))                          # (B, T)
+            for i, row, n in zip(idx.tolist(), (-lp.sum(1)).tolist(), (tgt != PAD).sum(1).tolist()):
+                nll[i], count[i] = row, n
+    return nll, count
 
 
-def table4_row(model, test: PairTensors, vocab: Vocab, max_len: int,
-               max_inputs: int | None) -> dict:
+def inputs_sha(src: torch.Tensor) -> str:
+    """A short sha256 of the input ids a row was scored on: rows with another hash saw other inputs."""
+    return hashlib.sha256(src.to(torch.int64).contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def eval_set(test: PairTensors, max_inputs: int | None) -> PairTensors:
+    """Table 4 / 9's evaluation set: the first ``max_inputs`` test pairs (all if None), the same for
+    every row of every notebook (``DecodeConfig.max_eval_inputs``)."""
+    return test if max_inputs is None else test.subset(slice(0, max_inputs))
+
+
+def raw_references(dialogues, data_cfg) -> list[str]:
+    """The test responses as the data file has them (before <unk> mapping), cropped as the pairs are,
+    in the order of :func:`ntlib.pipeline.load_dataset`'s pairs."""
+    return [" ".join(t) for d in dialogues
+            for _, t in make_pairs(d, data_cfg.context_utterances, data_cfg.max_src_len, data_cfg.max_tgt_len)]
+
+
+def provenance(profile: str, corpus: str, seed: int | None, sub: PairTensors) -> dict:
+    """Where a Table 4 / 9 row comes from: profile, corpus, seed and the inputs scored (count, hash).
+    ``provenance`` is left for the run's code version, torch version, threads and device."""
+    return {"profile": profile, "corpus": corpus, "seed": seed, "n_inputs": len(sub),
+            "inputs_sha": inputs_sha(sub.src), "provenance": {}}
+
+
+def response_scores(responses: list[str], refs: list[str], raw_refs: list[str] | None = None) -> dict:
+    """Table 4's max-ratio, Ent-2, Ent-3 and fluency columns (distinct-n, seq-rep-4, share repeating
+    a 4-gram), the top-10 responses, and Table 9's BLEU-4 variants (``bleu4`` = the chosen one,
+    :data:`ntlib.metrics.BLEU_CHOSEN`; without raw references the chosen variant's <unk> twin)."""
+    variants = bleu4_variants(responses, refs, raw_refs)
+    chosen = BLEU_CHOSEN if BLEU_CHOSEN in variants else BLEU_CHOSEN.replace("_raw", "_unk")
+    sentences = sentence_bleu4_scores(responses, raw_refs if chosen.endswith("_raw") else refs,
+                                      eos="_eos_" in chosen)
+    return {**diversity(responses), "bleu4": variants[chosen], "bleu4_variant": chosen,
+            "bleu4_variants": variants, "corpus_bleu4": variants.get("corpus_raw", variants["corpus_unk"]),
+            "bleu4_sentences": [round(x, 6) for x in sentences], "top10": frequent_responses(responses, 10)}
+
+
+def test_set_row(sub: PairTensors, vocab: Vocab, meta: dict) -> dict:
+    """Table 4's Test-set row: the reference responses of the evaluation set, scored as responses."""
+    refs = tensor_to_strings(sub.tgt, vocab)
+    return {**meta, "ppl": None, **diversity(refs), "bleu4": None, "corpus_bleu4": None,
+            "top10": frequent_responses(refs, 10), "responses": refs}
+
+
+def table4_row(model, test: PairTensors, vocab: Vocab, max_len: int, max_inputs: int | None,
+               meta: dict | None = None, raw_refs: list[str] | None = None) -> dict:
     """Table 4 / Table 9 columns on the test set: PPL (all pairs), and :func:`response_scores`
-    of greedy responses to the first ``max_inputs`` test inputs (all if None)."""
-    sub = test if max_inputs is None else test.subset(slice(0, max_inputs))
+    of greedy responses to the evaluation set (:func:`eval_set`), with the row's provenance
+    ``meta`` (:func:`provenance`) and its responses (the unit of the paired bootstrap)."""
+    sub = eval_set(test, max_inputs)
     responses = respond(model, sub.src, vocab, max_len=max_len)
     refs = tensor_to_strings(sub.tgt, vocab)
-    return {"ppl": perplexity(model, test)["ppl"], **response_scores(responses, refs),
+    raw = None if raw_refs is None else raw_refs[:len(sub)]
+    return {**(meta or {}), "ppl": perplexity(model, test)["ppl"], **response_scores(responses, refs, raw),
             "responses": responses}
+
+
+def nll_bootstrap(a: tuple[list[float], list[int]], b: tuple[list[float], list[int]]) -> dict:
+    """Paired bootstrap over test responses (``stats.paired_bootstrap``) of the per-word NLL of
+    model ``b`` minus model ``a``, from :func:`sequence_nll` of both on the same responses
+    (the LM and the seq2seq score the same tokens: Table 8)."""
+    from .stats import paired_bootstrap
+    if len(a[0]) != len(b[0]) or a[1] != b[1]:
+        raise ValueError("nll_bootstrap: the two models must score the same responses (same token counts)")
+
+    def per_word(items):
+        return sum(x for x, _ in items) / sum(n for _, n in items)
+    return paired_bootstrap(per_word, list(zip(*a)), list(zip(*b)))

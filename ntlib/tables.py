@@ -1,34 +1,113 @@
-"""The paper's Tables 3, 4, 8 and 9 rebuilt from the results JSON of notebooks 02–05.
+"""The paper's Tables 3, 4, 8 and 9 rebuilt from the results JSON of notebooks 02–05, with verdicts.
 
 Nothing is computed here from models: every number comes from ``reports/results/*.json``
 (written by the notebooks), and the paper's numbers from :mod:`ntlib.paper`. Each cell is
-"ours (paper)". Each table also gets a short verdict: which of the paper's claims hold in our
-run. Shown in notebooks/06_tables.ipynb.
+"ours (paper)". Every table is built here (the notebooks call these functions for their own
+tables too), and each comes with verdicts (:class:`ntlib.stats.Verdict`): a claim of the paper
+*holds*, *does not hold* or is *inconclusive* by a stated test. Shown in notebooks/06_tables.ipynb.
+
+One table compares like with like: :func:`check_same_inputs` refuses rows scored on other inputs
+or under another profile / corpus, and :func:`load_results` refuses stages of different runs.
+
+Results schemas (``reports/results/<stage>_<corpus>.json``), one per notebook
+----------------------------------------------------------------------------
+*Row record* — one Table 4 / 9 row of one model and seed (``evaluate.table4_row`` /
+``evaluate.test_set_row``):
+  ``profile``, ``corpus``, ``seed``, ``n_inputs``, ``inputs_sha`` (hash of the input ids scored),
+  ``provenance`` (a dict for the run's code / torch version, threads, device);
+  ``ppl`` (None: Test-set, MMI), ``max_ratio``, ``ent2``, ``ent3``, ``distinct1``, ``distinct2``,
+  ``seq_rep4``, ``rep4_share`` (share of responses repeating a 4-gram), ``bleu4`` (the variant
+  ``bleu4_variant`` = ``metrics.BLEU_CHOSEN``), ``bleu4_variants`` {variant: value}, ``corpus_bleu4``,
+  ``bleu4_sentences`` (per input, the chosen variant), ``top10`` [[response, ratio]], ``responses``
+  (one per input, in the evaluation set's order: the unit of the paired bootstrap); stage extras
+  (``r_thres``, ``g_lr``, ``setting``, ``lm_ppl``, ``avg_len``).
+*baselines* (02): ``profile``, ``corpus``, ``seed``, ``run_dir``, ``train_seconds``, ``history``,
+  ``lm`` / ``seq2seq`` {nll, ppl, tokens}, ``T_out``, ``T_in``, ``ppl_bootstrap`` (paired bootstrap
+  over test responses of the per-word NLL, seq2seq − LM), ``rows`` {"Test-set": [record],
+  "Baseline": [record]}, ``beam_top1_first200``, ``samples``, ``paper``, ``seconds``.
+*frequent* (04): ``profile``, ``corpus``, ``seed``, ``seeds``, ``config``, ``run_dir``, ``rows``
+  {"Test-set": [record], "Baseline": [record], "+neg-train (r%)": [a record per seed]},
+  ``histories`` {"<row> seed=<s>": history}, ``eos_comparison``, ``samples``, ``seconds``.
+*gan_mmi* (05): ``profile``, ``corpus``, ``seed``, ``seeds``, ``config``, ``rows`` {"Test-set",
+  "Baseline": [record], "+GAN": [a record per seed], "+MMI": [record]}, ``gan_selection``
+  {seed: selection}, ``mmi_grid``, ``mmi_reference``, ``samples``, ``mmi_samples``, ``seconds``.
+*malicious* (03): see :func:`table3`. *data* (01): corpus statistics.
+Every stage's JSON carries ``profile`` and ``corpus``; rows of one table carry the same
+``profile``, ``corpus``, ``n_inputs`` and ``inputs_sha``.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from . import paper
+from . import paper, stats
+from .metrics import BLEU_CHOSEN, BLEU_VARIANTS
 from .reports import cell, read_json
+from .stats import FAILS, HOLDS, INCONCLUSIVE, Verdict
 
 STAGES = ("data", "baselines", "malicious", "frequent", "gan_mmi")
+ROW_KEYS = ("profile", "corpus", "n_inputs", "inputs_sha")   # what one table's rows must share
+DEGENERATE_MARGIN = 0.02    # responses are degenerate when the share repeating a 4-gram exceeds
+                            # the test set's by more than this (2 points), by the test
+
+
+class MixedResultsError(ValueError):
+    """Rows or stages of different runs (inputs, profile or corpus) put in one table."""
 
 
 def load_results(reports_dir: str | Path, corpus: str) -> dict:
-    """``{stage: results dict}`` for each stage whose JSON exists; missing stages are left out."""
+    """``{stage: results dict}`` for each stage whose JSON exists; missing stages are left out.
+    Stages of different profiles or corpora are refused (:func:`check_one_run`)."""
     out = {}
     for stage in STAGES:
         path = Path(reports_dir) / "results" / f"{stage}_{corpus}.json"
         if path.exists():
             out[stage] = read_json(path)
+    check_one_run(out)
     return out
+
+
+def check_one_run(res: dict) -> None:
+    """Raise :class:`MixedResultsError` naming the stages when they ran on different profiles or corpora."""
+    runs = {stage: (r.get("profile"), r.get("corpus")) for stage, r in res.items()}
+    if len(set(runs.values())) > 1:
+        listed = "; ".join(f"{stage}: profile {p!r}, corpus {c!r}" for stage, (p, c) in runs.items())
+        raise MixedResultsError(f"the results mix runs ({listed}); one table holds one profile and corpus: "
+                                "rerun the stages on one profile (make reproduce PROFILE=...)")
+
+
+def profiles(res: dict) -> dict[str, str]:
+    """Each stage's profile (notebook 06's header)."""
+    return {stage: f"{r.get('profile')} / {r.get('corpus')}" for stage, r in res.items()}
+
+
+def check_same_inputs(rows: dict[str, list[dict]]) -> None:
+    """Raise :class:`MixedResultsError` naming the rows unless every record of every row was scored
+    on the same inputs (``n_inputs``, ``inputs_sha``) under the same ``profile`` and ``corpus``."""
+    keys = {}
+    for name, recs in rows.items():
+        for rec in recs:
+            missing = [k for k in ROW_KEYS if k not in rec]
+            if missing:
+                raise MixedResultsError(f"row {name!r} has no {', '.join(missing)}: written by an older "
+                                        "notebook; rerun it")
+            keys.setdefault(tuple(rec[k] for k in ROW_KEYS), []).append(f"{name} (seed {rec.get('seed')})")
+    if len(keys) > 1:
+        listed = "; ".join(f"{', '.join(names)}: " + ", ".join(f"{k}={v}" for k, v in zip(ROW_KEYS, key))
+                           for key, names in keys.items())
+        raise MixedResultsError(f"rows scored on different inputs or runs cannot share a table — {listed}")
 
 
 def _pct(x):
     return None if x is None else 100 * x
+
+
+def _recs(v) -> list[dict]:
+    """A row's records: a list (one per seed), or one record."""
+    return v if isinstance(v, list) else [v]
 
 
 def table8(res: dict, corpus: str) -> pd.DataFrame:
@@ -42,60 +121,138 @@ def table8(res: dict, corpus: str) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def table4_rows(res: dict) -> dict[str, dict]:
-    """Our Table 4 rows (ppl, max_ratio, ent2, ent3) keyed as the paper's rows."""
-    rows = {}
-    if "baselines" in res:
-        b = res["baselines"]
-        rows["Test-set"] = {**b["test_set"], "ppl": None}
-        rows["Baseline"] = {**b["baseline"], "ppl": b["seq2seq"]["ppl"]}
-    for stage in ("gan_mmi", "frequent"):
-        for name, r in res.get(stage, {}).get("rows", {}).items():
-            if name != "Baseline":
-                rows[name] = r
-    return rows
+def table4_rows(res: dict) -> dict[str, list[dict]]:
+    """Our Table 4 rows keyed as the paper's rows, each a list of records (one per seed); every
+    row is checked to be on the same inputs and run, the stages' own Test-set / Baseline included."""
+    rows, shown = {}, {}
+    for stage in ("baselines", "gan_mmi", "frequent"):
+        for name, v in res.get(stage, {}).get("rows", {}).items():
+            rows[f"{name} [{stage}]"] = _recs(v)
+            shown.setdefault(name, _recs(v))
+    check_same_inputs(rows)
+    return _paper_order(shown)
 
 
-def table4(res: dict, corpus: str) -> pd.DataFrame:
-    """Table 4: PPL, M-ratio (%), E-2, E-3 of greedy test responses, ours (paper)."""
+def _paper_order(rows: dict) -> dict:
+    """Table 4's row order: Test-set, Baseline, +GAN, +MMI, then neg-train by falling threshold
+    (the results JSON is written with sorted keys)."""
+    first = [k for k in ("Test-set", "Baseline", "+GAN", "+MMI") if k in rows]
+    neg = sorted((k for k in rows if k.startswith("+neg")), key=lambda k: -(rows[k][0].get("r_thres") or 0))
+    rest = [k for k in rows if k not in first and k not in neg]
+    return {k: rows[k] for k in first + neg + rest}
+
+
+def _seed_values(recs: list[dict], key: str, scale: float = 1.0) -> list[float] | None:
+    vals = [r.get(key) for r in recs]
+    return None if any(v is None for v in vals) else [scale * v for v in vals]
+
+
+def _stat_cell(recs: list[dict], key: str, paper_value=None, fmt: str = "{:.2f}", scale: float = 1.0) -> str:
+    """"ours (paper)"; over several seeds "mean [95 % interval across seeds] (paper)"."""
+    vals = _seed_values(recs, key, scale)
+    theirs = "–" if paper_value is None else fmt.format(scale * paper_value)
+    if vals is None:
+        return f"– ({theirs})"
+    if len(vals) == 1:
+        return f"{fmt.format(vals[0])} ({theirs})"
+    s = stats.seed_interval(vals)
+    return f"{fmt.format(s['mean'])} [{fmt.format(s['lo'])}–{fmt.format(s['hi'])}] ({theirs})"
+
+
+TABLE4_COLUMNS = (("PPL", "ppl", "{:.2f}", 1), ("M-ratio %", "max_ratio", "{:.1f}", 100),
+                  ("E-2", "ent2", "{:.2f}", 1), ("E-3", "ent3", "{:.2f}", 1),
+                  ("distinct-1", "distinct1", "{:.3f}", 1), ("distinct-2", "distinct2", "{:.3f}", 1),
+                  ("seq-rep-4", "seq_rep4", "{:.3f}", 1), ("rep-4 %", "rep4_share", "{:.1f}", 100))
+
+
+def table4(res: dict, corpus: str, rows: dict | None = None) -> pd.DataFrame:
+    """Table 4: PPL, M-ratio (%), E-2, E-3 of greedy test responses, ours (paper), and the fluency
+    columns (distinct-1/2, seq-rep-4, % of responses repeating a 4-gram; no paper value); rows of
+    several seeds show the mean with its 95 % interval across seeds. ``rows``: a notebook's own
+    rows (default: every stage's, :func:`table4_rows`)."""
+    rows = table4_rows(res) if rows is None else _paper_order(rows)
+    check_same_inputs(rows)
     p = paper.TABLE4.get(corpus, {})
     out = {}
-    for name, r in table4_rows(res).items():
+    for name, recs in rows.items():
         q = p.get(name, {})
-        out[name] = {"PPL": cell(r.get("ppl"), q.get("ppl")),
-                     "M-ratio %": cell(_pct(r.get("max_ratio")), _pct(q.get("max_ratio")), "{:.1f}"),
-                     "E-2": cell(r.get("ent2"), q.get("ent2")),
-                     "E-3": cell(r.get("ent3"), q.get("ent3"))}
+        out[name] = {label: _stat_cell(recs, key, q.get(key), fmt, scale) for label, key, fmt, scale in TABLE4_COLUMNS}
+        out[name]["seeds"] = len(recs)
+        out[name]["n"] = recs[0]["n_inputs"]
     return pd.DataFrame(out).T
 
 
-def _best_neg_train(res: dict) -> tuple[str, dict] | None:
-    rows = {k: v for k, v in res.get("frequent", {}).get("rows", {}).items() if k.startswith("+neg")}
-    if not rows:
-        return None
-    name = min(rows, key=lambda k: rows[k]["max_ratio"])
-    return name, rows[name]
-
-
-def table9(res: dict, corpus: str) -> pd.DataFrame:
-    """Table 9: PPL, BLEU-4, M-ratio of the baseline and of negative training (lowest M-ratio row).
-
-    BLEU-4 is the paper's measure (averaged sentence BLEU, ``metrics.bleu4``); corpus BLEU-4
-    (``metrics.corpus_bleu4``) has no paper counterpart and is shown for reference."""
-    p = paper.TABLE9.get(corpus, {})
-    b = res["baselines"]
-    rows = {"Baseline": {"ppl": b["seq2seq"]["ppl"], "bleu4": b["bleu4"],
-                         "corpus_bleu4": b.get("corpus_bleu4"), "max_ratio": b["baseline"]["max_ratio"]}}
-    best = _best_neg_train(res)
-    if best:
-        rows[f"Neg-train {best[0].removeprefix('+neg-train ')}"] = best[1]
+def seed_table(rows: dict[str, list[dict]], keys=("ppl", "max_ratio", "ent3", "distinct2", "rep4_share",
+                                                   "bleu4")) -> pd.DataFrame:
+    """Each seed's value of the rows trained with several seeds, then their mean and 95 % interval."""
     out = {}
-    for name, r in rows.items():
+    for name, recs in rows.items():
+        if len(recs) < 2:
+            continue
+        for r in recs:
+            out[(name, f"seed {r['seed']}")] = {k: _g(r.get(k)) for k in keys}
+        for k in keys:
+            vals = _seed_values(recs, k)
+            s = stats.seed_interval(vals) if vals else None
+            out.setdefault((name, "mean"), {})[k] = None if s is None else _g(s["mean"])
+            out.setdefault((name, "95 % interval"), {})[k] = (None if s is None else
+                                                             f"{s['lo']:.4g}–{s['hi']:.4g}")
+    return pd.DataFrame(out).T
+
+
+def _g(x):
+    return None if x is None else f"{x:.4g}"
+
+
+def top10_table(rows: dict[str, list[dict]]) -> pd.DataFrame:
+    """The ten most frequent responses of every Table 4 row (first seed), with their share."""
+    return pd.DataFrame({name: [f"{r or '<empty>'} ({100 * x:.1f} %)" for r, x in recs[0]["top10"]]
+                         + [""] * (10 - len(recs[0]["top10"])) for name, recs in rows.items()},
+                        index=range(1, 11))
+
+
+def paper_neg_train_row(rows: dict) -> str | None:
+    """The paper's Table 9 "Neg-train" row is its smaller threshold: our +neg-train row with the
+    smallest r_thres."""
+    neg = [k for k in rows if k.startswith("+neg")]
+    return min(neg, key=lambda k: rows[k][0].get("r_thres", 1.0)) if neg else None
+
+
+def table9_rows(res: dict) -> dict[str, list[dict]]:
+    rows = table4_rows(res)
+    out = {"Baseline": rows["Baseline"]}
+    neg = paper_neg_train_row(rows)
+    if neg:
+        out[neg] = rows[neg]
+    return out
+
+
+def table9(res: dict, corpus: str, rows: dict | None = None) -> pd.DataFrame:
+    """Table 9: PPL, BLEU-4, M-ratio of the baseline and of negative training (the paper's row: the
+    smaller threshold), ours (paper). BLEU-4 is :data:`ntlib.metrics.BLEU_CHOSEN`; every other variant
+    is shown beside it, labelled (:func:`bleu_variants_table`)."""
+    rows = table9_rows(res) if rows is None else rows
+    check_same_inputs(rows)
+    p = paper.TABLE9.get(corpus, {})
+    out = {}
+    for name, recs in rows.items():
         q = p.get("Baseline" if name == "Baseline" else "Neg-train", {})
-        out[name] = {"PPL": cell(r.get("ppl"), q.get("ppl")),
-                     "BLEU-4": cell(r.get("bleu4"), q.get("bleu4"), "{:.3f}"),
-                     "corpus BLEU-4": cell(r.get("corpus_bleu4"), None, "{:.4f}"),
-                     "M-ratio %": cell(_pct(r.get("max_ratio")), _pct(q.get("max_ratio")), "{:.1f}")}
+        out[name] = {"PPL": _stat_cell(recs, "ppl", q.get("ppl")),
+                     f"BLEU-4 ({BLEU_CHOSEN})": _stat_cell(recs, "bleu4", q.get("bleu4"), "{:.3f}"),
+                     "M-ratio %": _stat_cell(recs, "max_ratio", q.get("max_ratio"), "{:.1f}", 100),
+                     "seeds": len(recs), "n": recs[0]["n_inputs"]}
+    return pd.DataFrame(out).T
+
+
+def bleu_variants_table(rows: dict[str, list[dict]]) -> pd.DataFrame:
+    """Every BLEU-4 variant (:data:`ntlib.metrics.BLEU_VARIANTS`) of each row, the chosen one marked."""
+    out = {}
+    for name, recs in rows.items():
+        if recs[0].get("bleu4_variants") is None:
+            continue
+        out[name] = {f"{k}{' (chosen)' if k == BLEU_CHOSEN else ''}":
+                     _stat_cell([{**r, "v": r["bleu4_variants"].get(k)} for r in recs], "v", None, "{:.4f}")
+                     .removesuffix(" (–)") for k in BLEU_VARIANTS}
     return pd.DataFrame(out).T
 
 
@@ -122,35 +279,204 @@ def _fmt_pct(x):
     return "–" if x is None else f"{100 * x:.1f}"
 
 
-def verdicts(res: dict) -> dict[str, list[tuple[str, bool]]]:
-    """Per table, the paper's claims and whether our run supports each (True/False)."""
-    out: dict[str, list[tuple[str, bool]]] = {}
+
+# -- verdicts ----------------------------------------------------------------------------------
+class _Encoded:
+    """One record's responses encoded for fast resampling: ids of whole responses, of their n-grams
+    (with and without <eos>), the 4-gram-repeat flags and the chosen BLEU-4 per sentence."""
+
+    def __init__(self, rec: dict):
+        from .data import EOS, SPECIALS
+        resp = rec["responses"]
+        self.n = len(resp)
+        ids: dict = {}
+        self.resp = np.array([ids.setdefault(r, len(ids)) for r in resp])
+        self.grams = {}
+        for n in (1, 2, 3):
+            for eos in (True, False):
+                gid, gram_ids, owner = {}, [], []
+                for i, r in enumerate(resp):
+                    toks = r.split() + ([SPECIALS[EOS]] if eos else [])
+                    for j in range(len(toks) - n + 1):
+                        gram_ids.append(gid.setdefault(tuple(toks[j:j + n]), len(gid)))
+                        owner.append(i)
+                self.grams[(n, eos)] = (np.array(gram_ids, dtype=np.int64), np.array(owner, dtype=np.int64))
+        from .metrics import repeats_ngram
+        self.rep4 = np.array([repeats_ngram(r, 4) for r in resp], dtype=float)
+        b = rec.get("bleu4_sentences")
+        self.bleu = None if b is None else np.array(b, dtype=float)
+
+    def _counts(self, idx, n, eos):
+        gram_ids, owner = self.grams[(n, eos)]
+        w = np.bincount(idx, minlength=self.n)[owner]
+        c = np.bincount(gram_ids, weights=w) if len(gram_ids) else np.zeros(0)
+        return c[c > 0]
+
+    def stat(self, key: str, idx: np.ndarray) -> float:
+        if key == "max_ratio":
+            return np.bincount(self.resp[idx]).max() / len(idx)
+        if key in ("ent2", "ent3"):
+            c = self._counts(idx, int(key[-1]), True)
+            p = c / c.sum()
+            return float(-(p * np.log(p)).sum()) if len(c) else 0.0
+        if key in ("distinct1", "distinct2"):
+            c = self._counts(idx, int(key[-1]), False)
+            return len(c) / c.sum() if len(c) else 0.0
+        if key == "rep4_share":
+            return float(self.rep4[idx].mean())
+        if key == "bleu4":
+            if self.bleu is None:
+                raise ValueError("bleu4: the record has no bleu4_sentences")
+            return float(self.bleu[idx].mean())
+        raise ValueError(f"no resampled statistic {key!r}")
+
+
+_ENCODED: dict[int, tuple[dict, _Encoded]] = {}
+
+
+def _encoded(rec: dict) -> _Encoded:
+    """The record's :class:`_Encoded`, built once per record (a record is compared several times)."""
+    hit = _ENCODED.get(id(rec))
+    if hit is None or hit[0] is not rec:
+        if len(_ENCODED) > 256:
+            _ENCODED.clear()
+        hit = _ENCODED[id(rec)] = (rec, _Encoded(rec))
+    return hit[1]
+
+
+def bootstrap_diff(rec_a: dict, rec_b: dict, key: str, k: float = 1.0, offset: float = 0.0) -> dict:
+    """Paired bootstrap over inputs (``stats.paired_bootstrap``: 1,000 resamples, fixed seed) of
+    ``stat(b) − k · stat(a) − offset`` for two records scored on the same inputs."""
+    if rec_a["inputs_sha"] != rec_b["inputs_sha"] or rec_a["n_inputs"] != rec_b["n_inputs"]:
+        raise MixedResultsError("a paired bootstrap needs two records on the same inputs")
+    enc = (_encoded(rec_a), _encoded(rec_b))
+    scale = (k, 1.0)
+
+    n = enc[0].n
+
+    def statistic(items):           # items: input i of system a is i, of system b is n + i
+        idx = np.asarray(items, dtype=np.int64)
+        which = int(idx[0] >= n)
+        return scale[which] * enc[which].stat(key, idx - which * n) + (offset if which == 0 else 0.0)
+
+    return stats.paired_bootstrap(statistic, list(range(n)), list(range(n, 2 * n)))
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def judge(base: dict, others: list[dict], key: str, want: str, k: float = 1.0, threshold: float = 0.0,
+          describe: str = "") -> tuple[str, str]:
+    """Outcome and evidence for "stat(other) − k·stat(base) is {want} threshold" over the records of
+    one row (one per seed). Each seed: a paired bootstrap over inputs; several seeds: also the
+    Student-t 95 % interval across seeds. The claim holds (does not hold) only when every interval
+    says so; otherwise it is inconclusive."""
+    outcomes, parts, diffs = [], [], []
+    for rec in others:
+        bs = bootstrap_diff(base, rec, key, k)
+        diffs.append(bs["diff"])
+        outcomes.append(stats.compare_interval(bs["lo"], bs["hi"], threshold, want))
+        parts.append(f"seed {rec.get('seed')}: {_fmt(bs['diff'])} [{_fmt(bs['lo'])}, {_fmt(bs['hi'])}]")
+    what = f"{describe or key}: {key}(row) − {k:g}·{key}(reference)" if k != 1 else f"{describe or key}: difference"
+    evidence = (f"{what} {want} {threshold:g}; paired bootstrap over {base['n_inputs']} inputs "
+                f"({stats.BOOTSTRAP_RESAMPLES} resamples, seed {stats.BOOTSTRAP_SEED}), 95 % interval per "
+                + "; ".join(parts))
+    if len(diffs) > 1:
+        s = stats.seed_interval(diffs)
+        outcomes.append(stats.compare_interval(s["lo"], s["hi"], threshold, want))
+        evidence += f"; across {len(diffs)} seeds: mean {_fmt(s['mean'])} [{_fmt(s['lo'])}, {_fmt(s['hi'])}] (Student t)"
+    outcome = outcomes[0] if len(set(outcomes)) == 1 else INCONCLUSIVE
+    return outcome, evidence
+
+
+def _ppl_verdict(claim: str, base_ppl: float, recs: list[dict], tol: float = 0.10) -> Verdict:
+    """"PPL moves by < tol" read off the 95 % interval across seeds of PPL(row) / PPL(baseline)."""
+    ratios = [r["ppl"] / base_ppl for r in recs]
+    s = stats.seed_interval(ratios)
+    vals = ", ".join(f"{x:.3f}" for x in ratios)
+    if len(ratios) == 1:
+        return Verdict(claim, INCONCLUSIVE, f"PPL ratio {vals} from one seed: no interval across seeds")
+    lo, hi = s["lo"], s["hi"]
+    outcome = (HOLDS if 1 - tol < lo and hi < 1 + tol else
+               FAILS if hi < 1 - tol or lo > 1 + tol else INCONCLUSIVE)
+    return Verdict(claim, outcome, f"PPL(row) / PPL(baseline) per seed {vals}; mean {s['mean']:.3f} "
+                                   f"[{lo:.3f}, {hi:.3f}] (Student t, {len(ratios)} seeds) vs (0.9, 1.1)")
+
+
+def _verdict(claim, base, recs, key, want, k=1.0, threshold=0.0, describe=""):
+    return Verdict(claim, *judge(base, recs, key, want, k, threshold, describe))
+
+
+def combine(claim: str, parts: list[Verdict]) -> Verdict:
+    """A claim that needs every part: holds when all hold, does not hold when any does not."""
+    outs = [v.outcome for v in parts]
+    outcome = FAILS if FAILS in outs else HOLDS if all(o == HOLDS for o in outs) else INCONCLUSIVE
+    return Verdict(claim, outcome, "; ".join(f"{v.symbol} {v.claim}" for v in parts))
+
+
+def verdicts(res: dict) -> dict[str, list[Verdict]]:
+    """Per table, the paper's claims judged on our run (:class:`ntlib.stats.Verdict`)."""
+    out: dict[str, list[Verdict]] = {}
     if "baselines" in res:
         b = res["baselines"]
-        out["Table 8"] = [("the seq2seq's test PPL is lower than the LM's",
-                           b["seq2seq"]["ppl"] < b["lm"]["ppl"])]
-        out["Table 4"] = [("greedy baseline max-ratio is far above the test set's (frequent-response problem)",
-                           b["baseline"]["max_ratio"] > 2 * b["test_set"]["max_ratio"])]
-    rows = table4_rows(res)
-    best = _best_neg_train(res)
-    if best and "Baseline" in rows:
-        base, (name, nt) = rows["Baseline"], best
-        out.setdefault("Table 4", []).extend([
-            (f"negative training ({name}) cuts max-ratio by ≥ 50 % relative",
-             nt["max_ratio"] <= 0.5 * base["max_ratio"]),
-            (f"negative training ({name}) raises Ent-3", nt["ent3"] > base["ent3"]),
-            (f"negative training ({name}) moves PPL by < 10 %", abs(nt["ppl"] / base["ppl"] - 1) < 0.10)])
-        out["Table 9"] = [(f"negative training ({name}) does not lower BLEU-4 by more than 10 % relative",
-                           nt["bleu4"] >= 0.9 * res["baselines"]["bleu4"])]
-    for name, claim in (("+GAN", "the vanilla GAN does not lower max-ratio much (< 25 % relative)"),
-                        ("+MMI", "MMI-antiLM raises Ent-3 over the baseline")):
-        if name in rows and "Baseline" in rows:
-            r, base = rows[name], rows["Baseline"]
-            holds = (r["max_ratio"] > 0.75 * base["max_ratio"]) if name == "+GAN" else r["ent3"] > base["ent3"]
-            out.setdefault("Table 4", []).append((claim, bool(holds)))
+        bs = b.get("ppl_bootstrap")
+        claim = "the seq2seq's test PPL is lower than the LM's"
+        if bs:
+            out["Table 8"] = [Verdict(claim, stats.compare_interval(bs["lo"], bs["hi"], 0.0, "below"),
+                                      f"per-word NLL, seq2seq − LM: {bs['diff']:.3f} [{bs['lo']:.3f}, {bs['hi']:.3f}]; "
+                                      f"paired bootstrap over {bs['n']} test responses ({bs['resamples']} "
+                                      f"resamples, seed {bs['seed']})")]
+        else:
+            out["Table 8"] = [Verdict(claim, INCONCLUSIVE, "no per-response NLL in the results: no test")]
+    rows = table4_rows(res) if res.get("baselines", {}).get("rows") else {}
+    if "Baseline" not in rows:
+        if "malicious" in res:
+            out["Table 3"] = _as_verdicts(_malicious_verdicts(res["malicious"]))
+        return out
+    base, test = rows["Baseline"][0], rows.get("Test-set", [None])[0]
+    t4 = out.setdefault("Table 4", [])
+    if test is not None:
+        t4.append(_verdict("greedy baseline max-ratio is more than twice the test set's (frequent-response "
+                           "problem)", test, [base], "max_ratio", "above", k=2.0, describe="max-ratio"))
+    for name in [k for k in rows if k.startswith("+neg")]:
+        recs = rows[name]
+        cut = _verdict(f"negative training ({name}) cuts max-ratio by ≥ 50 % relative", base, recs,
+                       "max_ratio", "below", k=0.5, describe="max-ratio")
+        t4.append(cut)
+        t4.append(_verdict(f"negative training ({name}) raises Ent-3", base, recs, "ent3", "above",
+                           describe="Ent-3"))
+        t4.append(_verdict(f"negative training ({name}) raises distinct-2", base, recs, "distinct2", "above",
+                           describe="distinct-2"))
+        t4.append(_ppl_verdict(f"negative training ({name}) moves PPL by < 10 %", base["ppl"], recs))
+        if test is not None:
+            fluent = _verdict(f"negative training ({name}) does not make responses degenerate (share repeating "
+                              f"a 4-gram at most {100 * DEGENERATE_MARGIN:g} points above the test set's)", test,
+                              recs, "rep4_share", "below", threshold=DEGENERATE_MARGIN,
+                              describe="share repeating a 4-gram")
+            t4.append(fluent)
+            t4.append(combine(f"negative training ({name}) fixes the frequent-response problem without "
+                              "trading it for degenerate responses", [cut, fluent]))
+    if "+GAN" in rows:
+        t4.append(_verdict("the vanilla GAN does not lower max-ratio much (< 25 % relative)", base, rows["+GAN"],
+                           "max_ratio", "above", k=0.75, describe="max-ratio"))
+    if "+MMI" in rows:
+        t4.append(_verdict("MMI-antiLM raises Ent-3 over the baseline", base, rows["+MMI"], "ent3", "above",
+                           describe="Ent-3"))
+    neg = paper_neg_train_row(rows)
+    if neg and base.get("bleu4_sentences") is not None:
+        out["Table 9"] = [_verdict(f"negative training ({neg}) does not lower BLEU-4 ({BLEU_CHOSEN}) by more "
+                                   "than 10 % relative", base, rows[neg], "bleu4", "above", k=0.9,
+                                   describe="BLEU-4")]
     if "malicious" in res:
-        out["Table 3"] = _malicious_verdicts(res["malicious"])
+        out["Table 3"] = _as_verdicts(_malicious_verdicts(res["malicious"]))
     return out
+
+
+def _as_verdicts(items) -> list[Verdict]:
+    """Table 3's verdicts (issue 16 makes them Verdicts); a (claim, bool) pair is a point estimate."""
+    return [v if isinstance(v, Verdict) else
+            Verdict(v[0], HOLDS if v[1] else FAILS, "point estimate, no test yet") for v in items]
 
 
 def _malicious_verdicts(m: dict) -> list[tuple[str, bool]]:
@@ -177,5 +503,7 @@ def _malicious_verdicts(m: dict) -> list[tuple[str, bool]]:
     return claims
 
 
-def verdict_markdown(items: list[tuple[str, bool]]) -> str:
-    return "\n".join(f"- {'✔ holds' if ok else '✘ does not hold'}: {claim}" for claim, ok in items)
+
+def verdict_markdown(items: list[Verdict]) -> str:
+    """One line per verdict: ✔ holds / ✘ does not hold / ~ inconclusive, the claim, its test and figures."""
+    return "\n".join(v.markdown() for v in items)

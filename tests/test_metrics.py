@@ -122,3 +122,33 @@ def test_diversity_and_frequent_responses():
     vocab = Vocab(["yeah", "oh"])
     ids = torch.tensor([[vocab.stoi["yeah"], EOS, PAD], [vocab.stoi["oh"], vocab.stoi["yeah"], EOS]])
     assert metrics.tensor_to_strings(ids, vocab) == ["yeah", "oh yeah"]
+
+
+def test_seq_rep_n_and_rep_share_by_hand():
+    # "a b a b a": 2-grams ab ba ab ba → 2 distinct of 4 → 0.5; "a b c": no repeat → 0; "a": no 2-gram → 0
+    assert metrics.seq_rep_n(["a b a b a"], 2) == 0.5
+    assert metrics.seq_rep_n(["a b a b a", "a b c", "a"], 2) == pytest.approx(0.5 / 3)
+    # the degenerate answer of the 1 % model: "to be able to" occurs twice among its 4-grams
+    loop = "going to be able to be able to do it"
+    grams = [tuple(loop.split()[i:i + 4]) for i in range(len(loop.split()) - 3)]   # 7 4-grams, 6 distinct
+    assert len(grams) == 7 and len(set(grams)) == 6
+    assert metrics.seq_rep_n([loop], 4) == pytest.approx(1 - 6 / 7)
+    assert metrics.repeats_ngram(loop, 4) and not metrics.repeats_ngram("i do n't know", 4)
+    assert metrics.rep_share([loop, "i do n't know", "yeah", loop], 4) == 0.5
+    assert metrics.distinct_n([loop], 4) == pytest.approx(6 / 7)
+    d = metrics.diversity([loop, "yeah"])
+    assert d["seq_rep4"] == pytest.approx((1 - 6 / 7) / 2) and d["rep4_share"] == 0.5
+
+
+def test_bleu4_variants_eos_and_raw_references():
+    # one-word match: without </s> 1-gram only (orders 2-4 left out, NLTK 3.2) → 1.0; with </s>: 2/2, 1/1 → 1.0
+    v = metrics.bleu4_variants(["yeah"], ["yeah"], ["yeah"])
+    assert v["sent_raw"] == v["sent_eos_raw"] == 1.0
+    # a miss on the only word: 0 without </s>; with </s> the shared </s> gives 1/2 unigram precision
+    v = metrics.bleu4_variants(["no"], ["<unk>"], ["yes"])
+    assert v["sent_unk"] == 0.0 and v["sent_eos_unk"] == pytest.approx(0.5 ** 0.25)
+    # <unk> matches an <unk>-mapped reference but not the raw word
+    v = metrics.bleu4_variants(["<unk>"], ["<unk>"], ["zyzzyva"])
+    assert v["sent_unk"] == 1.0 and v["sent_raw"] == 0.0
+    assert list(v) == list(metrics.BLEU_VARIANTS) and metrics.BLEU_CHOSEN in v
+    assert set(metrics.bleu4_variants(["a"], ["a"], None)) == {"sent_eos_unk", "sent_unk", "corpus_unk"}

@@ -13,20 +13,25 @@ def test_notebook_05_smoke(run_notebook):
     r = read_json(reports / "results/gan_mmi_switchboard.json")
     P = get_profile("smoke")
     assert r["profile"] == "smoke" and set(r["rows"]) == {"Test-set", "Baseline", "+GAN", "+MMI"}
-    for name, row in r["rows"].items():
+    assert r["seeds"] == [1, 2] and [x["seed"] for x in r["rows"]["+GAN"]] == [1, 2]   # GanConfig.seeds (smoke)
+    recs = [x for v in r["rows"].values() for x in v]
+    assert {(x["profile"], x["n_inputs"], x["inputs_sha"]) for x in recs} == {("smoke", 64, recs[0]["inputs_sha"])}
+    rows = {k: v[0] for k, v in r["rows"].items()}
+    for name, row in rows.items():
         assert 0 < row["max_ratio"] <= 1 and row["ent3"] >= 0 and row["ent2"] >= 0, name
-    assert r["rows"]["+MMI"]["ppl"] is None and r["rows"]["Test-set"]["ppl"] is None
-    assert r["rows"]["+GAN"]["ppl"] > 1 and r["rows"]["Baseline"]["ppl"] > 1
-    assert r["rows"]["+GAN"]["g_lr"] in P.gan.g_lrs
-    assert [s["g_lr"] for s in r["gan_selection"]] == [None, *P.gan.g_lrs]
-    assert sum(s["chosen"] for s in r["gan_selection"]) == 1
+    assert rows["+MMI"]["ppl"] is None and rows["Test-set"]["ppl"] is None
+    assert rows["+GAN"]["ppl"] > 1 and rows["Baseline"]["ppl"] > 1
+    assert rows["+MMI"]["bleu4_variant"] == rows["Baseline"]["bleu4_variant"]
+    for s, sel in r["gan_selection"].items():
+        assert [x["g_lr"] for x in sel] == [None, *P.gan.g_lrs] and sum(x["chosen"] for x in sel) == 1
+    assert all(x["g_lr"] in P.gan.g_lrs for x in r["rows"]["+GAN"])
     n_settings = sum(1 for lam in P.mmi.lambdas for g in P.mmi.gs if lam or g == P.mmi.gs[0])
     assert len(r["mmi_grid"]) == n_settings * len(P.mmi.gammas)
     chosen = [g for g in r["mmi_grid"] if g["chosen"]]
-    assert len(chosen) == 1 and r["rows"]["+MMI"]["setting"] == chosen[0]["setting"]
-    assert r["rows"]["Test-set"]["max_ratio"] < r["rows"]["Baseline"]["max_ratio"]
+    assert len(chosen) == 1 and rows["+MMI"]["setting"] == chosen[0]["setting"]
+    assert rows["Test-set"]["max_ratio"] < rows["Baseline"]["max_ratio"]
     table = (reports / "table4_gan_mmi_switchboard.md").read_text()
     assert "+GAN" in table and "+MMI" in table
-    assert f"({paper.TABLE4['switchboard']['+MMI']['max_ratio']:.3f})" in table   # paper beside ours
+    assert f"({100 * paper.TABLE4['switchboard']['+MMI']['max_ratio']:.1f})" in table   # paper beside ours
     assert (reports / "mmi_grid_switchboard.csv").is_file()
     assert (reports / "figures/gan_d_fake_switchboard.png").is_file()
