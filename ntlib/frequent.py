@@ -29,6 +29,7 @@ from .data import EOS, PAD, PairTensors, Vocab, iterate_batches, trim
 from .decode import greedy, respond
 from .evaluate import seq2seq_nll, take
 from .metrics import ent_n, max_ratio
+from .provenance import code_digest
 from .train import load_checkpoint, load_model, save_model, train_epoch
 
 # §4.3 / Table 4: the two r_thres values per corpus (DailyDialog, not in the paper, as Ubuntu)
@@ -240,7 +241,7 @@ def negative_train_cached(model, data, cfg: FrequentConfig, run_dir: str | Path,
     ``run_dir`` should be the baselines' run folder (its name already hashes the data and
     baseline configs); the file name adds the hash of ``cfg`` and ``max_len``.
     """
-    path = Path(run_dir) / f"frequent-{config_hash(cfg, max_len)}.pt"
+    path = Path(run_dir) / f"frequent-{config_hash(cfg, max_len, code_digest('ntlib.frequent'))}.pt"   # code too (issue 15)
     if path.exists():
         return load_model(path).eval(), load_checkpoint(path)["history"]
     tuned, history = negative_train(model, data.train, data.valid, data.vocab, cfg, max_len,
