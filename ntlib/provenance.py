@@ -11,7 +11,8 @@ Two uses (issue 15):
   (:func:`ntlib.pipeline.baselines_run_dir`) hashes :data:`BASELINES_CODE` this way.
 * **Every results JSON says what ran it.** :func:`record` (one call per notebook,
   ``results["provenance"] = provenance.record(threads=threads)``) gives the code version
-  (:func:`code_version`: all of ``ntlib``), the git commit when there is one, torch and Python
+  (:func:`code_version`: all of ``ntlib``; :func:`notebooks_version`: the notebooks' code
+  cells), the git commit when there is one, torch and Python
   versions, the thread count, the CPU model and core count, the device and the GPU's name.
   ``python -m ntlib.reproduce --compare`` reads it to decide whether two runs must agree
   exactly (same machine, threads, torch, code) or within a tolerance.
@@ -40,7 +41,7 @@ BASELINES_CODE = ("ntlib.pipeline",)
 # Modules left out of a closure: they describe a run, they do not compute it.
 NOT_CODE = frozenset({"ntlib.provenance"})
 
-IDENTITY = ("code_version", "torch", "threads", "cpu", "cpu_count", "device", "gpu")
+IDENTITY = ("code_version", "notebooks_version", "torch", "threads", "cpu", "cpu_count", "device", "gpu")
 
 
 def _source(module: str, package_dir: Path) -> Path:
@@ -136,6 +137,30 @@ def code_version(package_dir: str | Path | None = None) -> str:
     return h.hexdigest()[:12]
 
 
+def notebook_digest(path: str | Path) -> str:
+    """Hash of what a notebook computes: its code cells' source, without papermill's injected
+    parameters and nbval's ``# NBVAL_`` markers — so prose edits and stored outputs (the
+    committed small run) do not invalidate the cache."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"
+            and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    code = ["\n".join(l for l in c.splitlines() if not l.lstrip().startswith("# NBVAL_")) for c in code]
+    return hashlib.sha256("\n\0".join(code).encode()).hexdigest()[:12]
+
+
+def notebooks_version(notebooks_dir: str | Path | None = None) -> str | None:
+    """12-hex digest of the code cells of every numbered notebook (:func:`notebook_digest`), or
+    None where the checkout has no ``notebooks/``."""
+    folder = Path(notebooks_dir or ROOT / "notebooks")
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        return None
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(f"{path.name}\0{notebook_digest(path)}\n".encode())
+    return h.hexdigest()[:12]
+
+
 @lru_cache(maxsize=1)
 def git_commit() -> dict | None:
     """{"commit", "dirty"} of the checkout holding ntlib, or None (no git, not a clone)."""
@@ -203,7 +228,7 @@ def record(threads: int | None = None, device=None, run_dir: str | Path | None =
     if dev.startswith("cuda") and torch.cuda.is_available():
         gpu = torch.cuda.get_device_name(torch.device(dev))
     out = {
-        "code_version": code_version(), "git": git_commit(),
+        "code_version": code_version(), "notebooks_version": notebooks_version(), "git": git_commit(),
         "torch": torch.__version__, "python": platform.python_version(),
         "threads": int(threads if threads is not None else torch.get_num_threads()),
         "cpu": cpu_model(), "cpu_count": cpu_count(), "platform": platform.platform(),

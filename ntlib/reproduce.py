@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .config import CORPORA, PROFILES, config_hash, get_profile
 from .params import COMMITTED_REPORTS, check_reports_dir, default_reports_dir
-from .provenance import code_version, record, same_run_environment
+from .provenance import code_version, notebook_digest, record, same_run_environment
 from .reports import TMP_MARK, atomic_write_text, clean_stale_tmp, read_json, run_lock, write_json
 from .sources import sha256_file
 
@@ -75,17 +75,6 @@ def stage_keys(profile: str, corpus: str, notebooks_dir: Path, data_dir=None) ->
         nb = notebook_digest(notebooks_dir / f"{stage}.ipynb")
         prev = keys[stage] = config_hash(prof, corpus, nb, src, data, prev)
     return keys
-
-
-def notebook_digest(path: Path) -> str:
-    """Hash of what a notebook computes: its code cells' source, without papermill's injected
-    parameters and nbval's ``# NBVAL_`` markers — so prose edits and stored outputs (the
-    committed small run) do not invalidate the cache."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"
-            and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
-    code = ["\n".join(l for l in c.splitlines() if not l.lstrip().startswith("# NBVAL_")) for c in code]
-    return hashlib.sha256("\n\0".join(code).encode()).hexdigest()[:12]
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

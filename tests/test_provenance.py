@@ -128,5 +128,5 @@ def test_every_notebook_defaults_to_every_core_and_records_provenance():
     import json
     for nb in sorted((provenance.ROOT / "notebooks").glob("0[1-5]_*.ipynb")):
         cells = ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
-        assert 'os.environ.get("NTLIB_THREADS", 0)) or os.cpu_count()' in cells[0], nb.name
+        assert 'threads = int(os.environ.get("NTLIB_THREADS", os.cpu_count()))' in cells[0], nb.name
         assert sum('["provenance"] = params.provenance(globals()' in c for c in cells) == 1, nb.name
