@@ -3,7 +3,7 @@ PY      ?= .venv/bin/python
 PROFILE ?= small
 CORPUS  ?= switchboard
 
-.PHONY: setup reproduce test test-refs lab reports clean-runs
+.PHONY: setup reproduce compare test test-refs lab reports clean-runs
 
 setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntlib (editable), then the Jupyter kernel
 
@@ -15,8 +15,11 @@ setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntl
 	.venv/bin/python -m ipykernel install --user --name ntlib --display-name "Python (ntlib)"
 	touch $@
 
-reproduce: setup   ## run notebooks 01 -> 06 with papermill; cached stages are skipped
+reproduce: setup   ## run notebooks 01 -> 06 with papermill on every core (NTLIB_THREADS=1 for one); cached stages are skipped; prints per-stage timings
 	$(PY) -m ntlib.reproduce --profile $(PROFILE) --corpus $(CORPUS)
+
+compare: setup   ## diff this profile's reports/results with the committed ones (exact on the same machine + threads, else within 5 %); exit 1 when outside
+	$(PY) -m ntlib.reproduce --compare --profile $(PROFILE) --corpus $(CORPUS)
 
 test: setup   ## unit tests, notebooks via papermill, and nbval comparing every result cell with tests/notebooks (smoke)
 	@$(PY) -m pytest; s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests (exit 5): the collection is broken" >&2; exit $$s

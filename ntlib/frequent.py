@@ -30,6 +30,7 @@ from .decode import greedy, respond
 from .device import model_device, to_device
 from .evaluate import seq2seq_nll, take
 from .metrics import ent_n, max_ratio
+from .provenance import code_digest
 from .train import load_checkpoint, load_model, save_model, train_epoch
 
 # §4.3 / Table 4: the two r_thres values per corpus (DailyDialog, not in the paper, as Ubuntu)
@@ -248,7 +249,7 @@ def negative_train_cached(model, data, cfg: FrequentConfig, run_dir: str | Path,
     ``run_dir`` should be the baselines' run folder (its name already hashes the data and
     baseline configs); the file name adds the hash of ``cfg`` and ``max_len``.
     """
-    path = Path(run_dir) / f"frequent-{config_hash(cfg, max_len)}.pt"
+    path = Path(run_dir) / f"frequent-{config_hash(cfg, max_len, code_digest('ntlib.frequent'))}.pt"   # code too (issue 15)
     device = model_device(model) if device is None else device
     if path.exists():
         return load_model(path, device).eval(), load_checkpoint(path)["history"]

@@ -30,6 +30,7 @@ from .decode import respond, sample
 from .device import model_device
 from .evaluate import perplexity, seq2seq_nll
 from .metrics import ent_n, max_ratio
+from .provenance import code_digest
 from .train import load_checkpoint, load_model, save_model, sgd_step
 
 
@@ -221,7 +222,7 @@ def train_gan_cached(seq2seq, data, cfg: GanConfig, run_dir: str | Path, max_len
                      ) -> tuple[nn.Module, float, list[dict], dict]:
     """:func:`train_gan`, with the chosen generator cached in ``run_dir`` (the baselines' run
     folder) under the hash of ``cfg`` and ``max_len``: (generator, α_G, selection, history)."""
-    path = Path(run_dir) / f"gan-{config_hash(cfg, max_len)}.pt"
+    path = Path(run_dir) / f"gan-{config_hash(cfg, max_len, code_digest('ntlib.gan'))}.pt"   # code too (issue 15)
     if not path.exists():
         r = train_gan(seq2seq, data, cfg, max_len, progress, device)
         save_model(r.generator, "seq2seq", path, g_lr=r.g_lr, selection=r.selection,

@@ -9,6 +9,8 @@ history) and stops on any the notebook did not declare; it checks every declared
 (:data:`RULES`) and fills in ``reports_dir``: ``../reports`` only for the committed
 small/Switchboard run, ``../reports/<corpus>-<profile>/`` (gitignored) for any other. An
 explicit ``reports_dir`` in the committed ``reports/`` with another profile or corpus is refused.
+A declared ``threads`` (default: every core, ``$NTLIB_THREADS`` overrides) is applied to torch
+there too, and :func:`provenance` records it with the rest of the run's provenance.
 """
 from __future__ import annotations
 
@@ -119,7 +121,8 @@ def check(ns: dict) -> None:
     """Check a notebook's parameters in its namespace ``ns`` (``globals()``), after papermill
     injected its values: an injected name the notebook does not declare, or a declared value
     that breaks :data:`RULES`, is a :class:`ParameterError` naming it. Sets ``ns["reports_dir"]``
-    when it is None (see :func:`default_reports_dir`, relative to the working directory)."""
+    when it is None (see :func:`default_reports_dir`, relative to the working directory) and
+    ``torch.set_num_threads(threads)`` when the notebook declares ``threads``."""
     history = list(ns.get("In", ns.get("_ih", [])))[1:-1]     # cells run before this one
     declared, injected = injected_names(history)
     unknown = sorted(injected - declared)
@@ -139,3 +142,13 @@ def check(ns: dict) -> None:
         if ns["reports_dir"] is None:
             ns["reports_dir"] = os.path.relpath(default_reports_dir(profile, corpus), os.getcwd())
         check_reports_dir(ns["reports_dir"], profile, corpus)
+    if "threads" in ns:
+        import torch
+        torch.set_num_threads(ns["threads"])
+
+
+def provenance(ns: dict, run_dir=None) -> dict:
+    """:func:`ntlib.provenance.record` for a notebook's results: its ``threads`` and ``device``
+    parameters (when declared) and the baselines ``run_dir`` whose models it used."""
+    from .provenance import record
+    return record(threads=ns.get("threads"), device=ns.get("device"), run_dir=run_dir)

@@ -1,7 +1,10 @@
 """Stages shared by the notebooks: the data set of a profile, and the cached baseline models.
 
-Run folders are keyed by a hash of the stage's configs, so a changed config never reuses
-a stale model and an unchanged one is loaded instead of retrained (STYLE §2).
+Run folders are keyed by a hash of the stage's configs, the data read and the code that trains
+the models (:data:`ntlib.provenance.BASELINES_CODE` and its ntlib imports), so a changed config,
+data file or training code never reuses a stale model and an unchanged one is loaded instead of
+retrained (STYLE §2). Training writes ``provenance.json`` (code, torch, threads, CPU/GPU) beside
+the models.
 """
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ import torch
 from . import data as D
 from .config import Profile, config_hash
 from .models import build_model
-from .reports import clean_stale_tmp, run_lock
+from .provenance import BASELINES_CODE, code_digest
+from .reports import clean_stale_tmp, run_lock, write_json
 
 
 @dataclass
@@ -79,12 +83,20 @@ def baselines_data_digest(profile: Profile, data_dir: str | Path | None = None) 
 
 def baselines_run_dir(profile: Profile, run_root: str | Path = "runs",
                       data_dir: str | Path | None = None, bf16: bool = False) -> Path:
-    """``run_root/baselines-<corpus>-<profile>-<hash>``: the hash covers the configs and the
-    sha256 of the data read, so other data never reuses these models; not the device (a run is
-    the same on every device), but bf16 training, which changes the weights, gets its own folder."""
+    """``run_root/baselines-<corpus>-<profile>-<hash>``: the hash covers the configs, the
+    sha256 of the data read and the digest of the training code (:func:`baselines_code`), so
+    other data or changed training code never reuses these models; not the device (a run is the
+    same on every device), but bf16 training, which changes the weights, gets its own folder."""
     key = config_hash(profile.data, profile.lm, profile.seq2seq, profile.train, profile.lm_train,
-                      baselines_data_digest(profile, data_dir))
+                      baselines_data_digest(profile, data_dir), baselines_code())
     return Path(run_root) / f"baselines-{profile.data.corpus}-{profile.name}-{key}{'-bf16' if bf16 else ''}"
+
+
+def baselines_code() -> str:
+    """Digest of the code that trains the baselines: ``ntlib.pipeline`` and every ntlib module it
+    imports, transitively (data, corpora, sources, models, train, evaluate, decode, ...), each by
+    its syntax tree without docstrings (:func:`ntlib.provenance.code_digest`)."""
+    return code_digest(*BASELINES_CODE)
 
 
 def baselines(profile: Profile, run_root: str | Path = "runs", data_dir: str | Path | None = None,
@@ -116,5 +128,16 @@ def baselines(profile: Profile, run_root: str | Path = "runs", data_dir: str | P
                 history[kind] = fit(model, kind, train, valid, tcfg, path, progress=progress,
                                     device=device, bf16=bf16)
                 models[kind] = load_model(path, device)
+                _record_training(run_dir, kind)
             models[kind].eval()
     return Baselines(data, models["lm"], models["seq2seq"], run_dir, history)
+
+
+def _record_training(run_dir: Path, kind: str) -> None:
+    """Add ``kind``'s trainer (code version, torch, threads, CPU/GPU) to ``run_dir/provenance.json``."""
+    from .provenance import record
+    from .reports import read_json
+    path = run_dir / "provenance.json"
+    rec = read_json(path) if path.is_file() else {}
+    rec[kind] = {**record(), "baselines_code": baselines_code()}
+    write_json(rec, path)

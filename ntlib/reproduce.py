@@ -5,10 +5,18 @@ runs). Each stage's key hashes the profile, the corpus, the notebook, the ntlib 
 the previous stage's key; a stage whose key matches its done-marker is skipped, so an
 unchanged reproduction re-runs in seconds and an interrupted one resumes at the stage it
 stopped in (inside a stage, the baseline models resume from their last checkpoint).
-Executed notebooks are kept under ``runs/reproduce-<corpus>-<profile>/``.
+Executed notebooks are kept under ``runs/reproduce-<corpus>-<profile>/``, with ``timings.json``
+(seconds per stage, printed as a summary at the end: the README quotes it) and
+``reproduce.json``.
+
+Threads: the notebooks use every core (``os.cpu_count()``) unless ``--threads N`` or
+``$NTLIB_THREADS`` says otherwise; the count is recorded in each results JSON (``provenance``).
 ``--device auto|cpu|cuda[:N]`` (default ``$NTLIB_DEVICE`` or auto) is passed to every notebook;
 a GPU run gets its own cache keys. ``--estimate`` times a few steps of every stage on the
 device instead and prints the expected time of the profile (``ntlib.estimate``).
+
+``python -m ntlib.reproduce --compare [RUN_REPORTS_DIR]`` diffs a run's ``results/*.json`` with
+the committed ``reports/results/*.json`` (or ``--against DIR``); see :func:`compare`.
 """
 from __future__ import annotations
 
@@ -16,14 +24,17 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from .config import CORPORA, PROFILES, config_hash, get_profile
-from .params import check_reports_dir, default_reports_dir
+from .params import COMMITTED_REPORTS, check_reports_dir, default_reports_dir
+from .provenance import code_version, notebook_digest, record, same_run_environment
 from .reports import TMP_MARK, atomic_write_text, clean_stale_tmp, read_json, run_lock, write_json
 from .sources import sha256_file
 
@@ -32,10 +43,8 @@ STAGES = ("01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi"
 
 
 def _sources_digest() -> str:
-    h = hashlib.sha256()
-    for path in sorted((ROOT / "ntlib").glob("*.py")):
-        h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()[:12]
+    """The code version of ntlib (:func:`ntlib.provenance.code_version`), as the results record it."""
+    return code_version(ROOT / "ntlib")
 
 
 def _rel(path: Path, start: Path) -> str:
@@ -72,17 +81,6 @@ def stage_keys(profile: str, corpus: str, notebooks_dir: Path, data_dir=None,
         nb = notebook_digest(notebooks_dir / f"{stage}.ipynb")
         prev = keys[stage] = config_hash(prof, corpus, nb, src, data, prev, *extra)
     return keys
-
-
-def notebook_digest(path: Path) -> str:
-    """Hash of what a notebook computes: its code cells' source, without papermill's injected
-    parameters and nbval's ``# NBVAL_`` markers — so prose edits and stored outputs (the
-    committed small run) do not invalidate the cache."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"
-            and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
-    code = ["\n".join(l for l in c.splitlines() if not l.lstrip().startswith("# NBVAL_")) for c in code]
-    return hashlib.sha256("\n\0".join(code).encode()).hexdigest()[:12]
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -174,8 +172,16 @@ def execute(notebook: Path, output: Path, parameters: dict, cwd: Path) -> None:
                          f"executed notebook {output}, which holds the traceback)") from e
 
 
+def declares(notebook: Path, name: str) -> bool:
+    """Whether a notebook's ``parameters`` cell assigns ``name`` (papermill may pass it)."""
+    from .params import _assigned
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    return any(name in _assigned("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "code"
+               and "parameters" in c.get("metadata", {}).get("tags", []))
+
+
 def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir,
-                device="auto", device_type="cpu"):
+                threads=None, device="auto", device_type="cpu"):
     keys = stage_keys(profile, corpus, notebooks_dir, data_dir, device_type)
     records, t_all = [], time.time()
     for i, stage in enumerate(stages, 1):
@@ -193,27 +199,63 @@ def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
         print(f"[{i}/{len(stages)}] {stage}: running ...", flush=True)
         marker.unlink(missing_ok=True)        # a failed run must not leave the previous "done"
         before, t0 = _snapshot(reports_dir), time.time()
-        execute(notebooks_dir / f"{stage}.ipynb", out_dir / f"{stage}.ipynb",
-                dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
-                     reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir, device=device),
-                notebooks_dir)
+        parameters = dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
+                          reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir, device=device)
+        if threads is not None and declares(notebooks_dir / f"{stage}.ipynb", "threads"):
+            parameters["threads"] = threads
+        execute(notebooks_dir / f"{stage}.ipynb", out_dir / f"{stage}.ipynb", parameters, notebooks_dir)
         after = _snapshot(reports_dir)
         outputs = {rel: sha256_file(reports_dir / rel) for rel, st in sorted(after.items())
                    if before.get(rel) != st}
         rec = {"stage": stage, "key": keys[stage], "seconds": round(time.time() - t0, 1),
                "profile": profile, "corpus": corpus, "device": device_type,
-               "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "outputs": outputs}
+               "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+               "threads": threads or _notebook_threads(), "outputs": outputs}
         write_json(rec, marker)               # only after success
         print(f"[{i}/{len(stages)}] {stage}: done in {rec['seconds']:.0f} s", flush=True)
         records.append({**rec, "cached": False})
     return records, t_all
 
 
+def _notebook_threads() -> int:
+    """The thread count a notebook picks by default: ``$NTLIB_THREADS``, else every core."""
+    return int(os.environ.get("NTLIB_THREADS") or 0) or os.cpu_count() or 1
+
+
+def timings(records: list[dict], wall_seconds: float, threads: int | None) -> dict:
+    """The per-stage timing summary of a reproduction (``timings.json``): seconds of each stage in
+    this invocation, and for a cached stage the seconds of the run that produced it."""
+    stages = [{"stage": r["stage"], "cached": r["cached"], "seconds": r["seconds"],
+               "threads": r.get("threads")} for r in records]
+    return {"wall_seconds": round(wall_seconds, 1), "from_scratch": not any(r["cached"] for r in records),
+            "stage_seconds_total": round(sum(r["seconds"] for r in records), 1),
+            "threads": threads or _notebook_threads(), "stages": stages,
+            "provenance": record(threads=threads or _notebook_threads()),
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def timing_summary(t: dict) -> str:
+    """Human summary of :func:`timings` (what ``reproduce`` prints at the end), with the line the
+    README quotes (``01 108 s · 02 1,425 s · ...``)."""
+    lines = ["stage            seconds  (cached: seconds of the run that made it)"]
+    for r in t["stages"]:
+        lines.append(f"  {r['stage']:<14} {r['seconds']:>8,.0f}" + ("  cached" if r["cached"] else ""))
+    total = t["stage_seconds_total"]
+    lines.append(f"  {'all stages':<14} {total:>8,.0f}  = {total / 60:.1f} min; this invocation "
+                 f"{t['wall_seconds']:,.0f} s; {t['threads']} thread(s); {t['provenance']['cpu']}"
+                 + ("" if t["from_scratch"] else "; NOT from scratch (some stages cached)"))
+    lines.append("  README: " + " · ".join(f"{r['stage'][:2]} {r['seconds']:,.0f} s" for r in t["stages"]))
+    return "\n".join(lines)
+
+
 def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str | Path = ROOT / "runs",
               reports_dir: str | Path | None = None, data_dir: str | None = None,
               stages: tuple[str, ...] = STAGES, force: bool = False,
-              notebooks_dir: str | Path = ROOT / "notebooks", device: str | None = None) -> list[dict]:
+              notebooks_dir: str | Path = ROOT / "notebooks", threads: int | None = None,
+              device: str | None = None) -> list[dict]:
     """Run the numbered notebooks in order; return one record per stage (key, cached, seconds).
+    ``threads`` is passed to every notebook that declares it (None: the notebooks' default,
+    every core or ``$NTLIB_THREADS``); the timings go to ``timings.json`` and are printed.
     ``device``: the notebooks' device setting (``None``: ``$NTLIB_DEVICE`` or auto)."""
     from .device import ENV, resolve_device
     device = device if device is not None else os.environ.get(ENV, "auto")
@@ -229,12 +271,160 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
         clean_stale_tmp(run_root)                       # left by a kill mid-write (writer not alive)
         clean_stale_tmp(reports_dir)
         records, t_all = _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
-                                     notebooks_dir, out_dir, device, device_type)
+                                     notebooks_dir, out_dir, threads, device, device_type)
     total = time.time() - t_all
     write_json({"profile": profile, "corpus": corpus, "wall_seconds": round(total, 1),
                 "stages": records}, out_dir / "reproduce.json")
-    print(f"reproduce {profile}/{corpus}: {total:.0f} s; reports in {reports_dir}", flush=True)
+    t = {"profile": profile, "corpus": corpus, **timings(records, total, threads)}
+    write_json(t, out_dir / "timings.json")
+    print(f"reproduce {profile}/{corpus}: {total:.0f} s; reports in {reports_dir}; "
+          f"timings in {out_dir / 'timings.json'}", flush=True)
+    print(timing_summary(t), flush=True)
     return records
+
+# --- comparing a run's results with the committed ones -------------------------------------------
+
+RTOL = 0.05        # relative tolerance between runs on different machines / thread counts / code
+ATOL = 1e-3        # absolute floor for numbers near 0 (rates are fractions: 1e-3 = 0.1 point)
+IGNORED = re.compile(r"seconds|per_s$|elapsed|^wall|^finished$|^provenance$|^run_dir$")
+GENERATED_TEXT = re.compile(r"^(samples|mmi_samples|sample|top10|responses|triggers|hits)$")
+
+
+@dataclasses.dataclass
+class Difference:
+    file: str
+    path: str
+    run: object
+    ref: object
+    judged: bool                 # False: generated text in tolerance mode, listed but not judged
+
+    def line(self) -> str:
+        def show(v):
+            text = json.dumps(v, default=str)
+            return text if len(text) <= 60 else text[:57] + "..."
+        rel = ""
+        if _number(self.run) and _number(self.ref) and self.ref:
+            rel = f" (rel {abs(self.run - self.ref) / abs(self.ref):.2%})"
+        return f"{self.file}: {self.path}: run {show(self.run)} vs committed {show(self.ref)}{rel}"
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _diff(run, ref, path, file, exact, rtol, atol, text, out):
+    if isinstance(run, dict) and isinstance(ref, dict):
+        for k in sorted(set(run) | set(ref), key=str):
+            if IGNORED.search(str(k)):
+                continue
+            sub = f"{path}.{k}" if path else str(k)
+            if k not in run or k not in ref:
+                out.append(Difference(file, sub, run.get(k, "<missing>"), ref.get(k, "<missing>"), True))
+            else:
+                _diff(run[k], ref[k], sub, file, exact, rtol, atol, text or bool(GENERATED_TEXT.match(str(k))), out)
+    elif isinstance(run, list) and isinstance(ref, list):
+        if len(run) != len(ref):
+            out.append(Difference(file, f"{path} (length)", len(run), len(ref), not (text and not exact)))
+        for i, (a, b) in enumerate(zip(run, ref)):
+            _diff(a, b, f"{path}[{i}]", file, exact, rtol, atol, text, out)
+    elif _number(run) and _number(ref):
+        same = (run == ref or (math.isnan(run) and math.isnan(ref))) if exact else (
+            math.isclose(run, ref, rel_tol=rtol, abs_tol=atol) or (math.isnan(run) and math.isnan(ref)))
+        if not same:
+            out.append(Difference(file, path, run, ref, not (text and not exact)))
+    elif run != ref:
+        out.append(Difference(file, path, run, ref, not (text and not exact)))
+
+
+def _committed_results(ref_dir: Path) -> dict[str, dict]:
+    """{name: results} of ``ref_dir/results/*.json``; for the committed ``reports/`` the versions
+    in git's HEAD (a run writes into reports/, so the files on disk may be the run itself)."""
+    if ref_dir.resolve() == COMMITTED_REPORTS.resolve():
+        try:
+            def git(*a):
+                return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True,
+                                      check=True, timeout=30).stdout
+            names = git("ls-tree", "--name-only", "HEAD", "reports/results/").split()
+            return {Path(n).name: json.loads(git("show", f"HEAD:{n}")) for n in names if n.endswith(".json")}
+        except (OSError, subprocess.SubprocessError, json.JSONDecodeError) as e:
+            print(f"note: cannot read the committed results from git ({e}); using {ref_dir}/results",
+                  file=sys.stderr)
+    return {p.name: read_json(p) for p in sorted((ref_dir / "results").glob("*.json"))}
+
+
+@dataclasses.dataclass
+class Comparison:
+    files: dict            # name -> {"mode": "exact"|"tolerance", "why": [...], "differences": [...]}
+    missing: list          # committed results the run lacks
+    extra: list            # run results with no committed counterpart
+    rtol: float
+    atol: float
+
+    @property
+    def failures(self) -> list[Difference]:
+        return [d for f in self.files.values() for d in f["differences"] if d.judged]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.missing
+
+    def report(self, limit: int = 40) -> str:
+        lines = []
+        for name, f in self.files.items():
+            judged = [d for d in f["differences"] if d.judged]
+            free = [d for d in f["differences"] if not d.judged]
+            mode = ("exact (same code, torch, threads, CPU/GPU, device)" if f["mode"] == "exact" else
+                    f"within rtol {self.rtol:g} / atol {self.atol:g} ({'; '.join(f['why'])})")
+            lines.append(f"{name}: {f['numbers']} numbers compared, {mode}: "
+                         + ("equal" if not f["differences"] else
+                            f"{len(judged)} outside" + (f", {len(free)} generated-text values moved (not judged)"
+                                                        if free else "")))
+            lines += ["  " + d.line() for d in judged[:limit]]
+            if len(judged) > limit:
+                lines.append(f"  ... and {len(judged) - limit} more")
+        lines += [f"{name}: committed, but the run has none" for name in self.missing]
+        lines += [f"{name}: in the run only (not compared)" for name in self.extra]
+        lines.append("EQUAL: every number within its tolerance" if self.ok else
+                     f"DIFFERENT: {len(self.failures)} value(s) outside the tolerance"
+                     + (f", {len(self.missing)} result file(s) missing" if self.missing else ""))
+        return "\n".join(lines)
+
+
+def _count_numbers(obj) -> int:
+    if isinstance(obj, dict):
+        return sum(_count_numbers(v) for k, v in obj.items() if not IGNORED.search(str(k)))
+    if isinstance(obj, list):
+        return sum(_count_numbers(v) for v in obj)
+    return int(_number(obj))
+
+
+def compare(run_dir: str | Path, ref_dir: str | Path = COMMITTED_REPORTS, rtol: float = RTOL,
+            atol: float = ATOL) -> Comparison:
+    """Diff ``run_dir/results/*.json`` with ``ref_dir/results/*.json`` (default: the committed ones).
+
+    Per file, the recorded ``provenance`` decides the rule: the same code version, torch, thread
+    count, CPU model and core count, device and GPU in both → every value must be *equal*;
+    otherwise (or when either has no provenance) numbers must agree within ``rtol`` relative
+    (``abs_tol`` ``atol``) and other values exactly, except generated text (samples, responses,
+    top-10 lists), which is listed but not judged. Timings (``*seconds*``, tokens/s), ``run_dir``
+    and ``provenance`` itself are ignored. A committed file the run lacks counts as a difference.
+    """
+    run_dir, ref_dir = Path(run_dir), Path(ref_dir)
+    if not (run_dir / "results").is_dir():
+        raise FileNotFoundError(f"{run_dir}/results: no results folder (is {run_dir} a reports dir?)")
+    ref = _committed_results(ref_dir)
+    if not ref:
+        raise FileNotFoundError(f"{ref_dir}/results: no results to compare with")
+    run = {p.name: read_json(p) for p in sorted((run_dir / "results").glob("*.json"))}
+    files = {}
+    for name in sorted(set(run) & set(ref)):
+        exact, why = same_run_environment(run[name].get("provenance"), ref[name].get("provenance"))
+        out: list[Difference] = []
+        _diff(run[name], ref[name], "", name, exact, rtol, atol, False, out)
+        files[name] = {"mode": "exact" if exact else "tolerance", "why": why, "differences": out,
+                       "numbers": _count_numbers(ref[name])}
+    return Comparison(files, sorted(set(ref) - set(run)), sorted(set(run) - set(ref)), rtol, atol)
+
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,6 +439,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="re-run stages even when cached")
     ap.add_argument("--publish", action="store_true",
                     help="after the run, copy the executed notebooks (cleaned) over notebooks/")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads in every notebook (default: $NTLIB_THREADS, else every core)")
+    ap.add_argument("--compare", nargs="?", const="", default=None, metavar="RUN_REPORTS_DIR",
+                    help="run nothing: diff RUN_REPORTS_DIR/results/*.json (default: the --reports-dir "
+                         "of --profile/--corpus) with the committed reports/results/*.json; exit 1 when "
+                         "a value lies outside the tolerance")
+    ap.add_argument("--against", default=str(COMMITTED_REPORTS), metavar="REPORTS_DIR",
+                    help="with --compare: the reference reports dir (default: the committed reports/, "
+                         "read from git HEAD)")
+    ap.add_argument("--rtol", type=float, default=RTOL, help=f"with --compare: relative tolerance "
+                    f"between runs that differ in machine, threads, torch or code (default {RTOL})")
+    ap.add_argument("--atol", type=float, default=ATOL, help=f"with --compare: absolute tolerance "
+                    f"(default {ATOL})")
     ap.add_argument("--device", default=None, help="auto (CUDA when present, else CPU), cpu, cuda "
                     "or cuda:N; default $NTLIB_DEVICE or auto")
     ap.add_argument("--estimate", action="store_true", help="run nothing: time a few steps of every "
@@ -258,8 +461,20 @@ def main(argv: list[str] | None = None) -> int:
         from .estimate import estimate, format_estimate
         print(format_estimate(estimate(a.profile, a.corpus, a.device, a.data_dir)), flush=True)
         return 0
+    if a.threads is not None and a.threads < 1:
+        ap.error(f"--threads {a.threads}: must be ≥ 1")
+    if a.compare is not None:
+        run_dir = a.compare or a.reports_dir or default_reports_dir(a.profile, a.corpus)
+        try:
+            result = compare(run_dir, a.against, a.rtol, a.atol)
+        except (FileNotFoundError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"comparing {run_dir} with {a.against}")
+        print(result.report())
+        return 0 if result.ok else 1
     reproduce(a.profile, a.corpus, a.run_root, a.reports_dir, a.data_dir, tuple(a.stages), a.force,
-              device=a.device)
+              threads=a.threads, device=a.device)
     if a.publish:
         for path in publish(a.profile, a.corpus, a.run_root):
             print(f"published {path}")
