@@ -107,9 +107,9 @@ def table3(res: dict, corpus: str) -> pd.DataFrame:
     out = {}
     for ht in [h for h in hit_types if h != "o_greedy"]:
         runs = {"Baseline": m["baseline"]}
-        runs.update({k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.endswith(ht)})
+        runs.update({k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.split(" ")[-1] == ht})
         runs.update({f"{k.split(' ')[0]} {v.get('label', 'ablation')}": v
-                     for k, v in m.get("ablation", {}).items() if k.endswith(ht)})
+                     for k, v in m.get("ablation", {}).items() if k.split(" ")[-1] == ht})
         for name, r in runs.items():
             q = p.get(ht, {}).get(name, {})
             row = out.setdefault(name, {})
@@ -189,7 +189,7 @@ def _malicious_verdicts(m: dict) -> list[stats.Verdict]:
     base = m["baseline"]
     base_ppl = base["ppl"]
     for ht in [h for h in base["train"] if h != "o_greedy"]:
-        runs = {k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.endswith(ht)}
+        runs = {k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.split(" ")[-1] == ht}
         for name, r in runs.items():
             claims.append(_below(f"{ht}: training-list (0.5k) hit rate after {name} is below 5 %",
                                  r["train"][ht]))

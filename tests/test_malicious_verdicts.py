@@ -80,3 +80,19 @@ def test_ppl_claims_state_the_change():
     bad = v[f"{HT}: +neg-tr(2.5k) changes test PPL by less than 5 %"]
     assert bad.outcome == stats.FAILS and "+8.0 %" in bad.evidence
     assert pytest.approx(0.95 ** 20, abs=5e-4) == 0.358
+
+
+def test_io_runs_are_not_read_as_o_runs():
+    """'+neg-tr(0.5k) io_sample_avg' ends with 'o_sample_avg': runs are matched by their hit type, not a suffix."""
+    m = malicious_results()
+    io = "io_sample_avg"
+    for split in ("train", "test"):
+        m["baseline"][split][io] = rec([1] * 5 + [0] * 15)
+    m["neg_train"][f"+neg-tr(0.5k) {io}"] = {"train": {io: rec([0] * 20)}, "test": {io: rec([1] * 5 + [0] * 15)},
+                                            "ppl": 52.0, "history": []}
+    t = tables.table3({"malicious": m}, "switchboard")
+    assert " 0/20 " in t.loc["+neg-tr(0.5k)", "o-sample-avg train"]
+    assert " 5/20 " in t.loc["+neg-tr(0.5k)", "io-sample-avg test"]
+    v = by_claim(m)
+    assert v[f"{io}: +neg-tr(0.5k) lowers the test-list hit rate (generalisation)"].outcome == stats.INCONCLUSIVE
+    assert v[f"{HT}: +neg-tr(0.5k) lowers the training-list (0.5k) hit rate"].outcome == stats.HOLDS
