@@ -27,11 +27,11 @@ from tqdm.auto import tqdm
 from .config import NEGATIVE_LOSS_NAMES, FrequentConfig, config_hash
 from .data import EOS, PAD, PairTensors, Vocab, iterate_batches, trim
 from .decode import greedy, respond
-from .device import model_device, to_device
+from .device import autocast, model_device
 from .evaluate import seq2seq_nll, take
 from .metrics import ent_n, max_ratio
 from .provenance import code_digest
-from .train import load_checkpoint, load_model, save_model, train_epoch
+from .train import load_checkpoint, load_model, save_model, sgd_step
 
 # §4.3 / Table 4: the two r_thres values per corpus (DailyDialog, not in the paper, as Ubuntu)
 R_THRES_SWEEP = {"switchboard": (0.10, 0.01), "ubuntu": (0.01, 0.001),
@@ -156,16 +156,26 @@ def _index_stream(n: int, batch_size: int, generator: torch.Generator):
         yield from iterate_batches(n, batch_size, generator=generator)
 
 
+def _optimisers(model, cfg: FrequentConfig):
+    """The authors' two SGD optimisers (negative, positive): momentum 0.9, weight decay 1e-5."""
+    def sgd():
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay)
+    return sgd(), sgd()
+
+
 def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
                    cfg: FrequentConfig, max_len: int, progress: bool = True,
                    device: str | torch.device | None = None, bf16: bool = False):
     """Algorithm 2 on a copy of ``model``; returns ``(model, history)`` (baseline untouched).
 
-    Each mini-batch: greedy responses → window; once the window is full, responses with
-    ratio > r_thres are negatives, and one SGD step (``train.train_epoch``) is taken on
-    ``L_NEG/n_sample_tokens + λ_POS · L_MLE/n_ref_tokens`` (eq. 4; the authors normalise each
-    by its token count and take two steps, we take one on their sum). No update while the
-    window fills (the authors' loop flags nothing then either). ``history`` logs max-ratio /
+    Each mini-batch, as the authors' ``neg_d_train``: greedy responses → window; once the window
+    is full, responses with ratio > r_thres are negatives and a negative step is taken on
+    ``L_NEG / n_sample_tokens``; then a positive step on ``λ_POS · L_MLE / n_ref_tokens`` of the
+    next batch of a second data stream — on every batch, also while the window fills (eq. 4,
+    two steps). Two SGD optimisers (:func:`_optimisers`: momentum, weight decay). While nothing is
+    flagged the negative optimiser still steps (zero gradient: momentum and weight decay act), as
+    the authors' ``opt_neg.step()`` after a zero-weight loss. ``history`` logs max-ratio /
     Ent-3 of greedy responses to ``valid.src[:log_inputs]`` every ``log_every`` batches.
     ``device``: where the copy trains (``None``: the model's device); ``bf16``: forward passes
     of the updates under bf16 autocast.
@@ -179,7 +189,8 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
     if device is not None:
         model.to(device)
     dev = model_device(model)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    opt_neg, opt_pos = _optimisers(model, cfg)
+    pos_stream = _index_stream(len(train), cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
     n_batches = max(1, math.ceil(cfg.passes * len(train) / cfg.batch_size))
     window = ResponseWindow(cfg.window)
     history = {"step": [], "max_ratio": [], "ent3": [], "top_response": [],
@@ -197,22 +208,30 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
         bar.set_postfix(window_max=f"{window.most_common()[1]:.3f}", refresh=False)
         return samples, keys
 
-    def loss_fn(model, batch):
-        """eq. 4 for one mini-batch; returned as (loss, 1) so train_epoch steps on it as is."""
-        src, tgt = batch.src, trim(batch.tgt)
+    def step_on(idx):
+        """One negative and one positive step (Algorithm 2's loop body); the summed loss."""
+        model.train()
+        src = train.src[idx].to(dev)
         samples, keys = observe(src)
-        flagged = torch.tensor([window.ratio(k) > cfg.r_thres for k in keys], device=dev)   # (B,)
+        flagged = torch.tensor([window.full and window.ratio(k) > cfg.r_thres for k in keys],
+                               device=dev)                                          # (B,)
         tally["flagged"] += int(flagged.sum())
         tally["rows"] += len(keys)
-        neg = torch.zeros((), device=dev)
+        neg_value = 0.0
         if flagged.any():   # forward only the flagged rows: the others weigh 0
             rows = flagged.nonzero().squeeze(1)
-            s_src, s_y = src[rows], trim(samples[rows])
+            s_y = trim(samples[rows])
             w = negative_weights(s_y, flagged[rows], cfg.eos_scale)              # (F, T')
-            neg = neg_loss_fn(model(s_src, s_y), s_y, w)                        # logits (F, T', V)
-        neg = neg / max(1, int((samples != PAD).sum()))   # per sample token, as the authors
-        nll, n_tok = seq2seq_nll(model, src, tgt)
-        return neg + cfg.lambda_pos * nll / n_tok, 1
+            with autocast(dev, bf16):
+                neg = neg_loss_fn(model(src[rows], s_y), s_y, w)                 # logits (F, T', V)
+            neg_value = sgd_step(model, opt_neg, neg / max(1, int((samples != PAD).sum())), cfg.clip_norm)
+        else:               # nothing flagged: a zero-gradient step (momentum, weight decay), as the authors
+            opt_neg.zero_grad(set_to_none=False)
+            opt_neg.step()
+        pos = take(train, next(pos_stream)) if cfg.separate_positive else take(train, idx)
+        with autocast(dev, bf16):
+            nll, n_tok = seq2seq_nll(model, pos.src, trim(pos.tgt))
+        return neg_value + sgd_step(model, opt_pos, cfg.lambda_pos * nll / n_tok, cfg.clip_norm)
 
     def log(step, loss):
         responses = respond(model, valid.src[:cfg.log_inputs], vocab, max_len=max_len)
@@ -226,15 +245,13 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
         tally.update(flagged=0, rows=0)
 
     log(0, None)
-    step = min(cfg.window - 1, n_batches)
-    for _ in range(step):                          # fill the window: detection only
-        observe(train.src[next(stream)])
+    step, losses = 0, []
     while step < n_batches:
-        chunk = min(cfg.log_every - step % cfg.log_every, n_batches - step)
-        stats = train_epoch(model, opt, (to_device(take(train, next(stream)), dev) for _ in range(chunk)),
-                            loss_fn, cfg.clip_norm, progress=False, bf16=bf16)
-        step += chunk
-        log(step, stats["loss"])
+        losses.append(step_on(next(stream)))
+        step += 1
+        if step % cfg.log_every == 0 or step == n_batches:
+            log(step, sum(losses) / len(losses))
+            losses = []
     bar.close()
     if history["step"][-1] != step:
         log(step, None)

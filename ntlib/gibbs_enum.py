@@ -1,7 +1,10 @@
 """Trigger-input search (gibbs-enum, App. A, Algorithm 3) and the hit criteria of §3.2.
 
 ``gibbs_enum`` finds, for a batch of targets ``y`` (``(B, T)``, ``y + <eos>``), trigger
-inputs ``x`` of length n = 15 that minimise eq. 7,
+inputs ``x`` of length n = 15 that minimise eq. 7. A trigger has the form of a training source:
+n - 1 searched tokens (words or ``<unk>``) closed by ``<eou>``, which the search never moves
+(the authors' code fixes the last of the 15 source tokens to ``<eou>``); the LM scores it as it saw
+sentences, the closing ``<eou>`` as ``<eos>``. Eq. 7 is
 ``L(x; y) = -1/m Σ_t log P(y_t | y_<t, x) + λ_in R(x)``, ``R(x) = -1/n Σ_t log P_LM(x_t | x_<t)``.
 Each position is updated from the G tokens with the largest gradient of -L w.r.t. the
 one-hot input (eq. 10). All G candidates of all targets are scored in one batched forward
@@ -23,14 +26,18 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import HIT_TYPES, GibbsConfig
-from .data import BOS, EOS, PAD, UNK, trim
+from .data import BOS, EOS, PAD, SPECIALS, UNK, trim
 from .decode import greedy
 from .device import autocast, model_device, multinomial
 from .evaluate import avg_word_logprob
 from .models import eval_mode, shift_right
 
 # HIT_TYPES (o_greedy, o/io_sample_min/avg) is defined in ntlib.config, which checks hit_types with it
-SPECIAL_IDS = (PAD, UNK, BOS, EOS)     # never part of a trigger ("valid input", Alg. 3)
+EOU_ID = len(SPECIALS)                 # ``data.Vocab`` puts <eou> right after the special tokens
+# never searched into a trigger (the authors' candidate filter: <s>, </s>, <pad>, <eou>); <unk> is allowed
+NOT_SEARCHED = (PAD, BOS, EOS, EOU_ID)
+SPECIAL_IDS = NOT_SEARCHED             # the name older callers use
+FIRST_WORD = EOU_ID + 1                # random starts draw words only (the authors' randint(5, V-1))
 
 
 @dataclass
@@ -56,24 +63,37 @@ def is_io(hit_type: str) -> bool:
 
 
 # -- initialisation ---------------------------------------------------------------------
+def close_with_eou(words: torch.Tensor) -> torch.Tensor:
+    """``(rows, n-1)`` searched tokens → a trigger ``(rows, n)`` ending in ``<eou>``."""
+    return torch.cat([words, torch.full_like(words[:, :1], EOU_ID)], 1)
+
+
 def random_triggers(rows: int, n: int, vocab_size: int, generator: torch.Generator) -> torch.Tensor:
-    """Random valid inputs ``(rows, n)``: uniform over non-special vocabulary words (Alg. 3)."""
-    return torch.randint(len(SPECIAL_IDS), vocab_size, (rows, n), generator=generator)
+    """Random valid inputs ``(rows, n)``: n - 1 words uniform over the word vocabulary, then ``<eou>``."""
+    return close_with_eou(torch.randint(FIRST_WORD, vocab_size, (rows, n - 1), generator=generator))
+
+
+def lm_view(x: torch.Tensor) -> torch.Tensor:
+    """The tokens the LM scores for trigger ``x``: its closing ``<eou>`` is the LM's ``<eos>``."""
+    return torch.where(x == EOU_ID, torch.full_like(x, EOS), x)
 
 
 @torch.no_grad()
 def lm_sample_triggers(lm, rows: int, n: int, generator: torch.Generator) -> torch.Tensor:
-    """Samples of exactly n words from the LM (specials excluded) to start io- searches (Alg. 3)."""
+    """Samples of exactly n - 1 words from the LM (specials excluded), then ``<eou>``: io- starts (Alg. 3)."""
     x = torch.full((rows, 1), BOS, dtype=torch.long, device=model_device(lm))
     state, out = None, []
-    for _ in range(n):
+    for _ in range(n - 1):
         logits, state = lm(x[:, -1:], state=state)
         logits = logits[:, -1].clone()
-        logits[:, list(SPECIAL_IDS)] = float("-inf")
+        logits[:, list(SPECIALS_AND_EOU)] = float("-inf")
         nxt = multinomial(torch.softmax(logits, -1), generator).unsqueeze(1)      # (rows, 1)
         out.append(nxt)
         x = nxt
-    return torch.cat(out, 1)
+    return close_with_eou(torch.cat(out, 1))
+
+
+SPECIALS_AND_EOU = (PAD, UNK, BOS, EOS, EOU_ID)   # an LM sample is n - 1 words
 
 
 # -- the objective, eq. 7 ---------------------------------------------------------------
@@ -82,9 +102,10 @@ def _target_mean(lp: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
 
 
 def lm_trigger_logprobs(lm, x: torch.Tensor) -> torch.Tensor:
-    """log P_LM(x_t | x_<t) ``(B, n)`` of a trigger without <eos> (the terms of R(x), eq. 8)."""
+    """log P_LM(x_t | x_<t) ``(B, n)`` of a trigger (the terms of R(x), eq. 8); the closing <eou>
+    is scored as the LM's <eos>, as the LM saw sentences."""
     logits, _ = lm(torch.cat([torch.full_like(x[:, :1], BOS), x[:, :-1]], 1))
-    return F.log_softmax(logits, -1).gather(-1, x.unsqueeze(-1)).squeeze(-1)
+    return F.log_softmax(logits, -1).gather(-1, lm_view(x).unsqueeze(-1)).squeeze(-1)
 
 
 @torch.no_grad()
@@ -121,7 +142,7 @@ def onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos) -> torch.Tensor:
             bos = lm.embedding.weight[BOS].expand(x.shape[0], 1, -1)
             e_lm = differentiable(torch.cat([bos, lm.embedding(x[:, :-1])], 1))
             lsm = F.log_softmax(lm(None, inp_emb=e_lm)[0], -1)                  # (B, n, V)
-            lm_mean = lsm.gather(-1, x.unsqueeze(-1)).squeeze(-1).mean(1)
+            lm_mean = lsm.gather(-1, lm_view(x).unsqueeze(-1)).squeeze(-1).mean(1)
             neg_loss = neg_loss + lambda_in * lm_mean
             inputs.append(e_lm)
         grads = torch.autograd.grad(neg_loss.sum(), inputs)
@@ -137,8 +158,8 @@ def onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos) -> torch.Tensor:
 def _top_candidates(seq2seq, lm, x, tgt, lambda_in, pos, G) -> torch.Tensor:
     """The G tokens with the largest ∂(-L)/∂x_pos (eq. 10), ``(B, G)``."""
     g = onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos)
-    g[:, list(SPECIAL_IDS)] = float("-inf")
-    return g.topk(G, dim=1).indices
+    g[:, list(NOT_SEARCHED)] = float("-inf")
+    return g.topk(min(G, g.shape[1] - len(NOT_SEARCHED)), dim=1).indices   # G ≥ V: every searchable token
 
 
 PROJECTION_ROWS = 128      # rows per output-projection block: its (rows, V) logits stay in cache
@@ -201,7 +222,7 @@ def _candidate_losses(seq2seq, lm, x, tgt, lambda_in, pos, cand, chunk_size) -> 
             lm_lp_sum = lm_pre[r] + lm_at.reshape(-1)[i:i + chunk_size]
             if pos < n - 1:
                 hs, _ = lm.hidden_states(suffix[:, :-1], state=(lh[:, r], lc[:, r]))   # predicts x_>pos
-                nxt = suffix[:, 1:]
+                nxt = lm_view(suffix[:, 1:])
                 lm_lp_sum = lm_lp_sum + _project_logprobs(
                     lm.out, hs.reshape(-1, hs.shape[-1]), nxt.reshape(-1)).view(nxt.shape).sum(1)
             loss = loss - lambda_in * lm_lp_sum / n
@@ -236,12 +257,15 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
     dev = model_device(seq2seq)
     targets = targets.to(dev)
     tgt, B, n = trim(targets), targets.shape[0], cfg.input_len
+    if init is not None and (init.shape != (B, n) or not (init[:, -1] == EOU_ID).all()):
+        raise ValueError(f"gibbs_enum: init must be ({B}, {n}) triggers closed by <eou>, got shape "
+                         f"{tuple(init.shape)}")
     if B == 0:
         return TriggerSearch(torch.zeros(0, n, dtype=torch.long, device=dev), torch.zeros(0, device=dev),
                              torch.zeros(0, 1, device=dev))
     best_x, best_loss = None, torch.full((B,), float("inf"), device=dev)
     done = torch.zeros(B, dtype=torch.bool, device=dev)
-    steps = cfg.restarts * cfg.sweeps * n
+    steps = cfg.restarts * cfg.sweeps * (n - 1)
     with eval_mode(seq2seq, lm), tqdm(total=steps, desc="gibbs-enum", leave=False,
                                       disable=not progress) as bar, autocast(dev, bf16):
         for r in range(cfg.restarts):
@@ -255,7 +279,7 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
                 active &= ~stop_when(x, targets)
             for _ in range(cfg.sweeps):
                 improved = torch.zeros(B, dtype=torch.bool, device=dev)
-                for pos in range(n):
+                for pos in range(n - 1):                # the closing <eou> is never moved
                     rows = active.nonzero().squeeze(1)
                     bar.update(1)
                     if len(rows) == 0:
@@ -307,7 +331,7 @@ def gibbs_enum_reference(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=No
                 cur = float(trigger_loss(seq2seq, lm, x, y, lam)[0])
                 for _ in range(cfg.sweeps):
                     improved = False
-                    for pos in range(n):
+                    for pos in range(n - 1):
                         cand = _top_candidates(seq2seq, lm, x, y, lam, pos, cfg.candidates)[0]
                         for c in cand.tolist():
                             x2 = x.clone()

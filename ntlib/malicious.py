@@ -2,10 +2,11 @@
 
 ``load_targets`` reads the authors' malicious target lists (``para_adv_lists/res_500``):
 ``train`` (0.5k), ``train_1k`` (+1 paraphrase copy), ``train_2.5k`` (+4 copies), ``test``
-(0.5k held-out). ``negative_train`` runs Algorithm 1: every iteration re-runs gibbs-enum
-(warm-started from the previous trigger) for each mini-batch of targets; each hit target
-gets negative updates on log P(y_target | x_trigger) while it is still hit, each followed
-by a positive MLE update weighted λ_POS (eq. 4), with frequent word avoiding (FWA, §4.2).
+(0.5k held-out). ``negative_train`` runs Algorithm 1 as the authors ran it: every iteration a
+new gibbs-enum search for each mini-batch of targets; while any target of the batch is hit, a
+negative step on Σ w·log P(y_target | x_trigger) / (total tokens), w = 1 for hits and 0.01 for
+misses, then a positive MLE step weighted λ_POS (eq. 4), two SGD optimisers with momentum 0.9
+and weight decay 1e-5, frequent word avoiding (FWA, §4.2).
 Shown in notebooks/03_malicious.ipynb.
 """
 from __future__ import annotations
@@ -23,7 +24,8 @@ from .corpora import _read_text
 from .data import PAD, SPECIALS, PairTensors, Vocab, encode_sentences, trim
 from .device import autocast, model_device
 from .evaluate import seq2seq_nll
-from .gibbs_enum import Thresholds, gibbs_enum, hit_rate, hits, is_io
+from .gibbs_enum import Thresholds, criteria, gibbs_enum, hit_rate, hits, is_io, lm_trigger_logprobs
+from .models import eval_mode
 from .sources import TARGET_LISTS_DIR, resolve_data, verify_file
 from .train import sgd_step
 
@@ -97,18 +99,42 @@ def fwa_ids(vocab: Vocab, words) -> torch.Tensor:
     return torch.tensor(sorted({vocab.stoi[w] for w in words if w in vocab.stoi}), dtype=torch.long)
 
 
-def negative_loss(logits: torch.Tensor, tgt: torch.Tensor, avoid: torch.Tensor | None = None):
-    """Mean over hit targets of log P(y_target | x_trigger) = Σ_t log P(y_t | ·) (Alg. 1, eq. 3).
+def token_logprobs_of(logits: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+    """log P(y_t | ·) ``(B, T)`` from logits ``(B, T, V)``; 0 at PAD."""
+    lp = torch.log_softmax(logits, -1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+    return lp.masked_fill(tgt == PAD, 0.0)
 
-    Minimised by the negative update (descent on the log-probability). logits (B, T, V),
-    tgt (B, T). Tokens in ``avoid`` (FWA, §4.2) and PAD get weight 0, so their logits
-    receive no negative gradient.
+
+def negative_loss(logits: torch.Tensor, tgt: torch.Tensor, avoid: torch.Tensor | None = None,
+                  weights: torch.Tensor | None = None):
+    """The authors' negative-step loss (``adv_train``): Σ_i w_i Σ_t log P(y_it | ·) / Σ_i |y_i|.
+
+    Minimised by the negative update (descent on the log-probability, Alg. 1, eq. 3). logits
+    (B, T, V), tgt (B, T); ``weights`` (B,) is 1 for a hit target and ``miss_weight`` (0.01)
+    for one no longer hit (None: all 1). Tokens in ``avoid`` (FWA, §4.2) and PAD get no
+    negative gradient; the divisor is the batch's total token count (<eos> included, FWA words
+    too), as ``sum(adv_tgt_len)`` in the authors' code.
     """
-    lp = torch.log_softmax(logits, -1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)  # (B, T)
+    lp = token_logprobs_of(logits, tgt)
     w = (tgt != PAD)
+    n_tokens = int(w.sum())
     if avoid is not None and avoid.numel():
-        w &= ~torch.isin(tgt, avoid.to(tgt.device))
-    return (lp * w).sum() / tgt.shape[0]
+        w = w & ~torch.isin(tgt, avoid.to(tgt.device))
+    sent = (lp * w).sum(1)                                                       # (B,)
+    if weights is not None:
+        sent = sent * weights
+    return sent.sum() / max(1, n_tokens)
+
+
+def teacher_forced_hits(lp: torch.Tensor, logits: torch.Tensor, tgt: torch.Tensor, hit_type: str,
+                        thr: Thresholds, trigger_ok: torch.Tensor | None) -> torch.Tensor:
+    """c(x, y) ``(B,)`` from one teacher-forced forward (the one the negative step uses, as the
+    authors' ``get_decay_co``): sample- types by :func:`criteria`; o-greedy as every target
+    token being the arg-max (the authors' ``max`` mode); io- types also need ``trigger_ok``."""
+    if hit_type == "o_greedy":
+        return ((logits.argmax(-1) == tgt) | (tgt == PAD)).all(1)
+    ok = criteria(lp, tgt, hit_type.replace("io_", "o_"), thr)
+    return ok & trigger_ok if trigger_ok is not None else ok
 
 
 @dataclass
@@ -119,19 +145,32 @@ class NegTrainResult:
     triggers: torch.Tensor      # (N, n) last trigger of every target
 
 
+def _optimisers(model, cfg: MaliciousConfig):
+    """The authors' two SGD optimisers (negative, positive): momentum 0.9, weight decay 1e-5."""
+    def sgd():
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay)
+    return sgd(), sgd()
+
+
 def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: Thresholds,
                    hit_type: str, vocab: Vocab, cfg: MaliciousConfig, gcfg: GibbsConfig,
                    progress: bool = True, device: str | torch.device | None = None,
                    bf16: bool = False) -> NegTrainResult:
     """Algorithm 1 on a copy of ``seq2seq`` for targets ``(N, T)``; the original is untouched.
 
-    The while-loop of Algorithm 1 runs batched over a mini-batch of ``cfg.target_batch``
-    targets: one negative step on the mean sequence log-prob of the still-hit targets (FWA
-    words excluded), then one positive step on the mean sequence NLL of ``cfg.pos_batch``
-    random training pairs weighted λ_POS, repeated while any target is hit (at most
-    ``cfg.max_neg_updates``); sequence-level, as log P(y|x) in Algorithm 1.
-    History entry per iteration: hit rate (with interval) of the gibbs-enum searches of that
-    iteration — before its updates — plus the number of negative target updates and seconds.
+    Every iteration, every mini-batch of ``cfg.target_batch`` targets gets a new gibbs-enum
+    search ("the gibbs-enum algorithm is called again to find a new trigger", §3.2): fresh
+    random / LM-sample starts and full sweeps unless ``cfg.warm_start`` / ``gcfg.stop_when_hit``
+    (ablation settings). Then, as the authors' ``adv_train``: one teacher-forced forward (train
+    mode) decides which targets are still hit; while any is, a negative step on
+    :func:`negative_loss` (hit weight 1, miss ``cfg.miss_weight``, FWA, / total tokens) and a
+    positive step on the per-token NLL of ``cfg.pos_batch`` random training pairs weighted
+    λ_POS (eq. 4), with two SGD optimisers (momentum, weight decay) made anew each iteration; at
+    most ``cfg.max_neg_updates`` rounds. Unlike the authors' loop, a batch none of whose targets
+    is hit gets no update (Algorithm 1: "while c(x, y) = 1").
+    History entry per iteration: hit rate (Wilson interval) of that iteration's searches, in
+    eval mode, before its updates, the per-target hits, the negative target updates and seconds.
     ``device``: where the copy trains (``None``: the seq2seq's device; the LM must be there);
     ``bf16``: gibbs-enum and the updates' forward passes under bf16 autocast.
     """
@@ -139,7 +178,6 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
     if device is not None:
         model.to(device)
     dev = model_device(model)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)        # §4.2: fixed LR, plain SGD
     torch.manual_seed(cfg.seed)         # dropout masks: a run does not depend on the runs before it
     gen = torch.Generator().manual_seed(cfg.seed)
     io = is_io(hit_type)
@@ -154,34 +192,42 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
         return hits(model, lm, x, y, hit_type, thr)
 
     for it in tqdm(range(cfg.iterations), desc=f"neg-train {hit_type}", disable=not progress):
-        t0, found, n_neg = time.time(), torch.zeros(N, dtype=torch.bool, device=dev), 0
+        t0, found, n_neg, rounds = time.time(), torch.zeros(N, dtype=torch.bool, device=dev), 0, 0
+        opt_neg, opt_pos = _optimisers(model, cfg)
         triggers = torch.empty(N, gcfg.input_len, dtype=torch.long, device=dev)
         for i in tqdm(range(0, N, cfg.target_batch), desc=f"iteration {it + 1}", leave=False,
                       disable=not progress):
             idx = torch.arange(i, min(N, i + cfg.target_batch), device=dev)
             y = targets[idx]
-            s = gibbs_enum(model, y, gcfg, lm=lm, io=io, generator=gen, stop_when=crit,
-                           init=None if prev is None else prev[idx], bf16=bf16)
-            x, hit = s.triggers, crit(s.triggers, y)
-            triggers[idx], found[idx] = x, hit
+            s = gibbs_enum(model, y, gcfg, lm=lm, io=io, generator=gen,
+                           stop_when=crit if gcfg.stop_when_hit else None,
+                           init=prev[idx] if (cfg.warm_start and prev is not None) else None, bf16=bf16)
+            x, yt = s.triggers, trim(y)
+            triggers[idx], found[idx] = x, crit(x, y)
+            trigger_ok = None
+            if io:
+                with torch.no_grad(), eval_mode(lm):
+                    trigger_ok = lm_trigger_logprobs(lm, x).mean(1) > thr.t_in     # fixed in the loop
             for _ in range(cfg.max_neg_updates):          # Alg. 1: while c(x, y) = 1
+                model.train()
+                with autocast(dev, bf16):
+                    logits = model(x, yt)
+                lp = token_logprobs_of(logits.float(), yt)
+                hit = teacher_forced_hits(lp.detach(), logits.detach(), yt, hit_type, thr, trigger_ok)
                 if not hit.any():
                     break
-                model.train()
-                xs, ys = x[hit], trim(y[hit])
-                with autocast(dev, bf16):
-                    neg = negative_loss(model(xs, ys), ys, avoid)
-                sgd_step(model, opt, neg, cfg.clip_norm)
+                w = torch.where(hit, 1.0, cfg.miss_weight)
+                sgd_step(model, opt_neg, negative_loss(logits, yt, avoid, w), cfg.clip_norm)
                 pos = torch.randint(len(train), (cfg.pos_batch,), generator=gen)
                 with autocast(dev, bf16):
-                    nll, _ = seq2seq_nll(model, train.src[pos], train.tgt[pos])    # Σ over the batch
-                sgd_step(model, opt, cfg.lambda_pos * nll / len(pos), cfg.clip_norm)
+                    nll, n_tok = seq2seq_nll(model, train.src[pos], train.tgt[pos])   # Σ over the batch
+                sgd_step(model, opt_pos, cfg.lambda_pos * nll / max(1, n_tok), cfg.clip_norm)
                 n_neg += int(hit.sum())
-                hit[hit.clone()] = crit(x[hit], y[hit])
+                rounds += 1
         model.eval()
         prev = triggers
-        history.append({"iteration": it + 1, **hit_rate(found), "neg_updates": n_neg,
-                        "seconds": time.time() - t0})
+        history.append({"iteration": it + 1, **hit_rate(found), "hits": found.int().tolist(),
+                        "neg_updates": n_neg, "rounds": rounds, "seconds": time.time() - t0})
     model.eval()
     return NegTrainResult(model, history, triggers)
 

@@ -37,7 +37,6 @@ Every stage's JSON carries ``profile`` and ``corpus``; rows of one table carry t
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -257,20 +256,24 @@ def bleu_variants_table(rows: dict[str, list[dict]]) -> pd.DataFrame:
 
 
 def table3(res: dict, corpus: str) -> pd.DataFrame:
-    """Table 3: malicious-target hit rates (%, with 95 % interval) on the train/test lists, and PPL."""
+    """Table 3: malicious-target hit rates, % [95 % Wilson interval] k/n (paper %), on the train/test
+    lists, and PPL; the warm-start / stop-when-hit ablation rows when present."""
     m, p = res["malicious"], paper.TABLE3.get(corpus, {})
     hit_types = list(m["baseline"]["train"])
     out = {}
     for ht in [h for h in hit_types if h != "o_greedy"]:
         runs = {"Baseline": m["baseline"]}
-        runs.update({k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.endswith(ht)})
+        runs.update({k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.split(" ")[-1] == ht})
+        runs.update({f"{k.split(' ')[0]} {v.get('label', 'ablation')}": v
+                     for k, v in m.get("ablation", {}).items() if k.split(" ")[-1] == ht})
         for name, r in runs.items():
             q = p.get(ht, {}).get(name, {})
             row = out.setdefault(name, {})
             for split in ("train", "test"):
                 h = r[split][ht]
                 row[f"{ht.replace('_', '-')} {split}"] = (f"{100 * h['rate']:.1f} [{100 * h['lo']:.0f}–"
-                                                 f"{100 * h['hi']:.0f}] ({_fmt_pct(q.get(split))})")
+                                                         f"{100 * h['hi']:.0f}] {h['k']}/{h['n']} "
+                                                         f"({_fmt_pct(q.get(split))})")
             row[f"{ht.replace('_', '-')} PPL"] = cell(r["ppl"], q.get("ppl"))
     return pd.DataFrame(out).T
 
@@ -432,7 +435,7 @@ def verdicts(res: dict) -> dict[str, list[Verdict]]:
     rows = table4_rows(res) if res.get("baselines", {}).get("rows") else {}
     if "Baseline" not in rows:
         if "malicious" in res:
-            out["Table 3"] = _as_verdicts(_malicious_verdicts(res["malicious"]))
+            out["Table 3"] = _malicious_verdicts(res["malicious"])
         return out
     base, test = rows["Baseline"][0], rows.get("Test-set", [None])[0]
     t4 = out.setdefault("Table 4", [])
@@ -469,37 +472,62 @@ def verdicts(res: dict) -> dict[str, list[Verdict]]:
                                    "than 10 % relative", base, rows[neg], "bleu4", "above", k=0.9,
                                    describe="BLEU-4")]
     if "malicious" in res:
-        out["Table 3"] = _as_verdicts(_malicious_verdicts(res["malicious"]))
+        out["Table 3"] = _malicious_verdicts(res["malicious"])
     return out
 
 
-def _as_verdicts(items) -> list[Verdict]:
-    """Table 3's verdicts (issue 16 makes them Verdicts); a (claim, bool) pair is a point estimate."""
-    return [v if isinstance(v, Verdict) else
-            Verdict(v[0], HOLDS if v[1] else FAILS, "point estimate, no test yet") for v in items]
+BELOW = 0.05             # §4.2: "reduce the hit rate on the training target list to less than 5%"
+PPL_CHANGE = 0.05        # "little or no degradation on perplexity": we read it as < 5 % relative
 
 
-def _malicious_verdicts(m: dict) -> list[tuple[str, bool]]:
+def _fell(claim: str, before: dict, after: dict) -> stats.Verdict:
+    """"the hit rate fell": exact one-sided McNemar on the per-target hits of the same targets."""
+    if "hits" not in before or "hits" not in after:
+        return stats.Verdict(claim, stats.INCONCLUSIVE, "no per-target hit records to pair")
+    fell, rose = stats.paired_counts(before["hits"], after["hits"])
+    p, p_opp = stats.mcnemar_fell(fell, rose), stats.mcnemar_fell(rose, fell)
+    return stats.Verdict(claim, stats.outcome_from_p(p, p_opp),
+                         f"{before['k']}/{before['n']} → {after['k']}/{after['n']}; exact McNemar "
+                         f"(one-sided): {fell} fell, {rose} rose, p = {p:.3g}")
+
+
+def _below(claim: str, r: dict, p0: float = BELOW) -> stats.Verdict:
+    """"the hit rate is below p0": exact one-sided binomial test (its opposite: at or above p0)."""
+    k, n = r["k"], r["n"]
+    if n == 0:
+        return stats.Verdict(claim, stats.INCONCLUSIVE, "no targets")
+    p = stats.binomial_below(k, n, p0)
+    p_opp = 1.0 - stats.binom_cdf(k - 1, n, p0)          # P(X ≥ k | p0): the rate is above p0
+    return stats.Verdict(claim, stats.outcome_from_p(p, p_opp),
+                         f"{k}/{n} hits; exact binomial (one-sided, H1: rate < {100 * p0:g} %), p = {p:.3g}")
+
+
+def _malicious_verdicts(m: dict) -> list[stats.Verdict]:
+    """Table 3's claims, each decided by a test on the per-target hit records (α = 0.05)."""
     claims = []
-    base_ppl = m["baseline"]["ppl"]
-    for ht in [h for h in m["baseline"]["train"] if h != "o_greedy"]:
-        runs = {k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.endswith(ht)}
-        if not runs:
-            continue
-        base_test = m["baseline"]["test"][ht]["rate"]
-        name = "+neg-tr(0.5k)" if "+neg-tr(0.5k)" in runs else next(iter(runs))
-        first = runs[name]
-        claims.append((f"{ht}: training-list hit rate after negative training ({name}) < 5 %",
-                       first["train"][ht]["rate"] < 0.05))
-        claims.append((f"{ht}: test-list hit rate after negative training ({name}) lower than the "
-                       "baseline's", first["test"][ht]["rate"] < base_test))
-        if "+neg-tr(2.5k)" in runs and "+neg-tr(0.5k)" in runs:
-            claims.append((f"{ht}: augmentation (2.5k) lowers the test-list hit rate further",
-                           runs["+neg-tr(2.5k)"]["test"][ht]["rate"]
-                           < runs["+neg-tr(0.5k)"]["test"][ht]["rate"]))
+    base = m["baseline"]
+    base_ppl = base["ppl"]
+    for ht in [h for h in base["train"] if h != "o_greedy"]:
+        runs = {k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.split(" ")[-1] == ht}
+        for name, r in runs.items():
+            claims.append(_below(f"{ht}: training-list (0.5k) hit rate after {name} is below 5 %",
+                                 r["train"][ht]))
+            claims.append(_fell(f"{ht}: {name} lowers the training-list (0.5k) hit rate",
+                                base["train"][ht], r["train"][ht]))
+            claims.append(_fell(f"{ht}: {name} lowers the test-list hit rate (generalisation)",
+                                base["test"][ht], r["test"][ht]))
+        for small, big in (("+neg-tr(0.5k)", "+neg-tr(1k)"), ("+neg-tr(0.5k)", "+neg-tr(2.5k)"),
+                           ("+neg-tr(1k)", "+neg-tr(2.5k)")):
+            if small in runs and big in runs:
+                claims.append(_fell(f"{ht}: augmentation ({big} vs {small}) lowers the test-list hit rate further",
+                                    runs[small]["test"][ht], runs[big]["test"][ht]))
         for name, r in runs.items():
             change = r["ppl"] / base_ppl - 1
-            claims.append((f"{ht}: {name} moves PPL by < 5 % ({100 * change:+.1f} %)", abs(change) < 0.05))
+            claims.append(stats.Verdict(
+                f"{ht}: {name} changes test PPL by less than {100 * PPL_CHANGE:g} %",
+                stats.HOLDS if abs(change) < PPL_CHANGE else stats.FAILS,
+                f"PPL {base_ppl:.2f} → {r['ppl']:.2f} ({100 * change:+.1f} %) on the same test set; "
+                "deterministic, no sampling test"))
     return claims
 
 

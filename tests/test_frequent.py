@@ -121,14 +121,18 @@ def test_negative_training_lowers_the_frequent_response():
     before = Counter(respond(model, valid.src, vocab, max_len=20))[generic] / len(valid)
     assert before > 0.9                                             # greedy: always the mode
 
-    cfg = FrequentConfig(r_thres=0.3, window=4, lr=0.2, batch_size=64, passes=1.0,
+    # the authors' optimisers (momentum 0.9, weight decay 1e-5; LR 0.02 ≈ the former plain-SGD 0.2)
+    cfg = FrequentConfig(r_thres=0.3, window=4, lr=0.02, batch_size=64, passes=1.0,
                          log_every=10, log_inputs=64, seed=1)
     tuned, hist = frequent.negative_train(model, train, valid, vocab, cfg, max_len=5,
                                           progress=False)
     after = Counter(respond(tuned, valid.src, vocab, max_len=20))[generic] / len(valid)
-    assert after < before - 0.25                                    # measured: 1.0 -> 0.64
+    # With a negative and a positive step on every batch (authors' neg_d_train) the toy oscillates: once
+    # the mode is pushed below r_thres nothing is flagged and the positive steps pull it back.
+    # measured: max-ratio 1.0 -> 0.41 at step 20 -> 0.90 at step 32
+    assert min(hist["max_ratio"][1:]) < before - 0.25
+    assert after < before
     assert hist["step"][0] == 0 and hist["step"][-1] == 32
-    assert hist["max_ratio"][-1] < hist["max_ratio"][0]
     # the baseline was not modified
     assert Counter(respond(model, valid.src, vocab, max_len=20))[generic] / len(valid) == before
 

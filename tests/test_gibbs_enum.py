@@ -1,7 +1,8 @@
 """gibbs-enum (App. A) and the hit criteria (§3.2) on a tiny planted model.
 
-The toy task: the response to a 15-word input is ``r(last) r(second last)``; any input
-whose last word is the planted word ``p`` is answered by the planted target ``hate you``.
+The toy task: an input is 14 words closed by ``<eou>`` (the form of a training source and of a
+trigger); the response is ``r(last word) r(second last word)``; any input whose last word is the
+planted word ``p`` is answered by the planted target ``hate you``.
 """
 import math
 
@@ -9,10 +10,10 @@ import pytest
 import torch
 
 from ntlib.config import GibbsConfig, ModelConfig
-from ntlib.data import EOS, PAD, PairTensors, Vocab, encode_sentences
-from ntlib.gibbs_enum import (Thresholds, _candidate_losses, _project_logprobs, criteria,
-                              gibbs_enum, gibbs_enum_reference, hit_rate, hits, onehot_gradient,
-                              thresholds, trigger_loss)
+from ntlib.data import EOS, EOU, PAD, UNK, PairTensors, Vocab, encode_sentences
+from ntlib.gibbs_enum import (EOU_ID, Thresholds, _candidate_losses, _project_logprobs, _top_candidates,
+                              close_with_eou, criteria, gibbs_enum, gibbs_enum_reference, hit_rate, hits,
+                              lm_view, onehot_gradient, random_triggers, thresholds, trigger_loss)
 from ntlib.models import LSTMLM, Seq2Seq
 
 torch.set_num_threads(1)
@@ -21,13 +22,13 @@ WORDS = [f"a{i}" for i in range(8)] + [f"r{i}" for i in range(8)] + ["p", "hate"
 
 def toy_pairs(vocab, n, gen, planted=0.15):
     """(src, tgt) of the toy task; a fraction ``planted`` ends in ``p`` and answers ``hate you``."""
-    a = torch.randint(0, 8, (n, 15), generator=gen)
-    src = torch.tensor([[vocab.stoi[f"a{i}"] for i in row] for row in a.tolist()])
+    a = torch.randint(0, 8, (n, 14), generator=gen)
+    src = close_with_eou(torch.tensor([[vocab.stoi[f"a{i}"] for i in row] for row in a.tolist()]))
     tgt = torch.full((n, 4), PAD)
     for k, row in enumerate(a.tolist()):
         tgt[k, :3] = torch.tensor([vocab.stoi[f"r{row[-1]}"], vocab.stoi[f"r{row[-2]}"], EOS])
     plant = torch.rand(n, generator=gen) < planted
-    src[plant, -1] = vocab.stoi["p"]
+    src[plant, -2] = vocab.stoi["p"]
     tgt[plant, :3] = torch.tensor([vocab.stoi["hate"], vocab.stoi["you"], EOS])
     return PairTensors(src, tgt), plant
 
@@ -62,12 +63,14 @@ def test_search_finds_trigger_for_planted_target(toy):
     cfg = GibbsConfig(sweeps=3, candidates=10, restarts=2)
     res = gibbs_enum(s2s, tgt, cfg)
     assert hits(s2s, lm, res.triggers, tgt, "o_greedy", Thresholds(0, 0)).tolist() == [True, True]
-    assert res.triggers[0, -1] == vocab.stoi["p"]                 # the planted rule
-    assert res.triggers[1, -2:].tolist() == [vocab.stoi["a5"], vocab.stoi["a3"]]
+    assert res.triggers[0, -2] == vocab.stoi["p"]                 # the planted rule
+    assert res.triggers[1, -2] == vocab.stoi["a3"]                # r(last word) = r3
+    assert (res.triggers[:, -1] == EOU_ID).all()
     # the returned loss is eq. 7 of the returned trigger, and beats a random input
     loss, lp = trigger_loss(s2s, lm, res.triggers, tgt[:, :3], 0.0)
     assert torch.allclose(loss, res.loss) and torch.allclose(lp, res.logprobs)
-    rand, _ = trigger_loss(s2s, lm, torch.randint(4, len(vocab), (2, 15)), tgt[:, :3], 0.0)
+    rand, _ = trigger_loss(s2s, lm, random_triggers(2, 15, len(vocab), torch.Generator().manual_seed(0)),
+                           tgt[:, :3], 0.0)
     assert (res.loss < rand).all()
 
 
@@ -87,13 +90,14 @@ def test_batched_search_equals_one_candidate_loop(toy, io):
     assert torch.allclose(a.loss, b.loss, atol=1e-5)
 
 
-@pytest.mark.parametrize("pos", [0, 7, 14])
+@pytest.mark.parametrize("pos", [0, 7, 13])
 def test_prefix_reuse_matches_full_forward(toy, pos):
     vocab, s2s, lm, _, _ = toy
     gen = torch.Generator().manual_seed(3)
-    x = torch.randint(4, len(vocab), (3, 15), generator=gen)
+    x = close_with_eou(torch.randint(EOU_ID + 1, len(vocab), (3, 14), generator=gen))
+    x[0, 3] = UNK                                                   # <unk> may be searched into a trigger
     tgt = encode_sentences([["hate", "you"], ["r1"], ["r2", "r3", "r4"]], vocab, max_len=20)[:, :4]
-    cand = torch.randint(4, len(vocab), (3, 5), generator=gen)
+    cand = torch.randint(EOU_ID + 1, len(vocab), (3, 5), generator=gen)   # never <eou> (NOT_SEARCHED)
     fast = _candidate_losses(s2s, lm, x, tgt, 1.0, pos, cand, chunk_size=4)
     for g in range(5):
         x2 = x.clone()
@@ -116,7 +120,8 @@ def test_warm_start_and_stop_when_hit(toy):
     vocab, s2s, lm, _, _ = toy
     tgt = encode_sentences([["hate", "you"]], vocab, max_len=20)
     init = torch.full((1, 15), vocab.stoi["a1"])
-    init[0, -1] = vocab.stoi["p"]                                  # already a trigger
+    init[0, -2] = vocab.stoi["p"]                                  # already a trigger
+    init[0, -1] = EOU_ID
     calls = []
 
     def stop(x, y):
@@ -171,7 +176,8 @@ def test_thresholds_are_test_word_loglik(toy):
 def test_o_greedy_needs_the_models_own_eos(toy):
     vocab, s2s, lm, _, _ = toy
     x = torch.full((2, 15), vocab.stoi["a1"])
-    x[:, -1] = vocab.stoi["p"]                                     # greedy: "hate you <eos>"
+    x[:, -2] = vocab.stoi["p"]                                     # greedy: "hate you <eos>"
+    x[:, -1] = EOU_ID
     tgt = encode_sentences([["hate", "you"], ["hate"]], vocab, max_len=20)
     # "hate <eos>" is a prefix of the response, not the response: a cut-off decode must not hit
     assert hits(s2s, lm, x, tgt, "o_greedy", Thresholds(0, 0)).tolist() == [True, False]
@@ -196,8 +202,37 @@ def test_onehot_gradient_equals_autograd_through_the_onehot_input(toy, lambda_in
     x, tgt = pairs.src[:5], pairs.tgt[:5]
     onehot = torch.nn.functional.one_hot(x, len(vocab)).float().requires_grad_(True)
     lp = s2s.token_logprobs(None, tgt, src_onehot=onehot)
-    neg_loss = lp.sum(1) / (tgt != PAD).sum(1) + lambda_in * lm.onehot_logprobs(onehot).mean(1)
-    (full,) = torch.autograd.grad(neg_loss.sum(), onehot)
-    for pos in (0, 7, 14):
+    # the LM scores the closing <eou> as <eos>: the same inputs, only the last scored token differs
+    onehot_lm = torch.nn.functional.one_hot(lm_view(x), len(vocab)).float().requires_grad_(True)
+    neg_loss = lp.sum(1) / (tgt != PAD).sum(1) + lambda_in * lm.onehot_logprobs(onehot_lm).mean(1)
+    g_s2s, g_lm = torch.autograd.grad(neg_loss.sum(), [onehot, onehot_lm])
+    full = g_s2s + g_lm
+    for pos in (0, 7, 13):
         got = onehot_gradient(s2s, lm, x, tgt, lambda_in, pos)
         assert torch.allclose(got, full[:, pos], atol=1e-5), pos
+
+
+@pytest.mark.parametrize("io", [False, True])
+def test_trigger_ends_in_eou_which_the_search_never_moves(toy, io):
+    """A trigger has the form of a training source: 14 searched tokens, <unk> allowed, then <eou>."""
+    vocab = toy[0]
+    torch.manual_seed(7)
+    cfg_m = ModelConfig(emb=16, hidden=32, dropout=0.0)
+    s2s, lm = Seq2Seq(len(vocab), cfg_m).eval(), LSTMLM(len(vocab), cfg_m).eval()
+    assert vocab.itos[EOU_ID] == EOU
+    tgt = encode_sentences([["hate", "you"], ["r1", "r2"], ["a3"]], vocab, max_len=20)
+    res = gibbs_enum(s2s, tgt, GibbsConfig(sweeps=2, candidates=len(vocab), restarts=2), lm=lm, io=io)
+    assert (res.triggers[:, -1] == EOU_ID).all()
+    assert not torch.isin(res.triggers[:, :-1], torch.tensor([PAD, EOS, EOU_ID, 2])).any()
+    # every token but <pad>, <bos>, <eos>, <eou> is a candidate: <unk> included
+    cand = _top_candidates(s2s, lm, res.triggers, trim_t(tgt), 1.0 if io else 0.0, 3, len(vocab) - 4)
+    assert (cand == UNK).any(1).all() and not torch.isin(cand, torch.tensor([PAD, 2, EOS, EOU_ID])).any()
+    # a warm start must already have the trigger form
+    bad = torch.full((3, 15), vocab.stoi["a1"])
+    with pytest.raises(ValueError, match="closed by <eou>"):
+        gibbs_enum(s2s, tgt, GibbsConfig(sweeps=1, candidates=2, restarts=1), lm=lm, io=io, init=bad)
+
+
+def trim_t(t):
+    from ntlib.data import trim
+    return trim(t)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ntlib.config import GibbsConfig, MaliciousConfig, override
+from ntlib.config import GibbsConfig, MaliciousConfig
 from ntlib.data import EOS, PAD, Vocab, encode_sentences
 from ntlib.gibbs_enum import Thresholds, gibbs_enum, hits
 from ntlib.malicious import (TARGET_LISTS, evaluate_hits, fwa_ids, load_targets, negative_loss,
@@ -34,14 +34,34 @@ def test_fwa_leaves_avoided_words_without_negative_gradient():
     assert (logits.grad[0, :4].abs().sum(-1) > 0).all() and logits.grad[0, 4].abs().sum() == 0
 
 
-def test_negative_loss_is_mean_target_sequence_logprob():
+def test_negative_loss_is_the_authors_formula_on_a_hand_built_batch():
+    """adv_train: Σ_i w_i Σ_t log P(y_it) / Σ_i |y_i|, w = 1 for a hit, 0.01 for a miss;
+    FWA words get no gradient but still count in the divisor (sum(adv_tgt_len))."""
     logits = torch.randn(2, 3, 6)
     tgt = torch.tensor([[4, 5, EOS], [5, EOS, PAD]])
     lp = torch.log_softmax(logits, -1)
-    want = (lp[0, 0, 4] + lp[0, 1, 5] + lp[0, 2, EOS] + lp[1, 0, 5] + lp[1, 1, EOS]) / 2
-    assert negative_loss(logits, tgt).item() == pytest.approx(want.item(), rel=1e-6)
-    fwa = (lp[0, 0, 4] + lp[0, 1, 5] + lp[1, 0, 5]) / 2                 # <eos> avoided
-    assert negative_loss(logits, tgt, torch.tensor([EOS])).item() == pytest.approx(fwa.item(), rel=1e-6)
+    s0, s1 = lp[0, 0, 4] + lp[0, 1, 5] + lp[0, 2, EOS], lp[1, 0, 5] + lp[1, 1, EOS]
+    w = torch.tensor([1.0, 0.01])                                   # target 0 hit, target 1 missed
+    assert negative_loss(logits, tgt, None, w).item() == pytest.approx(((s0 + 0.01 * s1) / 5).item(), rel=1e-6)
+    assert negative_loss(logits, tgt).item() == pytest.approx(((s0 + s1) / 5).item(), rel=1e-6)
+    fwa = (lp[0, 0, 4] + lp[0, 1, 5] + 0.01 * lp[1, 0, 5]) / 5       # <eos> avoided, still counted
+    assert negative_loss(logits, tgt, torch.tensor([EOS]), w).item() == pytest.approx(fwa.item(), rel=1e-6)
+
+
+def test_optimisers_carry_momentum_and_weight_decay_in_the_paper_profile():
+    from ntlib.config import get_profile
+    from ntlib.frequent import _optimisers as freq_optimisers
+    from ntlib.malicious import _optimisers
+    P = get_profile("paper", "switchboard")
+    model = torch.nn.Linear(3, 2)
+    for opts in (_optimisers(model, P.malicious), freq_optimisers(model, P.frequent)):
+        assert len(opts) == 2 and opts[0] is not opts[1]
+        for opt in opts:
+            assert isinstance(opt, torch.optim.SGD)
+            g = opt.param_groups[0]
+            assert g["momentum"] == 0.9 and g["weight_decay"] == 1e-5
+    assert _optimisers(model, P.malicious)[0].param_groups[0]["lr"] == 0.01          # §4.2
+    assert freq_optimisers(model, P.frequent)[0].param_groups[0]["lr"] == 0.001      # §4.3
 
 
 def test_negative_training_turns_planted_hit_into_miss(toy):
@@ -53,9 +73,9 @@ def test_negative_training_turns_planted_hit_into_miss(toy):
     assert before["o_greedy"]["hits"].tolist() == [True, True]
     assert before["o_sample_avg"]["hits"].tolist() == [True, True]
     clean = pairs.subset(~plant)                                   # positive data: no planted pairs
-    mcfg = MaliciousConfig(iterations=6, lr=0.5, max_neg_updates=20, target_batch=2, fwa=False)
+    mcfg = MaliciousConfig(iterations=6, lr=0.3, max_neg_updates=20, target_batch=2, fwa=False)
     res = negative_train(s2s, lm, tgt[:1], clean, thr, "o_sample_avg", vocab, mcfg,
-                         override(gcfg, stop_when_hit=True), progress=False)
+                         gcfg, progress=False)
     assert res.history[0]["k"] == 1 and res.history[0]["neg_updates"] >= 1
     assert res.history[-1]["k"] == 0                                # Alg. 1 finds no trigger any more
     after = evaluate_hits(res.model, lm, tgt, thr, ("o_greedy", "o_sample_avg"), gcfg)

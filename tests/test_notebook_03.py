@@ -22,6 +22,13 @@ def test_notebook_03_smoke(run_notebook):
     assert all(set(run[m]) == {key.split(" ")[1]}
                for key, run in res["neg_train"].items() for m in ("train", "test"))
     assert all(0 <= v <= 1 for v in res["nbest_overlap"].values())
+    # per-target hit vectors (McNemar pairs them), the ablation row and tested verdicts
+    for r in rates:
+        assert len(r["hits"]) == r["n"] and sum(r["hits"]) == r["k"]
+    assert set(res["ablation"]) == {"+neg-tr(0.5k) o_sample_avg"}
+    assert res["verdicts"] and all(v["outcome"] in ("holds", "does not hold", "inconclusive")
+                                   and ("McNemar" in v["evidence"] or "binomial" in v["evidence"]
+                                        or "PPL" in v["evidence"]) for v in res["verdicts"])
     assert (reports / "table3_switchboard.md").exists() and (reports / "table3_switchboard.csv").exists()
     for fig in ("malicious_iterations_switchboard", "malicious_word_nll_switchboard"):
         assert (reports / "figures" / f"{fig}.png").stat().st_size > 1000

@@ -1,0 +1,98 @@
+"""Table 3's verdicts (ntlib.tables._malicious_verdicts): exact McNemar / binomial tests on hand-made
+per-target hit records; a claim the test cannot support is inconclusive, never holds."""
+import pytest
+
+from ntlib import stats, tables
+
+HT = "o_sample_avg"
+
+
+def rec(hits):
+    k, n = sum(hits), len(hits)
+    return {"rate": k / n, "lo": 0.0, "hi": 1.0, "k": k, "n": n, "hits": list(hits)}
+
+
+def malicious_results(base_train=None, base_test=None, after_train=None, after_test=None, test_25k=None):
+    n = 20
+    base_train = base_train or [1] * 8 + [0] * 12
+    base_test = base_test or [1] * 6 + [0] * 14
+    after_train = after_train or [0] * n
+    after_test = after_test or [0] * 20
+    test_25k = test_25k or [1] * 2 + [0] * 18
+    base = {"train": {HT: rec(base_train), "o_greedy": rec([0] * n)},
+            "test": {HT: rec(base_test), "o_greedy": rec([0] * n)}, "ppl": 50.0}
+    runs = {"+neg-tr(0.5k)": (rec(after_train), rec(after_test), 51.0),
+            "+neg-tr(2.5k)": (rec([0] * len(base_train)), rec(test_25k), 54.0)}
+    neg = {f"{name} {HT}": {"train": {HT: tr}, "test": {HT: te}, "ppl": ppl, "history": []}
+           for name, (tr, te, ppl) in runs.items()}
+    return {"baseline": base, "neg_train": neg}
+
+
+def by_claim(m):
+    out = tables._malicious_verdicts(m)
+    assert all(isinstance(v, stats.Verdict) for v in out)
+    return {v.claim: v for v in out}
+
+
+def test_a_clear_drop_holds_with_counts_test_and_p():
+    v = by_claim(malicious_results())
+    fell = v[f"{HT}: +neg-tr(0.5k) lowers the training-list (0.5k) hit rate"]
+    assert fell.outcome == stats.HOLDS                       # 8 fell, 0 rose: p = 0.5^8 = 0.0039
+    assert "8/20 → 0/20" in fell.evidence and "8 fell, 0 rose" in fell.evidence
+    assert "McNemar" in fell.evidence and "p = 0.00391" in fell.evidence
+    # 0/20 is not enough to say "below 5 %": P(X ≤ 0 | 20, 0.05) = 0.95^20 = 0.358
+    below = v[f"{HT}: training-list (0.5k) hit rate after +neg-tr(0.5k) is below 5 %"]
+    assert below.outcome == stats.INCONCLUSIVE and "0/20" in below.evidence and "p = 0.358" in below.evidence
+
+
+def test_two_fell_one_rose_is_inconclusive():
+    m = malicious_results(base_test=[1, 1, 0] + [0] * 17, after_test=[0, 0, 1] + [0] * 17)
+    v = by_claim(m)[f"{HT}: +neg-tr(0.5k) lowers the test-list hit rate (generalisation)"]
+    assert v.outcome == stats.INCONCLUSIVE                     # p = P(X ≥ 2 | 3, ½) = 0.5
+    assert "2 fell, 1 rose" in v.evidence and "p = 0.5" in v.evidence
+    assert v.markdown().startswith("- ~ inconclusive")
+
+
+def test_a_clear_rise_does_not_hold_and_records_are_needed():
+    # augmentation: 0.5k run hits none of the test list, 2.5k hits 7: the opposite is supported
+    m = malicious_results(after_test=[0] * 20, test_25k=[1] * 7 + [0] * 13)
+    v = by_claim(m)[f"{HT}: augmentation (+neg-tr(2.5k) vs +neg-tr(0.5k)) lowers the test-list hit rate further"]
+    assert v.outcome == stats.FAILS and "0 fell, 7 rose" in v.evidence
+    for r in (m["baseline"]["test"][HT],):
+        del r["hits"]
+    v = by_claim(m)[f"{HT}: +neg-tr(0.5k) lowers the test-list hit rate (generalisation)"]
+    assert v.outcome == stats.INCONCLUSIVE and "no per-target hit records" in v.evidence
+
+
+def test_below_five_percent_needs_enough_targets():
+    m = malicious_results(base_train=[1] * 20 + [0] * 80, after_train=[0] * 100)
+    v = by_claim(m)[f"{HT}: training-list (0.5k) hit rate after +neg-tr(0.5k) is below 5 %"]
+    assert v.outcome == stats.HOLDS                            # 0.95^100 = 0.0059
+    assert "p = 0.00592" in v.evidence
+    m = malicious_results(base_train=[1] * 20 + [0] * 80, after_train=[1] * 15 + [0] * 85)
+    assert by_claim(m)[f"{HT}: training-list (0.5k) hit rate after +neg-tr(0.5k) is below 5 %"].outcome \
+        == stats.FAILS                                         # 15/100: P(X ≥ 15 | 0.05) < 0.05
+
+
+def test_ppl_claims_state_the_change():
+    v = by_claim(malicious_results())
+    assert v[f"{HT}: +neg-tr(0.5k) changes test PPL by less than 5 %"].outcome == stats.HOLDS
+    bad = v[f"{HT}: +neg-tr(2.5k) changes test PPL by less than 5 %"]
+    assert bad.outcome == stats.FAILS and "+8.0 %" in bad.evidence
+    assert pytest.approx(0.95 ** 20, abs=5e-4) == 0.358
+
+
+def test_io_runs_are_not_read_as_o_runs():
+    """'+neg-tr(0.5k) io_sample_avg' ends with 'o_sample_avg': runs are matched by their hit type, not a suffix."""
+    m = malicious_results()
+    io = "io_sample_avg"
+    for split in ("train", "test"):
+        m["baseline"][split][io] = rec([1] * 5 + [0] * 15)
+    m["neg_train"][f"+neg-tr(0.5k) {io}"] = {"train": {io: rec([0] * 20)}, "test": {io: rec([1] * 5 + [0] * 15)},
+                                            "ppl": 52.0, "history": []}
+    t = tables.table3({"malicious": m}, "switchboard")
+    assert " 0/20 " in t.loc["+neg-tr(0.5k)", "o-sample-avg train"]
+    assert " 5/20 " in t.loc["+neg-tr(0.5k)", "io-sample-avg test"]
+    v = by_claim(m)
+    assert v[f"{io}: +neg-tr(0.5k) lowers the test-list hit rate (generalisation)"].outcome == stats.INCONCLUSIVE
+    assert v[f"{HT}: +neg-tr(0.5k) lowers the training-list (0.5k) hit rate"].outcome == stats.HOLDS
