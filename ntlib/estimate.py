@@ -229,18 +229,18 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
     copies = {"train": 1, "train_1k": 2, "train_2.5k": 5, "test": 1}
     if m.max_targets is not None:
         sizes = {k: min(v, m.max_targets * copies[k]) for k, v in sizes.items()}
-    per_search = g.restarts * g.sweeps * g.input_len             # position steps per target
+    per_search = g.restarts * g.sweeps * (g.input_len - 1)       # position steps per target (<eou> fixed)
     io_types = [ht for ht in m.hit_types if ht.startswith("io_")]
-    o_types = [ht for ht in m.hit_types if not ht.startswith("io_")]
 
     def search(N, io):
         return N * per_search * u[f"gibbs_{'io' if io else 'o'}_target_position"]
     base = sum(search(sizes[s], False) + (search(sizes[s], True) if io_types else 0) for s in ("train", "test"))
     add("03", "baseline hit rates", f"(train + test targets) × {g.restarts} restarts × {g.sweeps} sweeps × "
-        f"{g.input_len} positions × (o {u['gibbs_o_target_position']:.3g} + io "
+        f"{g.input_len - 1} positions × (o {u['gibbs_o_target_position']:.3g} + io "
         f"{u['gibbs_io_target_position']:.3g} s per target-position)", base)
     alg1 = after = 0.0
-    runs = [(lst, ht) for lst in m.lists for ht in m.hit_types] + [("train", m.hit_types[0])]  # + no-FWA run
+    # + the warm-start / stop-when-hit ablation and the no-FWA run, both on the 0.5k list
+    runs = [(lst, ht) for lst in m.lists for ht in m.hit_types] + [("train", m.hit_types[0])] * 2
     for i, (lst, ht) in enumerate(runs):
         N, io = sizes[lst], ht.startswith("io_")
         updates = m.iterations * math.ceil(N / m.target_batch) * m.max_neg_updates
@@ -251,23 +251,23 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
         f"+ ⌈N/{m.target_batch}⌉ × {m.max_neg_updates} updates × {u['alg1_update']:.3g} s)", alg1)
     add("03", "hit rates after Alg. 1, overlap", f"{len(runs) - 1} runs × searches on train + test; 3 × "
         f"{m.overlap_inputs} beam-{K}", after + 3 * m.overlap_inputs * u["beam_input"])
-    f_runs = len(frequent.R_THRES_SWEEP[corpus])
+    f_runs = len(frequent.R_THRES_SWEEP[corpus]) * f.seeds       # thresholds × seeds
     nb = max(1, math.ceil(f.passes * n["train"] / f.batch_size))
     logs = nb // f.log_every + 2
-    add("04", f"Algorithm 2 ({f_runs} runs)", f"{f_runs} × ({nb} batches × {u['alg2_batch']:.3g} s + {logs} logs × "
+    add("04", f"Algorithm 2 ({f_runs} runs: thresholds × {f.seeds} seeds)", f"{f_runs} × ({nb} batches × {u['alg2_batch']:.3g} s + {logs} logs × "
         f"{f.log_inputs} greedy + test greedy/PPL)",
         f_runs * (nb * u["alg2_batch"] + logs * f.log_inputs * u["greedy_input"] + n_greedy * u["greedy_input"]
                   + n["test"] * tok["test"] * u["eval_token"]))
     gc = P.gan
     nv = n["valid"] if gc.max_valid_inputs is None else min(n["valid"], gc.max_valid_inputs)
     val = nv * (u["greedy_input"] + tok["valid"] * u["eval_token"])
-    add("05", "GAN", f"{gc.d_pretrain_batches} D batches × {u['gan_d_batch']:.3g} s + {len(gc.g_lrs)} α_G × "
-        f"{gc.g_batches} rounds × {u['gan_round']:.3g} s + {len(gc.g_lrs) + 1} validations",
-        gc.d_pretrain_batches * u["gan_d_batch"] + len(gc.g_lrs) * gc.g_batches * u["gan_round"]
-        + (len(gc.g_lrs) + 1) * val)
+    add("05", f"GAN ({gc.seeds} seeds)", f"{gc.seeds} × ({gc.d_pretrain_batches} D batches × {u['gan_d_batch']:.3g} s + {len(gc.g_lrs)} α_G × "
+        f"{gc.g_batches} rounds × {u['gan_round']:.3g} s + {len(gc.g_lrs) + 1} validations)",
+        gc.seeds * (gc.d_pretrain_batches * u["gan_d_batch"] + len(gc.g_lrs) * gc.g_batches * u["gan_round"]
+        + (len(gc.g_lrs) + 1) * val))
     settings = len([(lam, gg) for lam in mc.lambdas for gg in mc.gs if lam != 0.0 or gg == mc.gs[0]])
     nmv = n["valid"] if mc.max_valid_inputs is None else min(n["valid"], mc.max_valid_inputs)
-    nmt = min(c for c in (P.decode.max_eval_inputs, mc.max_test_inputs, n["test"]) if c)
+    nmt = min(c for c in (P.decode.max_eval_inputs, n["test"]) if c)
     add("05", "MMI grid + test", f"({settings} settings × {nmv} valid + {nmt} test) inputs × "
         f"{u['mmi_input']:.3g} s", (settings * nmv + nmt) * u["mmi_input"])
     total = sum(r.seconds for r in rows)

@@ -8,9 +8,10 @@ from ntlib.estimate import _synthetic, estimate, format_estimate
 from ntlib.data import EOS, PAD
 from ntlib.reproduce import main
 
+# smoke: 3 lists × 2 hit types + the ablation and no-FWA runs; 2 thresholds × 2 seeds; 2 GAN seeds
 STAGES = {"LM training", "seq2seq training", "test PPL, greedy, beam", "baseline hit rates",
-          "Algorithm 1 (7 runs)", "hit rates after Alg. 1, overlap", "Algorithm 2 (2 runs)", "GAN",
-          "MMI grid + test"}
+          "Algorithm 1 (8 runs)", "hit rates after Alg. 1, overlap", "Algorithm 2 (4 runs: thresholds × 2 seeds)",
+          "GAN (2 seeds)", "MMI grid + test"}
 
 
 def test_estimate_smoke_covers_every_stage():
