@@ -28,6 +28,7 @@ from .sources import (OFFICIAL_VOCAB, SOURCES, cache_dir, check_sha256sums, reso
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")   # the special tokens; each one's id is its position
 PAD, UNK, BOS, EOS = range(len(SPECIALS))          # the only definition of the special-token ids
 EOU = "<eou>"                                      # closes every utterance of a source
+EOU_ID = len(SPECIALS)                             # Vocab puts <eou> right after the special tokens
 
 
 @dataclass

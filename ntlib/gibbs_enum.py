@@ -26,14 +26,13 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import HIT_TYPES, GibbsConfig
-from .data import BOS, EOS, PAD, SPECIALS, UNK, trim
+from .data import BOS, EOS, EOU_ID, PAD, UNK, trim
 from .decode import greedy
 from .device import autocast, model_device, multinomial
 from .evaluate import avg_word_logprob
 from .models import eval_mode, shift_right
 
 # HIT_TYPES (o_greedy, o/io_sample_min/avg) is defined in ntlib.config, which checks hit_types with it
-EOU_ID = len(SPECIALS)                 # ``data.Vocab`` puts <eou> right after the special tokens
 # never searched into a trigger (the authors' candidate filter: <s>, </s>, <pad>, <eou>); <unk> is allowed
 NOT_SEARCHED = (PAD, BOS, EOS, EOU_ID)
 SPECIAL_IDS = NOT_SEARCHED             # the name older callers use

@@ -11,7 +11,8 @@ import torch
 
 from ntlib.config import GibbsConfig, ModelConfig
 from ntlib.data import EOS, EOU, PAD, UNK, PairTensors, Vocab, encode_sentences
-from ntlib.gibbs_enum import (EOU_ID, Thresholds, _candidate_losses, _project_logprobs, _top_candidates,
+from ntlib.data import EOU_ID
+from ntlib.gibbs_enum import (Thresholds, _candidate_losses, _project_logprobs, _top_candidates,
                               close_with_eou, criteria, gibbs_enum, gibbs_enum_reference, hit_rate, hits,
                               lm_view, onehot_gradient, random_triggers, thresholds, trigger_loss)
 from ntlib.models import LSTMLM, Seq2Seq
