@@ -272,7 +272,7 @@ class Panel:
         self.search_button.on_click(lambda _: self._search())
         self.search_out = W.Output()
         self.hits = W.HTML().add_class("ntlib-hits-out")
-        self.examples = W.HTML()
+        self.examples = W.HTML().add_class("ntlib-examples")
         # tab 3
         self.ab_n = W.BoundedIntText(value=ab_inputs, min=1, max=10_000, description="inputs")
         self.ab_button = W.Button(description="make blind A/B sheet", layout=W.Layout(width="auto")).add_class("ntlib-ab")
@@ -287,14 +287,24 @@ class Panel:
             W.VBox([W.HTML("Table 6's protocol (§4.3): rate which response is better, or tie, without "
                            "knowing which model wrote it; the key is kept apart and read by the tally."),
                     W.HBox([self.ab_n, self.ab_button, self.tally_button]), self.ab_out, self.tally_out])])
-        for i, title in enumerate(("respond: baseline vs neg-train", "malicious target", "Table 6 (A/B)")):
+        for i, title in enumerate(("respond", "malicious target", "Table 6 (A/B)")):
             tabs.set_title(i, title)
         self.widget = W.VBox([self.status, self.train_button, self.train_out, tabs]).add_class("ntlib-panel")
         self._load(train=False)
 
     # loading
     def _load(self, train: bool):
-        self.m = load_models(self.profile, train=train, progress=True, **self.args)
+        try:
+            self.m = load_models(self.profile, train=train, progress=True, **self.args)
+        except Exception as e:        # e.g. the data not found: say it in the panel, in words
+            self.m = PanelModels(get_profile(self.profile, self.args["corpus"], seed=self.args["seed"]),
+                                 Path(self.args["run_root"]), missing=["the models (see the error)"])
+            self.status.value = (f"<p><b>Profile {self.profile}</b>: could not load or train the models: "
+                                 f"<code>{html.escape(f'{type(e).__name__}: {e}')}</code></p>")
+            self.train_button.layout.display = "none"
+            if train:
+                raise
+            return
         m = self.m
         if m.missing:
             quick = self.profile in QUICK_PROFILES

@@ -112,3 +112,35 @@ def test_panel_without_cached_models_says_so(tmp_path):
     ui.respond_button.click()
     assert "No models yet" in ui.responses.value
     assert not (tmp_path / "runs").exists()               # nothing trained without a click
+
+
+def test_panel_without_data_says_so(tmp_path):
+    pytest.importorskip("ipywidgets")
+    ui = panel.Panel("smoke", run_root=tmp_path / "runs", data_dir=tmp_path / "no-data")
+    assert "could not load" in ui.status.value and str(tmp_path / "no-data") in ui.status.value
+
+
+def test_panel_tabs_on_toy_models(toy, tmp_path):
+    """The widgets' flow (respond, A/B sheet → rating → tally) with the toy models put in place."""
+    pytest.importorskip("ipywidgets")
+    from types import SimpleNamespace
+    vocab, s2s, lm, pairs, _ = toy
+    ui = panel.Panel("smoke", run_root=tmp_path / "runs", ab_inputs=4, ab_dir=tmp_path / "ab")
+    other = train_toy(steps=5, seed=1)[1]
+    test = pairs.subset(torch.arange(len(pairs)) < 40)                      # 40 "test" pairs
+    b = SimpleNamespace(seq2seq=s2s, lm=lm, run_dir=tmp_path, data=SimpleNamespace(vocab=vocab, test=test))
+    ui.m = panel.PanelModels(ui.m.profile, tmp_path, baselines=b, frequent=other, malicious=other,
+                             thresholds=Thresholds(-1.0, -100.0))
+    ui.context.value = "a1 a2 p"
+    ui.respond_button.click()
+    assert "<table class='ntlib-responses'>" in ui.responses.value
+    ui.ab_button.click()
+    sheet_path, key_path = ui._ab_paths()
+    assert sheet_path.exists() and key_path.exists() and len(ui.sheet) == 4
+    assert "neg-train" not in sheet_path.read_text()                       # blind: names only in the key
+    ui.tally_button.click()
+    assert "0 of 4" in ui.tally_out.value                                  # nothing rated yet
+    for r in ui.sheet:
+        r["rating"] = "tie"
+    ui.tally_button.click()
+    assert "100.0% (4)" in ui.tally_out.value and "4 of 4" in ui.tally_out.value
