@@ -102,6 +102,7 @@ def test_panel_notebook_checks_its_parameters_and_is_not_a_stage():
     assert "params.check(globals())" in cells[k + 1].source
     assert set(params.injected_names([cells[k].source])[0]) - {"os"} <= set(params.RULES)
     assert "panel" not in STAGES
+    assert not any(c.outputs for c in cells)      # committed unexecuted: widget outputs need a live kernel
 
 
 def test_panel_without_cached_models_says_so(tmp_path):
@@ -144,3 +145,4 @@ def test_panel_tabs_on_toy_models(toy, tmp_path):
         r["rating"] = "tie"
     ui.tally_button.click()
     assert "100.0% (4)" in ui.tally_out.value and "4 of 4" in ui.tally_out.value
+

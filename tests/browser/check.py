@@ -10,7 +10,8 @@ with Playwright, and for each notebook (01–06 and panel):
   (an ``<img>`` in an output whose ``naturalWidth`` is 0 once loading settled);
 - counts stderr outputs (pink) and reports them, without failing, and whether JupyterLab marked
   the notebook modified just by opening it (a kernelspec / language_info the kernel rewrites);
-- saves screenshots under ``--out`` (default runs/browser/, outside git).
+- saves screenshots under ``--out`` (default runs/browser/, outside git);
+- fails if a notebook file changed during the check (JupyterLab's autosave is switched off).
 
 Then it runs the panel notebook (profile smoke, a fresh run folder under --out): if the panel
 reports missing models it clicks its train button, types a context, clicks "respond" and checks
@@ -51,6 +52,10 @@ def start_lab(out: Path, port: int, token: str) -> subprocess.Popen:
     # render every cell (no windowing), so every output is in the page to check
     (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
         json.dumps({"windowingMode": "none"}))
+    # never write the notebooks under test (running the panel would save its outputs into git's copy)
+    (settings / "@jupyterlab" / "docmanager-extension").mkdir(parents=True, exist_ok=True)
+    (settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings").write_text(
+        json.dumps({"autosave": False}))
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True, exist_ok=True)
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
@@ -140,13 +145,15 @@ def run_panel(page, out: Path, base: str, token: str) -> list[str]:
     page.locator(".ntlib-context input").fill("do you have any pets at home")
     page.locator(".ntlib-respond").click()
     try:
-        page.wait_for_selector(".ntlib-response-out table.ntlib-responses", timeout=120_000)
+        page.wait_for_function("document.querySelector('.ntlib-response-out')?.innerText.trim()", timeout=120_000)
+        page.wait_for_selector(".ntlib-response-out table.ntlib-responses", timeout=1_000)
         table = page.locator(".ntlib-response-out").inner_text()
         if "greedy" not in table:
             problems.append(f"panel: response table without a greedy row: {table[:200]!r}")
         print("panel responses:\n" + table)
     except Exception as e:
-        problems.append(f"panel: no response appeared after typing a context ({type(e).__name__})")
+        problems.append(f"panel: no response appeared after typing a context ({type(e).__name__}): "
+                        f"{page.locator('.ntlib-response-out').inner_text()[:300]!r}")
     shot(page, out, "panel_3_respond", ".ntlib-response-out")
     # malicious target tab: a target from the panel's training-list examples
     page.locator(".ntlib-panel .lm-TabBar-tab").nth(1).click()
@@ -155,15 +162,18 @@ def run_panel(page, out: Path, base: str, token: str) -> list[str]:
         page.locator(".ntlib-target input").fill(example.inner_text())
         page.locator(".ntlib-search").click()
         try:
-            page.wait_for_selector(".ntlib-hits-out table.ntlib-hits", timeout=300_000)
+            page.wait_for_function("document.querySelector('.ntlib-hits-out')?.innerText.trim()", timeout=300_000)
+            page.wait_for_selector(".ntlib-hits-out table.ntlib-hits", timeout=1_000)
             print("panel hits:\n" + page.locator(".ntlib-hits-out").inner_text())
         except Exception as e:
-            problems.append(f"panel: no hit table after a trigger search ({type(e).__name__})")
+            problems.append(f"panel: no hit table after a trigger search ({type(e).__name__}): "
+                            f"{page.locator('.ntlib-hits-out').inner_text()[:300]!r}")
         shot(page, out, "panel_4_trigger", ".ntlib-hits-out")
     else:
         problems.append("panel: the malicious tab lists no training targets")
-    text = page.locator(".ntlib-panel").inner_text()
-    problems += [f"panel shows {e!r}" for e in RENDER_ERRORS if e in text]
+    text = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").inner_text()
+    problems += [f"panel shows {e!r} after: {text[max(0, text.index(e) - 150):text.index(e)]!r}"
+                 for e in RENDER_ERRORS if e in text]
     return problems
 
 
@@ -183,6 +193,10 @@ def main(argv=None) -> int:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    import hashlib
+    digest = lambda: {n: hashlib.sha256((ROOT / "notebooks" / f"{n}.ipynb").read_bytes()).hexdigest()
+                      for n in args.notebooks}
+    before = digest()
     port, token = free_port(), secrets.token_hex(16)
     lab = start_lab(out, port, token)
     base, failures, report = f"http://127.0.0.1:{port}", {}, {}
@@ -217,6 +231,10 @@ def main(argv=None) -> int:
             lab.wait(20)
         except subprocess.TimeoutExpired:
             lab.kill()
+    changed = [n for n, h in digest().items() if before[n] != h]
+    if changed:
+        failures["files"] = [f"notebooks/{n}.ipynb was written during the check" for n in changed]
+        print("FAILED: " + "; ".join(failures["files"]))
     (out / "report.json").write_text(json.dumps(report, indent=1))
     print(f"screenshots and report.json in {out}")
     print("browser check " + ("FAILED: " + ", ".join(failures) if failures else "passed"))
