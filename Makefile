@@ -3,7 +3,7 @@ PY      ?= .venv/bin/python
 PROFILE ?= small
 CORPUS  ?= switchboard
 
-.PHONY: setup reproduce compare test test-refs lab reports clean-runs
+.PHONY: setup reproduce compare test test-refs lab reports clean-runs browser-check
 
 setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntlib (editable), then the Jupyter kernel
 
@@ -26,6 +26,12 @@ test: setup   ## unit tests, notebooks via papermill, and nbval comparing every 
 
 test-refs: setup   ## re-execute notebooks 01 -> 06 on smoke into tests/notebooks (nbval's references); review the diff
 	$(PY) tests/nbrefs.py
+
+PLAYWRIGHT ?= playwright==1.65.2
+browser-check: setup   ## open every notebook in JupyterLab in headless Chromium (Debian's), run the panel; screenshots in runs/browser/
+	@test -x /usr/bin/chromium || { echo "browser-check needs Debian's Chromium: apt-get install -y chromium" >&2; exit 1; }
+	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install -q $(PLAYWRIGHT)   # the library only: never 'playwright install'
+	$(PY) tests/browser/check.py
 
 lab: setup
 	.venv/bin/jupyter lab notebooks/

@@ -50,7 +50,20 @@ RULES = {
     else "must be an int ≥ 1",
     "eos_comparison": lambda v: None if isinstance(v, bool) else "must be True or False",
     "device": lambda v: _device_problem(v),
+    # notebooks/panel.ipynb
+    "n_samples": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 20
+    else "must be an int from 0 to 20 (samples shown per model)",
+    "ab_inputs": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v >= 1
+    else "must be an int ≥ 1 (rows of the blind A/B sheet)",
+    "hit_types": lambda v: _hit_types_problem(v),
 }
+
+
+def _hit_types_problem(v) -> str | None:
+    from .config import HIT_TYPES
+    if not isinstance(v, (tuple, list)) or not v or any(h not in HIT_TYPES for h in v):
+        return f"must be a non-empty tuple of hit types from {list(HIT_TYPES)}"
+    return None
 
 
 def _device_problem(v) -> str | None:

