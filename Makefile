@@ -5,14 +5,13 @@ CORPUS  ?= switchboard
 
 .PHONY: setup reproduce compare test test-refs lab reports clean-runs browser-check
 
-setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntlib (editable), then the Jupyter kernel
+setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntlib (editable); `make lab` uses its python3 kernel
 
 .venv/.ntlib-setup: pyproject.toml
 	python3 -m venv .venv
 	.venv/bin/python -m pip install -q --upgrade pip
 	.venv/bin/python -m pip install -q torch==2.13.0
 	.venv/bin/python -m pip install -q -e .
-	.venv/bin/python -m ipykernel install --user --name ntlib --display-name "Python (ntlib)"
 	touch $@
 
 reproduce: setup   ## run notebooks 01 -> 06 with papermill on every core (NTLIB_THREADS=1 for one); cached stages are skipped; prints per-stage timings
