@@ -246,7 +246,7 @@ def train_baselines(profile, ranks: Ranks, kinds=("lm", "seq2seq"), run_root="ru
     """Train the baselines of ``pipeline.baselines`` into its run folder with DDP; returns the
     folder. A kind whose checkpoint exists is skipped; an interrupted kind resumes."""
     from .models import build_model
-    from .pipeline import baselines_run_dir, load_dataset
+    from .pipeline import baseline_jobs, baselines_run_dir, load_dataset
     from .reports import clean_stale_tmp, run_lock, write_json
     from .train import fit
     data = load_dataset(profile, data_dir)
@@ -257,9 +257,7 @@ def train_baselines(profile, ranks: Ranks, kinds=("lm", "seq2seq"), run_root="ru
         clean_stale_tmp(run_dir)
     ranks.barrier()
     try:
-        for kind, mcfg, tcfg, train, valid in (
-                ("lm", profile.lm, profile.lm_train, data.lm_train, data.lm_valid),
-                ("seq2seq", profile.seq2seq, profile.train, data.train, data.valid)):
+        for kind, mcfg, tcfg, train, valid in baseline_jobs(profile, data):
             path = run_dir / f"{kind}.pt"
             if kind not in kinds or path.exists():
                 if ranks.writer and kind in kinds:

@@ -31,7 +31,7 @@ from .device import autocast, model_device
 from .evaluate import seq2seq_nll, take
 from .metrics import ent_n, max_ratio
 from .provenance import code_digest
-from .train import load_checkpoint, load_model, save_model, sgd_step
+from .train import load_checkpoint, load_model, negative_positive_optimisers, save_model, sgd_step
 
 # §4.3 / Table 4: the two r_thres values per corpus (DailyDialog, not in the paper, as Ubuntu)
 R_THRES_SWEEP = {"switchboard": (0.10, 0.01), "ubuntu": (0.01, 0.001),
@@ -156,14 +156,6 @@ def _index_stream(n: int, batch_size: int, generator: torch.Generator):
         yield from iterate_batches(n, batch_size, generator=generator)
 
 
-def _optimisers(model, cfg: FrequentConfig):
-    """The authors' two SGD optimisers (negative, positive): momentum 0.9, weight decay 1e-5."""
-    def sgd():
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay)
-    return sgd(), sgd()
-
-
 def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
                    cfg: FrequentConfig, max_len: int, progress: bool = True,
                    device: str | torch.device | None = None, bf16: bool = False):
@@ -173,7 +165,7 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
     is full, responses with ratio > r_thres are negatives and a negative step is taken on
     ``L_NEG / n_sample_tokens``; then a positive step on ``λ_POS · L_MLE / n_ref_tokens`` of the
     next batch of a second data stream — on every batch, also while the window fills (eq. 4,
-    two steps). Two SGD optimisers (:func:`_optimisers`: momentum, weight decay). While nothing is
+    two steps). Two SGD optimisers (:func:`ntlib.train.negative_positive_optimisers`: momentum, weight decay). While nothing is
     flagged the negative optimiser still steps (zero gradient: momentum and weight decay act), as
     the authors' ``opt_neg.step()`` after a zero-weight loss. ``history`` logs max-ratio /
     Ent-3 of greedy responses to ``valid.src[:log_inputs]`` every ``log_every`` batches.
@@ -189,7 +181,7 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
     if device is not None:
         model.to(device)
     dev = model_device(model)
-    opt_neg, opt_pos = _optimisers(model, cfg)
+    opt_neg, opt_pos = negative_positive_optimisers(model, cfg)
     pos_stream = _index_stream(len(train), cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
     n_batches = max(1, math.ceil(cfg.passes * len(train) / cfg.batch_size))
     window = ResponseWindow(cfg.window)

@@ -27,7 +27,7 @@ from .evaluate import seq2seq_nll
 from .gibbs_enum import Thresholds, criteria, gibbs_enum, hit_rate, hits, is_io, lm_trigger_logprobs
 from .models import eval_mode
 from .sources import TARGET_LISTS_DIR, resolve_data, verify_file
-from .train import sgd_step
+from .train import negative_positive_optimisers, sgd_step
 
 LISTS_DIR = TARGET_LISTS_DIR
 # list name -> (file under para_adv_lists/res_500, lines per original training target)
@@ -145,14 +145,6 @@ class NegTrainResult:
     triggers: torch.Tensor      # (N, n) last trigger of every target
 
 
-def _optimisers(model, cfg: MaliciousConfig):
-    """The authors' two SGD optimisers (negative, positive): momentum 0.9, weight decay 1e-5."""
-    def sgd():
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay)
-    return sgd(), sgd()
-
-
 def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: Thresholds,
                    hit_type: str, vocab: Vocab, cfg: MaliciousConfig, gcfg: GibbsConfig,
                    progress: bool = True, device: str | torch.device | None = None,
@@ -193,7 +185,7 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
 
     for it in tqdm(range(cfg.iterations), desc=f"neg-train {hit_type}", disable=not progress):
         t0, found, n_neg, rounds = time.time(), torch.zeros(N, dtype=torch.bool, device=dev), 0, 0
-        opt_neg, opt_pos = _optimisers(model, cfg)
+        opt_neg, opt_pos = negative_positive_optimisers(model, cfg)
         triggers = torch.empty(N, gcfg.input_len, dtype=torch.long, device=dev)
         for i in tqdm(range(0, N, cfg.target_batch), desc=f"iteration {it + 1}", leave=False,
                       disable=not progress):

@@ -99,6 +99,13 @@ def baselines_code() -> str:
     return code_digest(*BASELINES_CODE)
 
 
+def baseline_jobs(profile: Profile, data) -> tuple:
+    """(kind, model config, training config, train, valid) of the two baselines (§4.1), LM first:
+    what notebook 02 (and ``ntlib.distributed``) trains."""
+    return (("lm", profile.lm, profile.lm_train, data.lm_train, data.lm_valid),
+            ("seq2seq", profile.seq2seq, profile.train, data.train, data.valid))
+
+
 def baselines(profile: Profile, run_root: str | Path = "runs", data_dir: str | Path | None = None,
               progress: bool = True, device: str | torch.device | None = None,
               bf16: bool = False) -> Baselines:
@@ -116,9 +123,7 @@ def baselines(profile: Profile, run_root: str | Path = "runs", data_dir: str | P
     with run_lock(run_dir, wait=True, what="baseline training"):
         clean_stale_tmp(run_dir)                # a kill mid-write left it; its writer is gone
         models, history = {}, {}
-        for kind, mcfg, tcfg, train, valid in (
-                ("lm", profile.lm, profile.lm_train, data.lm_train, data.lm_valid),
-                ("seq2seq", profile.seq2seq, profile.train, data.train, data.valid)):
+        for kind, mcfg, tcfg, train, valid in baseline_jobs(profile, data):
             path = run_dir / f"{kind}.pt"
             if path.exists():
                 models[kind] = load_model(path, device)

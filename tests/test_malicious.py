@@ -50,18 +50,17 @@ def test_negative_loss_is_the_authors_formula_on_a_hand_built_batch():
 
 def test_optimisers_carry_momentum_and_weight_decay_in_the_paper_profile():
     from ntlib.config import get_profile
-    from ntlib.frequent import _optimisers as freq_optimisers
-    from ntlib.malicious import _optimisers
+    from ntlib.train import negative_positive_optimisers as optimisers   # Algorithms 1 and 2 both use it
     P = get_profile("paper", "switchboard")
     model = torch.nn.Linear(3, 2)
-    for opts in (_optimisers(model, P.malicious), freq_optimisers(model, P.frequent)):
+    for opts in (optimisers(model, P.malicious), optimisers(model, P.frequent)):
         assert len(opts) == 2 and opts[0] is not opts[1]
         for opt in opts:
             assert isinstance(opt, torch.optim.SGD)
             g = opt.param_groups[0]
             assert g["momentum"] == 0.9 and g["weight_decay"] == 1e-5
-    assert _optimisers(model, P.malicious)[0].param_groups[0]["lr"] == 0.01          # §4.2
-    assert freq_optimisers(model, P.frequent)[0].param_groups[0]["lr"] == 0.001      # §4.3
+    assert optimisers(model, P.malicious)[0].param_groups[0]["lr"] == 0.01           # §4.2
+    assert optimisers(model, P.frequent)[0].param_groups[0]["lr"] == 0.001           # §4.3
 
 
 def test_negative_training_turns_planted_hit_into_miss(toy):

@@ -60,7 +60,8 @@ def test_trigger_hits_before_and_not_after_malicious_negative_training(toy):
                            ("o_greedy", "o_sample_avg"), max_len=5, progress=False)
     base = r["baseline"]
     assert base["o_greedy"]["hit"] and base["o_sample_avg"]["hit"]
-    assert base["o_greedy"]["trigger"].split()[-1] == "p"             # the planted rule
+    # the planted rule: "p" right before the closing <eou>, which the search never moves (issue 16)
+    assert base["o_greedy"]["trigger"].split()[-2:] == ["p", "<eou>"]
     assert base["o_greedy"]["greedy"] == "hate you"
     assert not r["neg-train"]["o_sample_avg"]["hit"] and not r["neg-train"]["o_greedy"]["hit"]
     page = panel.hits_html(r, "hate you")
@@ -73,7 +74,8 @@ def test_ab_flow_from_responses_to_tally(toy, tmp_path):
     vocab, s2s, _, pairs, _ = toy
     other = train_toy(steps=5, seed=1)[1]
     contexts, resp = panel.ab_responses({"baseline": s2s, "neg-train": other}, pairs.src[:30], vocab, max_len=5)
-    assert len(contexts) == 30 and contexts[0] == " ".join(vocab.decode(pairs.src[0]))
+    # contexts as a rater reads them: the source's words without the closing <eou>
+    assert len(contexts) == 30 and contexts[0] == " ".join(t for t in vocab.decode(pairs.src[0]) if t != EOU)
     sheet, key = H.ab_sheet(contexts, resp, 10, seed=2)
     H.write_sheet(sheet, key, tmp_path / "sheet.csv", tmp_path / "key.csv")
     sheet = H.read_csv(tmp_path / "sheet.csv")
