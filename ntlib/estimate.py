@@ -254,14 +254,14 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
     f_runs = len(frequent.R_THRES_SWEEP[corpus]) * f.seeds       # thresholds × seeds
     nb = max(1, math.ceil(f.passes * n["train"] / f.batch_size))
     logs = nb // f.log_every + 2
-    add("04", f"Algorithm 2 ({f_runs} runs: thresholds × {f.seeds} seeds)", f"{f_runs} × ({nb} batches × {u['alg2_batch']:.3g} s + {logs} logs × "
+    add("04", f"Algorithm 2 ({f_runs} runs: thresholds × {f.seeds} seed{'s' * (f.seeds != 1)})", f"{f_runs} × ({nb} batches × {u['alg2_batch']:.3g} s + {logs} logs × "
         f"{f.log_inputs} greedy + test greedy/PPL)",
         f_runs * (nb * u["alg2_batch"] + logs * f.log_inputs * u["greedy_input"] + n_greedy * u["greedy_input"]
                   + n["test"] * tok["test"] * u["eval_token"]))
     gc = P.gan
     nv = n["valid"] if gc.max_valid_inputs is None else min(n["valid"], gc.max_valid_inputs)
     val = nv * (u["greedy_input"] + tok["valid"] * u["eval_token"])
-    add("05", f"GAN ({gc.seeds} seeds)", f"{gc.seeds} × ({gc.d_pretrain_batches} D batches × {u['gan_d_batch']:.3g} s + {len(gc.g_lrs)} α_G × "
+    add("05", f"GAN ({gc.seeds} seed{'s' * (gc.seeds != 1)})", f"{gc.seeds} × ({gc.d_pretrain_batches} D batches × {u['gan_d_batch']:.3g} s + {len(gc.g_lrs)} α_G × "
         f"{gc.g_batches} rounds × {u['gan_round']:.3g} s + {len(gc.g_lrs) + 1} validations)",
         gc.seeds * (gc.d_pretrain_batches * u["gan_d_batch"] + len(gc.g_lrs) * gc.g_batches * u["gan_round"]
         + (len(gc.g_lrs) + 1) * val))
