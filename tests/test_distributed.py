@@ -17,9 +17,9 @@ import torch.multiprocessing as mp
 
 from ntlib import distributed, train
 from ntlib.config import GibbsConfig, ModelConfig, TrainConfig
-from ntlib.data import EOS, PAD, PairTensors
 from ntlib.gibbs_enum import Thresholds
 from ntlib.models import build_model
+from test_train import copy_task   # the toy copy task (tests/ is on sys.path; same V = 16)
 
 torch.set_num_threads(1)
 V = 16
@@ -30,18 +30,6 @@ CFG = TrainConfig(batch_size=16, lr=0.5, epochs_fixed=1, epochs_halving=1, clip_
 GCFG = GibbsConfig(input_len=4, sweeps=1, candidates=4, restarts=2, chunk_size=64, seed=5)
 THR = Thresholds(t_out=-2.75, t_in=-2.8)
 HIT_TYPES = ("o_greedy", "o_sample_avg", "io_sample_avg")
-
-
-def copy_task(n=80, seed=0):
-    """Sources = 2–5 random words (left-padded); target = the same words + <eos>."""
-    g = torch.Generator().manual_seed(seed)
-    src, tgt = torch.full((n, 6), PAD), torch.full((n, 7), PAD)
-    for i in range(n):
-        k = int(torch.randint(2, 6, (1,), generator=g))
-        words = torch.randint(4, V, (k,), generator=g)
-        src[i, 6 - k:] = words
-        tgt[i, :k], tgt[i, k] = words, EOS
-    return PairTensors(src, tgt)
 
 
 def model(kind="seq2seq", dropout=0.0, seed=0):
@@ -66,7 +54,7 @@ def _fit(tmp, name, ranks, dropout, kill_after=None):
         if epoch == kill_after:
             raise KeyboardInterrupt
     try:
-        data = copy_task()
+        data = copy_task(80)
         hist = train.fit(m, "seq2seq", data, copy_task(24, seed=1), CFG, tmp / f"{name}.pt",
                          progress=False, on_epoch_end=on_epoch_end, ranks=ranks)
     except KeyboardInterrupt:
