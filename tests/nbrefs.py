@@ -31,10 +31,10 @@ def smoke_env(tmp: str | os.PathLike) -> dict[str, str]:
             "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
 
 
-def code_cells(path: Path) -> list[str]:
-    """The sources of a notebook's code cells (what nbval executes)."""
+def code_cells(path: Path) -> list[dict]:
+    """A notebook's code cells (what nbval executes), as stored."""
     nb = json.loads(path.read_text(encoding="utf-8"))
-    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
 
 
 def shows_result(outputs) -> bool:

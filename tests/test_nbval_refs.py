@@ -1,9 +1,7 @@
 """The nbval regression compares what it should: the smoke references under tests/notebooks are the
 current notebooks' code, nbval runs strict and compares result cells in every notebook, and the
 sanitize file only blanks timings, addresses and temp paths — never a result."""
-import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -14,15 +12,11 @@ nbval_plugin = pytest.importorskip("nbval.plugin")
 ROOT, REFS, NOTEBOOKS, STAGES = nbrefs.ROOT, nbrefs.REFS, nbrefs.NOTEBOOKS, nbrefs.STAGES
 
 
-def code_cells(path):
-    return [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
-
-
 @pytest.mark.parametrize("stage", STAGES)
 def test_reference_is_the_notebooks_code(stage):
     ref, nb = REFS / f"{stage}.ipynb", NOTEBOOKS / f"{stage}.ipynb"
     assert ref.is_file(), f"{ref} missing: run `make test-refs`"
-    assert ["".join(c["source"]) for c in code_cells(ref)] == ["".join(c["source"]) for c in code_cells(nb)], \
+    assert ["".join(c["source"]) for c in nbrefs.code_cells(ref)] == ["".join(c["source"]) for c in nbrefs.code_cells(nb)], \
         f"{ref.name} is stale: notebooks/{stage}.ipynb changed its code; run `make test-refs` and review the diff"
 
 
@@ -32,7 +26,7 @@ def test_nbval_compares_result_cells(stage, pytestconfig):
     nbval will check (strict mode checks every cell not marked NBVAL_IGNORE_OUTPUT / NBVAL_SKIP)."""
     assert pytestconfig.option.nbval and not pytestconfig.option.nbval_lax
     compared = 0
-    for cell in code_cells(REFS / f"{stage}.ipynb"):
+    for cell in nbrefs.code_cells(REFS / f"{stage}.ipynb"):
         opts = {"check": True, **dict(nbval_plugin.find_metadata_tags(cell.get("metadata", {}))),
                 **dict(nbval_plugin.find_comment_markers("".join(cell["source"])))}
         compared += opts["check"] and not opts.get("skip") and nbrefs.shows_result(cell["outputs"])
@@ -42,7 +36,7 @@ def test_nbval_compares_result_cells(stage, pytestconfig):
 @pytest.mark.parametrize("stage", STAGES)
 def test_no_marker_nbval_would_silently_ignore(stage):
     """nbval acts only on a comment that is exactly a marker: `# NBVAL_CHECK_OUTPUT  (reads …)` did nothing."""
-    for cell in code_cells(NOTEBOOKS / f"{stage}.ipynb"):
+    for cell in nbrefs.code_cells(NOTEBOOKS / f"{stage}.ipynb"):
         for line in "".join(cell["source"]).splitlines():
             if "NBVAL" in line:
                 assert line.strip().startswith("#") and line.strip().lstrip("#").strip() in \
