@@ -8,28 +8,31 @@ the flagged samples ``log P(y_sample | x_pos)`` (eq. 3) and the MLE loss on the 
 references. The negative gradient of ``<eos>`` is scaled by ``eos_scale`` (§4.3, "frequent
 word avoiding" for <EOS> only; footnote 10: 0 gives extremely short responses).
 
-Negative losses are registered by name (:func:`register_negative_loss`), so alternatives
-(e.g. token-level unlikelihood, Welleck et al. 2020) run on the same detection loop;
-``FrequentConfig.negative_loss`` selects one. Shown in notebooks/04_frequent.ipynb.
+Negative losses are registered by name in :mod:`ntlib.negative_losses` (the one interface
+Algorithms 1 and 2 share), so alternatives (token-level unlikelihood, Welleck et al. 2020; CRINGE,
+Adolphs et al. 2022) run on the same detection loop; ``FrequentConfig.negative_loss`` selects one.
+Shown in notebooks/04_frequent.ipynb; the losses compared in notebooks/07_negative_losses.ipynb.
 """
 from __future__ import annotations
 
 import copy
 import math
 from collections import Counter, deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import NEGATIVE_LOSS_NAMES, FrequentConfig, config_hash
+from .config import FrequentConfig, config_hash
 from .data import EOS, PAD, PairTensors, Vocab, iterate_batches, trim
 from .decode import greedy, respond
 from .device import autocast, model_device
 from .evaluate import seq2seq_nll, take
 from .metrics import ent_n, max_ratio
+from .negative_losses import (NEGATIVE_LOSSES, NegativeLoss, cringe_negative_loss,  # noqa: F401 (re-exported)
+                              get_negative_loss, nll_negative_loss, register_negative_loss,
+                              unlikelihood_negative_loss)
 from .provenance import code_digest
 from .train import load_checkpoint, load_model, negative_positive_optimisers, save_model, sgd_step
 
@@ -37,57 +40,7 @@ from .train import load_checkpoint, load_model, negative_positive_optimisers, sa
 R_THRES_SWEEP = {"switchboard": (0.10, 0.01), "ubuntu": (0.01, 0.001),
                  "opensubtitles": (0.01, 0.001), "dailydialog": (0.01, 0.001)}
 
-# -- pluggable negative losses --------------------------------------------------------
-NegativeLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-NEGATIVE_LOSSES: dict[str, NegativeLoss] = {}
-
-
-def register_negative_loss(name: str) -> Callable[[NegativeLoss], NegativeLoss]:
-    """Decorator: register ``fn(logits (B,T,V), samples (B,T), weights (B,T)) -> summed loss``."""
-    def deco(fn: NegativeLoss) -> NegativeLoss:
-        if name in NEGATIVE_LOSSES and NEGATIVE_LOSSES[name] is not fn:
-            raise ValueError(f"negative loss {name!r} is already registered")
-        NEGATIVE_LOSSES[name] = fn
-        NEGATIVE_LOSS_NAMES.add(name)        # so FrequentConfig(negative_loss=name) is accepted
-        return fn
-    return deco
-
-
-def get_negative_loss(name: str) -> NegativeLoss:
-    """The registered negative loss ``name`` (FrequentConfig.negative_loss)."""
-    if name not in NEGATIVE_LOSSES:
-        raise ValueError(f"FrequentConfig.negative_loss: unknown negative loss {name!r}; "
-                         f"registered: {sorted(NEGATIVE_LOSSES)}")
-    return NEGATIVE_LOSSES[name]
-
-
-def _sample_logprobs(logits: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
-    """log P(y_t | y_<t, x) of the sample tokens; ``(B, T)``."""
-    return F.log_softmax(logits, dim=-1).gather(-1, samples.unsqueeze(-1)).squeeze(-1)
-
-
-@register_negative_loss("nll")
-def nll_negative_loss(logits: torch.Tensor, samples: torch.Tensor,
-                      weights: torch.Tensor) -> torch.Tensor:
-    """The paper's negative term (eq. 3, Alg. 2): L = Σ_b Σ_t w_bt · log P(y_bt | y_b,<t, x_b).
-
-    Minimising it lowers the likelihood of the flagged samples; ``w`` is 0 for unflagged
-    rows and padding, ``eos_scale`` at <eos>, 1 elsewhere.
-    """
-    return (_sample_logprobs(logits, samples) * weights).sum()
-
-
-@register_negative_loss("unlikelihood")
-def unlikelihood_negative_loss(logits: torch.Tensor, samples: torch.Tensor,
-                               weights: torch.Tensor) -> torch.Tensor:
-    """Token-level unlikelihood (Welleck et al. 2020): L = −Σ_b Σ_t w_bt · log(1 − P(y_bt | ·)).
-
-    Bounded below by 0 (unlike "nll"), so tokens already improbable stop contributing.
-    """
-    p = _sample_logprobs(logits, samples).exp().clamp(max=1.0 - 1e-6)   # (B, T)
-    return -(torch.log1p(-p) * weights).sum()
-
-
+# -- Algorithm 2's token weights for the negative loss (ntlib.negative_losses, re-exported above) --
 def negative_weights(samples: torch.Tensor, flagged: torch.Tensor, eos_scale: float) -> torch.Tensor:
     """Per-token weights ``(B, T)``: 1, ``eos_scale`` at <eos> (§4.3), 0 at PAD and unflagged rows."""
     w = torch.ones(samples.shape, dtype=torch.float, device=samples.device)

@@ -6,7 +6,9 @@
 new gibbs-enum search for each mini-batch of targets; while any target of the batch is hit, a
 negative step on Σ w·log P(y_target | x_trigger) / (total tokens), w = 1 for hits and 0.01 for
 misses, then a positive MLE step weighted λ_POS (eq. 4), two SGD optimisers with momentum 0.9
-and weight decay 1e-5, frequent word avoiding (FWA, §4.2).
+and weight decay 1e-5, frequent word avoiding (FWA, §4.2). The negative step's per-token term is
+a registered negative loss (:mod:`ntlib.negative_losses`, shared with Algorithm 2): the paper's
+log-likelihood by default, token unlikelihood or CRINGE on request (notebook 07).
 Shown in notebooks/03_malicious.ipynb.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .device import autocast, model_device
 from .evaluate import seq2seq_nll
 from .gibbs_enum import Thresholds, criteria, gibbs_enum, hit_rate, hits, is_io, lm_trigger_logprobs
 from .models import eval_mode
+from .negative_losses import get_negative_loss, token_logprobs
 from .sources import TARGET_LISTS_DIR, resolve_data, verify_file
 from .train import negative_positive_optimisers, sgd_step
 
@@ -100,30 +103,33 @@ def fwa_ids(vocab: Vocab, words) -> torch.Tensor:
 
 
 def token_logprobs_of(logits: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-    """log P(y_t | ·) ``(B, T)`` from logits ``(B, T, V)``; 0 at PAD."""
-    lp = torch.log_softmax(logits, -1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
-    return lp.masked_fill(tgt == PAD, 0.0)
+    """log P(y_t | ·) ``(B, T)`` from logits ``(B, T, V)``; 0 at PAD (:func:`ntlib.negative_losses.token_logprobs`)."""
+    return token_logprobs(logits, tgt)
 
 
 def negative_loss(logits: torch.Tensor, tgt: torch.Tensor, avoid: torch.Tensor | None = None,
-                  weights: torch.Tensor | None = None):
-    """The authors' negative-step loss (``adv_train``): Σ_i w_i Σ_t log P(y_it | ·) / Σ_i |y_i|.
+                  weights: torch.Tensor | None = None, loss: str = "nll"):
+    """The authors' negative-step loss (``adv_train``): Σ_i w_i Σ_t m_it ℓ_it / Σ_i |y_i|.
 
-    Minimised by the negative update (descent on the log-probability, Alg. 1, eq. 3). logits
-    (B, T, V), tgt (B, T); ``weights`` (B,) is 1 for a hit target and ``miss_weight`` (0.01)
-    for one no longer hit (None: all 1). Tokens in ``avoid`` (FWA, §4.2) and PAD get no
-    negative gradient; the divisor is the batch's total token count (<eos> included, FWA words
-    too), as ``sum(adv_tgt_len)`` in the authors' code.
+    Minimised by the negative update (Alg. 1, eq. 3). logits (B, T, V), tgt (B, T); ``weights``
+    (B,) is 1 for a hit target and ``miss_weight`` (0.01) for one no longer hit (None: all 1).
+    m_it = 0 for tokens in ``avoid`` (FWA, §4.2) and PAD: they get no negative gradient; the divisor
+    is the batch's total token count (<eos> included, FWA words too), as ``sum(adv_tgt_len)`` in the
+    authors' code. ℓ is the per-token term of the registered negative loss ``loss``
+    (:mod:`ntlib.negative_losses`): "nll" — ℓ = log P(y_it | ·), the paper's and the authors' —,
+    "unlikelihood" or "cringe"; Algorithm 2 uses the same functions with its own weights.
     """
-    lp = token_logprobs_of(logits, tgt)
+    fn = get_negative_loss(loss, where="malicious negative loss")
     w = (tgt != PAD)
     n_tokens = int(w.sum())
     if avoid is not None and avoid.numel():
         w = w & ~torch.isin(tgt, avoid.to(tgt.device))
-    sent = (lp * w).sum(1)                                                       # (B,)
-    if weights is not None:
-        sent = sent * weights
-    return sent.sum() / max(1, n_tokens)
+    if weights is None:
+        weights = torch.ones(tgt.shape[0], device=logits.device)
+    return fn(logits, tgt, w, weights) / max(1, n_tokens)
+
+
+_negative_step_loss = negative_loss       # negative_train's ``negative_loss`` argument names the loss
 
 
 def teacher_forced_hits(lp: torch.Tensor, logits: torch.Tensor, tgt: torch.Tensor, hit_type: str,
@@ -148,7 +154,7 @@ class NegTrainResult:
 def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: Thresholds,
                    hit_type: str, vocab: Vocab, cfg: MaliciousConfig, gcfg: GibbsConfig,
                    progress: bool = True, device: str | torch.device | None = None,
-                   bf16: bool = False) -> NegTrainResult:
+                   bf16: bool = False, negative_loss: str | None = None) -> NegTrainResult:
     """Algorithm 1 on a copy of ``seq2seq`` for targets ``(N, T)``; the original is untouched.
 
     Every iteration, every mini-batch of ``cfg.target_batch`` targets gets a new gibbs-enum
@@ -165,7 +171,11 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
     eval mode, before its updates, the per-target hits, the negative target updates and seconds.
     ``device``: where the copy trains (``None``: the seq2seq's device; the LM must be there);
     ``bf16``: gibbs-enum and the updates' forward passes under bf16 autocast.
+    ``negative_loss``: the registered negative loss of the negative step (:mod:`ntlib.negative_losses`;
+    None: ``cfg.negative_loss`` when the config has that field, else "nll", the paper's).
     """
+    loss_name = negative_loss if negative_loss is not None else getattr(cfg, "negative_loss", "nll")
+    get_negative_loss(loss_name, where="malicious.negative_train(negative_loss=...)")   # fail before any work
     model = copy.deepcopy(seq2seq)
     if device is not None:
         model.to(device)
@@ -209,7 +219,7 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
                 if not hit.any():
                     break
                 w = torch.where(hit, 1.0, cfg.miss_weight)
-                sgd_step(model, opt_neg, negative_loss(logits, yt, avoid, w), cfg.clip_norm)
+                sgd_step(model, opt_neg, _negative_step_loss(logits, yt, avoid, w, loss_name), cfg.clip_norm)
                 pos = torch.randint(len(train), (cfg.pos_batch,), generator=gen)
                 with autocast(dev, bf16):
                     nll, n_tok = seq2seq_nll(model, train.src[pos], train.tgt[pos])   # Σ over the batch
