@@ -404,7 +404,7 @@ def _ppl_verdict(claim: str, base_ppl: float, recs: list[dict], tol: float = 0.1
     outcome = (HOLDS if 1 - tol < lo and hi < 1 + tol else
                FAILS if hi < 1 - tol or lo > 1 + tol else INCONCLUSIVE)
     return Verdict(claim, outcome, f"PPL(row) / PPL(baseline) per seed {vals}; mean {s['mean']:.3f} "
-                                   f"[{lo:.3f}, {hi:.3f}] (Student t, {len(ratios)} seeds) vs (0.9, 1.1)")
+                                   f"[{lo:.3f}, {hi:.3f}] (Student t, {len(ratios)} seeds) vs ({1 - tol:g}, {1 + tol:g})")
 
 
 def _verdict(claim, base, recs, key, want, k=1.0, threshold=0.0, describe=""):
@@ -535,3 +535,219 @@ def _malicious_verdicts(m: dict) -> list[stats.Verdict]:
 def verdict_markdown(items: list[Verdict]) -> str:
     """One line per verdict: ✔ holds / ✘ does not hold / ~ inconclusive, the claim, its test and figures."""
     return "\n".join(v.markdown() for v in items)
+
+
+# -- notebook 07: negative losses compared (beyond the paper) ------------------------------------------
+# Results schema (``results/negative_losses_<corpus>.json``, ntlib.compare_losses): ``profile``, ``corpus``,
+# ``seed``, ``seeds``, ``config`` (CompareLossesConfig), ``settings`` (what ran), and
+#   ``malicious``: ``hit_type``, ``training_list``, ``iterations``, ``targets`` {train, test: n},
+#     ``baseline`` {train, test: hit record (k, n, rate, lo, hi, hits), ppl},
+#     ``runs`` {loss: [per seed: seed, train, test (hit records, same targets and evaluation search),
+#     ppl, collateral {neighbours, targets, ratio, *_per_item}, neg_updates, rounds, history, seconds]},
+#     ``neighbours`` {per_target, pool, n, examples};
+#   ``frequent``: ``r_thres``, ``passes``, ``rows`` {"Test-set", "Baseline": [row record], loss: [a row
+#     record per seed]}, ``histories``;
+#   ``seconds``, ``provenance``.
+def _per_seed(claim: str, seeds: list[int], verdicts: list[Verdict]) -> Verdict:
+    outs = {v.outcome for v in verdicts}
+    outcome = outs.pop() if len(outs) == 1 else INCONCLUSIVE
+    return Verdict(claim, outcome, " | ".join(f"seed {s}: {v.symbol} {v.evidence}" for s, v in zip(seeds, verdicts)))
+
+
+def _interval_verdict(claim: str, values: list[float], threshold: float, want: str, what: str, fmt: str = "{:.3g}"
+                      ) -> Verdict:
+    """"``what`` is {want} threshold" read off the Student-t 95 % interval across seeds of ``values``."""
+    s = stats.seed_interval(values)
+    listed = ", ".join(fmt.format(v) for v in values)
+    if len(values) < 2:
+        return Verdict(claim, INCONCLUSIVE, f"{what} {listed} from one seed: no interval across seeds")
+    return Verdict(claim, stats.compare_interval(s["lo"], s["hi"], threshold, want),
+                   f"{what} per seed {listed}; mean {fmt.format(s['mean'])} [{fmt.format(s['lo'])}, "
+                   f"{fmt.format(s['hi'])}] (Student t, {len(values)} seeds) {want} {threshold:g}")
+
+
+def loss_summary(res: dict) -> dict:
+    """Per problem and loss, the seed means and 95 % intervals the table and the trade-off figure show."""
+    out = {}
+    m = res.get("malicious")
+    if m:
+        base, ppl0 = m["baseline"], m["baseline"]["ppl"]
+        losses = {}
+        for loss, runs in m["runs"].items():
+            losses[loss] = {"y": stats.seed_interval([r["train"]["rate"] for r in runs]),
+                            "test": stats.seed_interval([r["test"]["rate"] for r in runs]),
+                            "ppl_change": stats.seed_interval([r["ppl"] / ppl0 - 1 for r in runs]),
+                            "neighbours": stats.seed_interval([r["collateral"]["neighbours"] for r in runs]),
+                            "targets": stats.seed_interval([r["collateral"]["targets"] for r in runs]),
+                            "neg_updates": stats.seed_interval([r["neg_updates"] for r in runs])}
+        out["malicious"] = {"baseline_y": base["train"]["rate"], "baseline_test": base["test"]["rate"],
+                            "losses": losses}
+    f = res.get("frequent")
+    if f:
+        base = f["rows"]["Baseline"][0]
+        losses = {}
+        for loss, recs in f["rows"].items():
+            if loss in ("Test-set", "Baseline"):
+                continue
+            losses[loss] = {"y": stats.seed_interval([r["max_ratio"] for r in recs]),
+                            "ppl_change": stats.seed_interval([r["ppl"] / base["ppl"] - 1 for r in recs])}
+            for key in ("ent2", "ent3", "bleu4", "seq_rep4", "rep4_share", "distinct1", "distinct2"):
+                vals = _seed_values(recs, key)
+                losses[loss][key] = stats.seed_interval(vals) if vals else None
+        out["frequent"] = {"baseline_y": base["max_ratio"], "losses": losses}
+    return out
+
+
+def _ci(s: dict | None, fmt: str = "{:.1f}", scale: float = 1.0) -> str:
+    if s is None:
+        return "–"
+    if s["n"] < 2:
+        return fmt.format(scale * s["mean"])
+    return f"{fmt.format(scale * s['mean'])} [{fmt.format(scale * s['lo'])}–{fmt.format(scale * s['hi'])}]"
+
+
+def loss_comparison(res: dict) -> pd.DataFrame:
+    """Notebook 07's table: per negative loss, on the malicious problem (Algorithm 1) the training- and
+    test-list hit rates after training — mean % [95 % interval across seeds], each seed's k, and the
+    McNemar verdict "fell" (✔ in every seed, ✘ the opposite in every seed, ~ otherwise) —, the test
+    PPL change, the collateral damage (change of benign neighbours' average word log-probability given
+    the target's trigger, beside the targets' own), the negative updates taken; on the frequent problem
+    (Algorithm 2) max-ratio, Ent-3, BLEU-4, seq-rep-4, distinct-2 and the PPL change; the seeds."""
+    summ = loss_summary(res)
+    m, f = res.get("malicious"), res.get("frequent")
+    out = {}
+    if m:
+        b = m["baseline"]
+        out["Baseline"] = {"Alg. 1 train hits %": f"{100 * b['train']['rate']:.1f} (k = {b['train']['k']} of {b['train']['n']})",
+                           "Alg. 1 test hits %": f"{100 * b['test']['rate']:.1f} (k = {b['test']['k']} of {b['test']['n']})",
+                           "Alg. 1 PPL Δ %": f"(PPL {b['ppl']:.2f})"}
+    if f:
+        b = f["rows"]["Baseline"][0]
+        out.setdefault("Baseline", {}).update({"Alg. 2 M-ratio %": f"{100 * b['max_ratio']:.1f}",
+                                                "Alg. 2 E-3": f"{b['ent3']:.2f}", "Alg. 2 BLEU-4": f"{b['bleu4']:.4f}",
+                                                "Alg. 2 seq-rep-4": f"{b['seq_rep4']:.3f}",
+                                                "Alg. 2 distinct-2": f"{b['distinct2']:.3f}",
+                                                "Alg. 2 PPL Δ %": f"(PPL {b['ppl']:.2f})"})
+    ran = set(m["runs"] if m else ()) | {k for k in (f["rows"] if f else {}) if k not in ("Test-set", "Baseline")}
+    order = list(res.get("config", {}).get("losses", ())) + sorted(ran)      # the config's order (JSON sorts keys)
+    losses = [loss for loss in dict.fromkeys(order) if loss in ran]
+    for loss in losses:
+        row = out.setdefault(loss, {})
+        if m and loss in m["runs"]:
+            runs, s = m["runs"][loss], summ["malicious"]["losses"][loss]
+            for split, key in (("train", "y"), ("test", "test")):
+                ks = ", ".join(str(r[split]["k"]) for r in runs)
+                fell = _fell_per_seed(loss, m, split).symbol
+                row[f"Alg. 1 {split} hits %"] = f"{_ci(s[key], scale=100)} (k = {ks} of {runs[0][split]['n']}) {fell}"
+            row["Alg. 1 PPL Δ %"] = _ci(s["ppl_change"], "{:+.1f}", 100)
+            row["collateral: neighbours Δ log p"] = _ci(s["neighbours"], "{:+.3f}")
+            row["targets Δ log p"] = _ci(s["targets"], "{:+.3f}")
+            row["Alg. 1 neg. updates"] = _ci(s["neg_updates"], "{:.0f}")
+        if f and loss in f["rows"]:
+            s = summ["frequent"]["losses"][loss]
+            row.update({"Alg. 2 M-ratio %": _ci(s["y"], scale=100), "Alg. 2 E-3": _ci(s["ent3"], "{:.2f}"),
+                        "Alg. 2 BLEU-4": _ci(s["bleu4"], "{:.4f}"), "Alg. 2 seq-rep-4": _ci(s["seq_rep4"], "{:.3f}"),
+                        "Alg. 2 distinct-2": _ci(s["distinct2"], "{:.3f}"),
+                        "Alg. 2 PPL Δ %": _ci(s["ppl_change"], "{:+.1f}", 100)})
+        row["seeds"] = ", ".join(str(r["seed"]) for r in (m["runs"][loss] if m and loss in m["runs"]
+                                                          else f["rows"][loss]))
+    columns = [c for c in LOSS_COLUMNS if any(c in row for row in out.values())]
+    return pd.DataFrame(out).T.reindex(columns=columns).fillna("")
+
+
+LOSS_COLUMNS = ("Alg. 1 train hits %", "Alg. 1 test hits %", "Alg. 1 PPL Δ %", "collateral: neighbours Δ log p",
+                "targets Δ log p", "Alg. 1 neg. updates", "Alg. 2 M-ratio %", "Alg. 2 E-3", "Alg. 2 BLEU-4",
+                "Alg. 2 seq-rep-4", "Alg. 2 distinct-2", "Alg. 2 PPL Δ %", "seeds")
+
+
+def _fell_per_seed(loss: str, m: dict, split: str) -> Verdict:
+    """"Algorithm 1 with ``loss`` lowers the ``split`` list's hit rate": exact McNemar per seed."""
+    runs, what = m["runs"][loss], {"train": "training-list", "test": "test-list"}[split]
+    return _per_seed(f"{loss}: Algorithm 1 lowers the {what} hit rate ({m['hit_type']})", [r["seed"] for r in runs],
+                     [_fell("", m["baseline"][split], r[split]) for r in runs])
+
+
+def _malicious_loss_verdicts(m: dict) -> list[Verdict]:
+    base, out = m["baseline"], []
+    for loss, runs in m["runs"].items():
+        seeds = [r["seed"] for r in runs]
+        out += [_fell_per_seed(loss, m, "train"), _fell_per_seed(loss, m, "test")]
+        out.append(_per_seed(f"{loss}: training-list hit rate after Algorithm 1 is below 5 %", seeds,
+                             [_below("", r["train"]) for r in runs]))
+        out.append(_ppl_verdict(f"{loss}: Algorithm 1 moves test PPL by < {100 * PPL_CHANGE:g} %", base["ppl"],
+                                runs, tol=PPL_CHANGE))
+        out.append(_interval_verdict(f"{loss}: benign neighbours lose less log-probability than the targets "
+                                     "(collateral damage below the intended damage)",
+                                     [r["collateral"]["targets"] - r["collateral"]["neighbours"] for r in runs],
+                                     0.0, "below", "Δ log p(target) − Δ log p(neighbour)"))
+    return out
+
+
+def _paired_by_seed(claim: str, a: list[dict], b: list[dict], key: str, want: str) -> Verdict:
+    """stat(b) − stat(a) {want} 0 for two losses' records of the same seeds on the same inputs: a paired
+    bootstrap over inputs per seed, and the Student-t interval across seeds; holds only when all agree."""
+    outcomes, parts, diffs = [], [], []
+    for ra, rb in zip(a, b):
+        bs = bootstrap_diff(ra, rb, key)
+        diffs.append(bs["diff"])
+        outcomes.append(stats.compare_interval(bs["lo"], bs["hi"], 0.0, want))
+        parts.append(f"seed {ra.get('seed')}: {_fmt(bs['diff'])} [{_fmt(bs['lo'])}, {_fmt(bs['hi'])}]")
+    evidence = (f"{key} difference {want} 0; paired bootstrap over {a[0]['n_inputs']} inputs per seed "
+                f"({stats.BOOTSTRAP_RESAMPLES} resamples): " + "; ".join(parts))
+    if len(diffs) > 1:
+        s = stats.seed_interval(diffs)
+        outcomes.append(stats.compare_interval(s["lo"], s["hi"], 0.0, want))
+        evidence += f"; across seeds {_fmt(s['mean'])} [{_fmt(s['lo'])}, {_fmt(s['hi'])}] (Student t)"
+    return Verdict(claim, outcomes[0] if len(set(outcomes)) == 1 else INCONCLUSIVE, evidence)
+
+
+def loss_verdicts(res: dict, reference: str = "nll") -> list[Verdict]:
+    """Notebook 07's claims, each with its test: per loss, on Algorithm 1 the hit rates fell (exact
+    McNemar against the baseline, per seed), the training-list rate is below 5 % (binomial), PPL within
+    5 % and neighbours damaged less than targets (interval across seeds); on Algorithm 2 max-ratio fell
+    (paired bootstrap), PPL within 10 %, responses not degenerate; and against ``reference`` (the
+    paper's nll), paired by seed: a lower test-list hit rate (McNemar on the same targets and search),
+    less collateral damage and a smaller PPL change (interval across seeds), a lower max-ratio
+    (bootstrap). A claim tested per seed holds only when every seed's test holds."""
+    out = []
+    m, f = res.get("malicious"), res.get("frequent")
+    if m:
+        out += _malicious_loss_verdicts(m)
+        ref = m["runs"].get(reference)
+        for loss, runs in m["runs"].items():
+            if loss == reference or ref is None:
+                continue
+            seeds = [r["seed"] for r in runs]
+            out.append(_per_seed(f"{loss} vs {reference}: lower test-list hit rate after Algorithm 1", seeds,
+                                 [_fell("", a["test"], b["test"]) for a, b in zip(ref, runs)]))
+            out.append(_interval_verdict(f"{loss} vs {reference}: less collateral damage (neighbours lose less)",
+                                         [b["collateral"]["neighbours"] - a["collateral"]["neighbours"]
+                                          for a, b in zip(ref, runs)], 0.0, "above",
+                                         "Δ log p(neighbour) difference"))
+            out.append(_interval_verdict(f"{loss} vs {reference}: lower test PPL after Algorithm 1",
+                                         [b["ppl"] - a["ppl"] for a, b in zip(ref, runs)], 0.0, "below",
+                                         "PPL difference"))
+    if f:
+        rows = f["rows"]
+        check_same_inputs(rows)
+        base, test = rows["Baseline"][0], rows["Test-set"][0]
+        for loss, recs in rows.items():
+            if loss in ("Test-set", "Baseline"):
+                continue
+            out.append(_verdict(f"{loss}: Algorithm 2 lowers max-ratio", base, recs, "max_ratio", "below",
+                                describe="max-ratio"))
+            out.append(_ppl_verdict(f"{loss}: Algorithm 2 moves PPL by < 10 %", base["ppl"], recs))
+            out.append(_verdict(f"{loss}: Algorithm 2 does not make responses degenerate (share repeating a "
+                                f"4-gram at most {100 * DEGENERATE_MARGIN:g} points above the test set's)", test, recs,
+                                "rep4_share", "below", threshold=DEGENERATE_MARGIN,
+                                describe="share repeating a 4-gram"))
+        ref = rows.get(reference)
+        for loss, recs in rows.items():
+            if loss in ("Test-set", "Baseline", reference) or ref is None:
+                continue
+            out.append(_paired_by_seed(f"{loss} vs {reference}: lower max-ratio after Algorithm 2", ref, recs,
+                                       "max_ratio", "below"))
+            out.append(_interval_verdict(f"{loss} vs {reference}: lower test PPL after Algorithm 2",
+                                         [b["ppl"] - a["ppl"] for a, b in zip(ref, recs)], 0.0, "below",
+                                         "PPL difference"))
+    return out
