@@ -3,7 +3,7 @@ PY      ?= .venv/bin/python
 PROFILE ?= small
 CORPUS  ?= switchboard
 
-.PHONY: setup reproduce compare test test-refs lab reports clean-runs browser-check
+.PHONY: setup reproduce compare-losses compare test test-refs lab reports clean-runs browser-check
 
 setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntlib (editable); `make lab` uses its python3 kernel
 
@@ -17,13 +17,16 @@ setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntl
 reproduce: setup   ## run notebooks 01 -> 06 with papermill on every core (NTLIB_THREADS=1 for one); cached stages are skipped; prints per-stage timings
 	$(PY) -m ntlib.reproduce --profile $(PROFILE) --corpus $(CORPUS)
 
+compare-losses: setup   ## opt-in stage, beyond the paper: notebook 07 (nll / unlikelihood / CRINGE on both problems); not part of `make reproduce`
+	$(PY) -m ntlib.reproduce --profile $(PROFILE) --corpus $(CORPUS) --stages 07_negative_losses
+
 compare: setup   ## diff this profile's reports/results with the committed ones (exact on the same machine + threads, else within 5 %); exit 1 when outside
 	$(PY) -m ntlib.reproduce --compare --profile $(PROFILE) --corpus $(CORPUS)
 
 test: setup   ## unit tests, notebooks via papermill, and nbval comparing every result cell with tests/notebooks (smoke)
 	@$(PY) -m pytest; s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests (exit 5): the collection is broken" >&2; exit $$s
 
-test-refs: setup   ## re-execute notebooks 01 -> 06 on smoke into tests/notebooks (nbval's references); review the diff
+test-refs: setup   ## re-execute notebooks 01 -> 07 on smoke into tests/notebooks (nbval's references); review the diff
 	$(PY) tests/nbrefs.py
 
 PLAYWRIGHT ?= playwright==1.65.2

@@ -1,5 +1,8 @@
 """One-command reproduction: run notebooks 01 → 06 with papermill, skipping cached stages.
 
+Notebook 07 (negative losses compared, beyond the paper) is an opt-in stage: ``--stages
+07_negative_losses`` (``make compare-losses``) runs it; the default run does not.
+
 ``python -m ntlib.reproduce --profile small --corpus switchboard`` (what ``make reproduce``
 runs). Each stage's key hashes the profile, the corpus, the notebook, the ntlib sources and
 the previous stage's key; a stage whose key matches its done-marker is skipped, so an
@@ -40,6 +43,10 @@ from .sources import sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi", "06_tables")
+# opt-in stages (beyond the paper): run only when named, ``--stages 07_negative_losses`` (make compare-losses);
+# keyed after the default stages, never run, published or required by ``make reproduce``
+OPT_IN_STAGES = ("07_negative_losses",)
+ALL_STAGES = STAGES + OPT_IN_STAGES
 
 
 def _sources_digest() -> str:
@@ -72,12 +79,13 @@ def stage_keys(profile: str, corpus: str, notebooks_dir: Path, data_dir=None,
                device_type: str = "cpu") -> dict[str, str]:
     """Cache key per stage: profile + corpus + notebook + ntlib sources + the sha256 of the data
     read + upstream key (+ the device type when not the CPU: GPU arithmetic differs in the last
-    bits)."""
+    bits). Opt-in stages whose notebook exists are keyed after the default ones."""
     keys, prev, src = {}, "", _sources_digest()
     prof = dataclasses.asdict(get_profile(profile, corpus))
     data = stages_data_digest(corpus, data_dir)
     extra = () if device_type == "cpu" else (device_type,)
-    for stage in STAGES:
+    opt_in = tuple(s for s in OPT_IN_STAGES if (Path(notebooks_dir) / f"{s}.ipynb").is_file())
+    for stage in STAGES + opt_in:
         nb = notebook_digest(notebooks_dir / f"{stage}.ipynb")
         prev = keys[stage] = config_hash(prof, corpus, nb, src, data, prev, *extra)
     return keys
@@ -435,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reports-dir", default=None, help="default: reports/ (small, switchboard) "
                     "or reports/<corpus>-<profile>/")
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--stages", nargs="*", default=list(STAGES), choices=STAGES)
+    ap.add_argument("--stages", nargs="*", default=list(STAGES), choices=ALL_STAGES,
+                    help=f"default: {' '.join(STAGES)}; opt-in (run only when named): {' '.join(OPT_IN_STAGES)}")
     ap.add_argument("--force", action="store_true", help="re-run stages even when cached")
     ap.add_argument("--publish", action="store_true",
                     help="after the run, copy the executed notebooks (cleaned) over notebooks/")

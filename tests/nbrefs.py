@@ -1,4 +1,4 @@
-"""Smoke references for nbval: notebooks 01–06 executed on the ``smoke`` profile, stored under
+"""Smoke references for nbval: notebooks 01–07 executed on the ``smoke`` profile, stored under
 ``tests/notebooks/`` and compared cell by cell by ``make test`` (nbval, strict mode).
 
 The notebooks that readers open (``notebooks/``) keep the committed ``small`` run's outputs; the
@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 REFS = ROOT / "tests" / "notebooks"
-STAGES = ("01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi", "06_tables")
+STAGES = ("01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi", "06_tables",
+          "07_negative_losses")       # 07: an opt-in stage of make reproduce, under nbval like the others
 TMP_PREFIX = "ntlib-test-"          # tests/nbval_sanitize.cfg replaces paths under it
 
 
