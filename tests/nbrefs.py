@@ -56,7 +56,8 @@ def regenerate(stages=STAGES) -> None:
         out = REFS / f"{stage}.ipynb"
         print(f"{stage} -> {out.relative_to(ROOT)}", flush=True)
         pm.execute_notebook(str(NOTEBOOKS / f"{stage}.ipynb"), str(out), cwd=str(REFS),
-                            progress_bar=False, kernel_name="python3")
+                            progress_bar=False, kernel_name="python3",
+                            start_timeout=600)      # a loaded machine starts a kernel slowly (60 s timed out)
         nb = json.loads(out.read_text(encoding="utf-8"))
         nb["metadata"].pop("papermill", None)        # run times and paths: noise in the diff
         for cell in nb["cells"]:

@@ -254,3 +254,36 @@ def test_algorithm_1_weights_every_loss_alike(name):
         assert torch.allclose(s.grad[1], 0.01 * s.grad[0], rtol=1e-5, atol=1e-9)
     with pytest.raises(ValueError, match="unknown negative loss 'bogus'"):
         malicious.negative_loss(logits, tgt, loss="bogus")
+
+
+# -- Algorithm 1 with every loss, on the planted toy model -----------------------------------------------
+@pytest.fixture(scope="module")
+def toy():
+    from test_gibbs_enum import train_toy   # the planted toy model (tests/ is on sys.path)
+    return train_toy()
+
+
+@pytest.mark.parametrize("name", ["unlikelihood", "cringe"])
+def test_algorithm_1_with_another_loss_turns_the_planted_hit_into_a_miss(toy, name):
+    from ntlib.config import GibbsConfig, MaliciousConfig
+    from ntlib.data import encode_sentences
+    from ntlib.gibbs_enum import Thresholds
+    vocab, s2s, lm, pairs, plant = toy
+    tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], vocab, max_len=20)
+    gcfg = GibbsConfig(sweeps=3, candidates=10, restarts=2)
+    thr = Thresholds(t_out=-1.0, t_in=-100.0)
+    mcfg = MaliciousConfig(iterations=6, lr=0.3, max_neg_updates=20, target_batch=2, fwa=False)
+    res = malicious.negative_train(s2s, lm, tgt[:1], pairs.subset(~plant), thr, "o_sample_avg", vocab, mcfg,
+                                   gcfg, progress=False, negative_loss=name)
+    assert res.history[0]["k"] == 1 and res.history[0]["neg_updates"] >= 1
+    after = malicious.evaluate_hits(res.model, lm, tgt, thr, ("o_sample_avg",), gcfg)
+    assert after["o_sample_avg"]["hits"].tolist() == [False, True]   # planted target a miss, the normal one kept
+
+
+def test_algorithm_1_refuses_an_unknown_loss_before_any_work(toy):
+    from ntlib.config import GibbsConfig, MaliciousConfig
+    from ntlib.gibbs_enum import Thresholds
+    vocab, s2s, lm, pairs, plant = toy
+    with pytest.raises(ValueError, match=r"malicious.negative_train\(negative_loss=...\).*'hinge'"):
+        malicious.negative_train(s2s, lm, torch.zeros(1, 3, dtype=torch.long), pairs, Thresholds(-1.0, -1.0),
+                                 "o_sample_avg", vocab, MaliciousConfig(), GibbsConfig(), negative_loss="hinge")
