@@ -1,4 +1,4 @@
-# ntlib — one short line per job. PROFILE=smoke|small|paper, CORPUS=switchboard|dailydialog|ubuntu|opensubtitles
+# ntlib — one short line per job. PROFILE=smoke|teach|small|paper, CORPUS=switchboard|dailydialog|ubuntu|opensubtitles
 PY      ?= .venv/bin/python
 PROFILE ?= small
 CORPUS  ?= switchboard

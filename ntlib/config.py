@@ -1,4 +1,4 @@
-"""Stage configurations and the named profiles ``smoke | small | paper``.
+"""Stage configurations and the named profiles ``smoke | teach | small | paper``.
 
 One frozen dataclass per stage; each stage receives only its own. Defaults are the
 paper's values (He & Glass 2020, §4 and Appendices A, B, E) with the section on the
@@ -311,6 +311,7 @@ class Profile:
 
 
 _SMOKE_MODEL = ModelConfig(emb=16, hidden=32, dropout=0.0)
+_TEACH_MODEL = ModelConfig(emb=64, hidden=128, dropout=0.0)    # a few minutes of training: no dropout
 _SMALL_MODEL = ModelConfig(emb=128, hidden=256, dropout=0.1)   # ~1 epoch: less dropout
 
 PROFILES: dict[str, Profile] = {
@@ -329,6 +330,29 @@ PROFILES: dict[str, Profile] = {
         gan=GanConfig(d_emb=16, d_filters=8, d_highway=32, d_pretrain_batches=5, g_batches=4,
                       g_lrs=(1e-3,), max_valid_inputs=64, seeds=2),
         mmi=MMIConfig(lambdas=(0.0, 0.5), gs=(1,), gammas=(0.0, 1.0), beam_size=3, max_valid_inputs=16),
+    ),
+    # teaching run (issue 19): every notebook in ≤ 3 min on 2 cores, ``make reproduce PROFILE=teach`` in
+    # ≤ 15 min, each effect still visible — an under-trained baseline with a dominant generic response,
+    # frequent NT cutting its max-ratio, malicious targets hit and then removed by Algorithm 1. Its
+    # numbers are a teaching run's (a Switchboard subset, small models, 1 seed), not the paper's.
+    "teach": Profile(
+        name="teach",
+        data=DataConfig(vocab_size=2000, max_train_dialogues=400, max_eval_dialogues=20),
+        lm=_TEACH_MODEL, seq2seq=_TEACH_MODEL,
+        train=TrainConfig(optimizer="adam", lr=3e-3, epochs_fixed=1, epochs_halving=1,
+                          max_pairs_per_epoch=16_000),
+        lm_train=TrainConfig(optimizer="adam", lr=3e-3, epochs_fixed=1, epochs_halving=1,
+                             max_pairs_per_epoch=10_000),
+        decode=DecodeConfig(beam_size=5, max_eval_inputs=300),
+        gibbs=GibbsConfig(sweeps=1, candidates=10, restarts=1),
+        malicious=MaliciousConfig(iterations=2, max_targets=30, hit_types=("o_sample_avg",),
+                                  lists=("train", "train_2.5k"),
+                                  overlap_inputs=50),
+        frequent=FrequentConfig(passes=0.1, window=20, lr=0.005, log_every=20, log_inputs=200,
+                                momentum=0.0, weight_decay=0.0, seeds=1),
+        gan=GanConfig(d_emb=64, d_filters=32, d_highway=128, d_pretrain_batches=20, g_batches=10,
+                      g_lrs=(1e-2, 1e-3), batch_size=32, max_valid_inputs=200, seeds=1),
+        mmi=MMIConfig(lambdas=(0.0, 0.25, 0.5), gs=(1,), gammas=(0.0, 1.0), beam_size=5, max_valid_inputs=100),
     ),
     "small": Profile(
         name="small",

@@ -61,9 +61,89 @@ RULES = {
 
 def _hit_types_problem(v) -> str | None:
     from .config import HIT_TYPES
+    if v is None:                           # notebook 03: the profile's MaliciousConfig.hit_types
+        return None
     if not isinstance(v, (tuple, list)) or not v or any(h not in HIT_TYPES for h in v):
-        return f"must be a non-empty tuple of hit types from {list(HIT_TYPES)}"
+        return f"must be a non-empty tuple of hit types from {list(HIT_TYPES)} (or None: the profile's)"
     return None
+
+
+# -- the knobs a student turns (issue 19): notebook parameter → (Profile stage, config field) --------
+# Default None everywhere: the profile's value, so a default run is the profile's run, bit for bit.
+# Checked by the config's own field rule (ntlib.config ``_RULES``), the message naming the parameter.
+KNOBS = {
+    # notebook 03 (Algorithm 1, §4.2)
+    "hit_types": ("malicious", "hit_types"),
+    "iterations": ("malicious", "iterations"),
+    "max_targets": ("malicious", "max_targets"),
+    "lists": ("malicious", "lists"),
+    # notebook 04 (Algorithm 2, §4.3); r_thres is the list of thresholds the notebook trains
+    "r_thres": ("frequent", "r_thres"),
+    "eos_scale": ("frequent", "eos_scale"),
+    "lr": ("frequent", "lr"),
+    "window": ("frequent", "window"),
+    # notebook 05 (App. E GAN, MMI-antiLM)
+    "alpha_G": ("gan", "g_lrs"),
+    "mmi_lambdas": ("mmi", "lambdas"),
+}
+
+
+def _knob_rule(name: str):
+    stage, field = KNOBS[name]
+
+    def rule(v):
+        if v is None:
+            return None
+        from . import config
+        cls = {"malicious": config.MaliciousConfig, "frequent": config.FrequentConfig,
+               "gan": config.GanConfig, "mmi": config.MMIConfig}[stage]
+        if name == "r_thres":               # one threshold or a list of them, each as FrequentConfig.r_thres
+            values = list(v) if isinstance(v, (tuple, list)) else [v]
+            if not values:
+                return "must be a threshold in (0, 1] or a non-empty list of them (or None: the profile's sweep)"
+            errs = [cls._RULES[field](x) for x in values]
+            bad = next((e for e in errs if e), None)
+            return None if bad is None else f"each threshold {bad}"
+        err = cls._RULES[field](tuple(v) if isinstance(v, list) else v)
+        return None if err is None else f"{err} (as {cls.__name__}.{field}; None: the profile's value)"
+    return rule
+
+
+for _name in KNOBS:
+    if _name != "hit_types":                # hit_types keeps its rule (the panel declares it too)
+        RULES[_name] = _knob_rule(_name)
+
+
+def r_thres_sweep(ns: dict, default) -> tuple[float, ...]:
+    """The thresholds notebook 04 trains: ``ns["r_thres"]`` (one number or a list) or, when it is
+    None, ``default`` (``frequent.R_THRES_SWEEP[corpus]``)."""
+    v = ns.get("r_thres")
+    if v is None:
+        return tuple(default)
+    err = RULES["r_thres"](v)
+    if err:
+        raise ParameterError(f"parameter r_thres = {v!r}: {err}")
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
+def apply(cfg, ns: dict, *names: str):
+    """``cfg`` (a stage config) with the field of each knob in ``names`` (:data:`KNOBS`) set to the
+    notebook's value ``ns[name]`` when that is not None; None leaves the profile's value (the same
+    config object, so a default run is unchanged). The config validates the new value; a bad one is a
+    :class:`ParameterError` naming the parameter and the config field."""
+    from .config import ConfigError, override
+    for name in names:
+        if name not in KNOBS:
+            raise ValueError(f"{name!r} is not a notebook knob; knobs are {sorted(KNOBS)}")
+        v = ns.get(name)
+        if v is None:
+            continue
+        field = KNOBS[name][1]
+        try:
+            cfg = override(cfg, **{field: tuple(v) if isinstance(v, list) else v})
+        except (ConfigError, TypeError) as e:
+            raise ParameterError(f"parameter {name} = {v!r}: {e}") from None
+    return cfg
 
 
 def _device_problem(v) -> str | None:

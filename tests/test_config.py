@@ -40,4 +40,20 @@ def test_config_hash_is_stable_and_sensitive():
     a = config_hash(GibbsConfig(), "switchboard")
     assert a == config_hash(GibbsConfig(), "switchboard")
     assert a != config_hash(GibbsConfig(sweeps=4), "switchboard")
-    assert set(PROFILES) == {"smoke", "small", "paper"}
+    assert set(PROFILES) == {"smoke", "teach", "small", "paper"}
+
+
+def test_teach_profile_lies_between_smoke_and_small():
+    """Issue 19: the teaching run — larger than smoke (whose baseline only answers the empty string),
+    smaller than small (~15 min of baseline training) — on a Switchboard subset, one seed."""
+    smoke, teach, small = (get_profile(n) for n in ("smoke", "teach", "small"))
+    for stage in ("lm", "seq2seq"):
+        assert getattr(smoke, stage).hidden < getattr(teach, stage).hidden < getattr(small, stage).hidden
+    for stage in ("train", "lm_train"):
+        assert (getattr(smoke, stage).max_pairs_per_epoch < getattr(teach, stage).max_pairs_per_epoch
+                < getattr(small, stage).max_pairs_per_epoch)
+    assert smoke.data.vocab_size < teach.data.vocab_size < small.data.vocab_size
+    assert teach.data.max_train_dialogues is not None and teach.data.corpus == "switchboard"
+    assert smoke.decode.max_eval_inputs < teach.decode.max_eval_inputs < small.decode.max_eval_inputs
+    assert smoke.malicious.max_targets < teach.malicious.max_targets < small.malicious.max_targets
+    assert "train" in teach.malicious.lists and teach.frequent.seeds == teach.gan.seeds == 1

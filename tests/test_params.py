@@ -85,3 +85,63 @@ def test_device_parameter_is_checked():
     assert params.RULES["device"]("auto") is None and params.RULES["device"]("cpu") is None
     assert "not a device" in params.RULES["device"]("gpu0")
     assert "must be a device setting" in params.RULES["device"](3)
+
+
+# -- issue 19: the knobs a student turns (None: the profile's value) ---------------------------------
+@pytest.mark.parametrize("name, value, allowed", [
+    ("r_thres", 2, r"each threshold must be a finite number > 0 and ≤ 1"),
+    ("r_thres", [0.1, 0.0], r"each threshold must be a finite number > 0"),
+    ("window", 0, r"must be an int ≥ 1 \(as FrequentConfig.window"),
+    ("eos_scale", -1.0, r"FrequentConfig.eos_scale"),
+    ("lr", 1e9, r"FrequentConfig.lr"),
+    ("hit_types", ("bogus",), r"must be a non-empty tuple of hit types"),
+    ("iterations", 0, r"MaliciousConfig.iterations"),
+    ("max_targets", 2.5, r"MaliciousConfig.max_targets"),
+    ("lists", ("test",), r"MaliciousConfig.lists"),
+    ("lists", "train", r"MaliciousConfig.lists"),
+    ("alpha_G", (), r"GanConfig.g_lrs"),
+    ("mmi_lambdas", (-0.5,), r"MMIConfig.lambdas")])
+def test_bad_knob_is_an_error_naming_the_parameter(name, value, allowed):
+    with pytest.raises(ParameterError, match=rf"parameter {name} = .*{allowed}"):
+        check(_ns(**{name: value}))
+
+
+def test_every_knob_defaults_to_none_and_none_passes():
+    check(_ns(**{name: None for name in params.KNOBS}))
+    import nbformat
+    for stage, knobs in (("03_malicious", {"hit_types", "iterations", "max_targets", "lists"}),
+                         ("04_frequent", {"r_thres", "eos_scale", "lr", "window"}),
+                         ("05_gan_mmi", {"alpha_G", "mmi_lambdas"})):
+        cells = [c for c in nbformat.read(NOTEBOOKS / f"{stage}.ipynb", 4).cells if c.cell_type == "code"]
+        k = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+        import ast
+        assigned = {t.id: node.value for node in ast.parse(cells[k].source).body if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)}
+        assert all(isinstance(assigned[n], ast.Constant) and assigned[n].value is None for n in knobs), stage
+        assert all(f'"{n}"' in cells[k + 1].source or n == "r_thres" for n in knobs), stage   # applied
+
+
+def test_apply_none_keeps_the_profiles_config_and_a_value_reaches_it():
+    from ntlib.config import get_profile
+    P = get_profile("teach")
+    assert params.apply(P.frequent, dict(eos_scale=None, lr=None, window=None), "eos_scale", "lr", "window") \
+        is P.frequent                                                     # default run: the same config
+    cfg = params.apply(P.frequent, dict(eos_scale=0.5, lr=0.01, window=7), "eos_scale", "lr", "window")
+    assert (cfg.eos_scale, cfg.lr, cfg.window) == (0.5, 0.01, 7) and cfg.passes == P.frequent.passes
+    m = params.apply(P.malicious, dict(hit_types=["io_sample_min"], iterations=3, max_targets=5,
+                                       lists=["train_1k"]), "hit_types", "iterations", "max_targets", "lists")
+    assert (m.hit_types, m.iterations, m.max_targets, m.lists) == (("io_sample_min",), 3, 5, ("train_1k",))
+    assert params.apply(P.gan, dict(alpha_G=[1e-3]), "alpha_G").g_lrs == (1e-3,)
+    assert params.apply(P.mmi, dict(mmi_lambdas=(0.0, 0.7)), "mmi_lambdas").lambdas == (0.0, 0.7)
+    with pytest.raises(ParameterError, match=r"parameter window = 0: FrequentConfig.window = 0"):
+        params.apply(P.frequent, dict(window=0), "window")
+    with pytest.raises(ValueError, match="not a notebook knob"):
+        params.apply(P.frequent, dict(passes=1), "passes")
+
+
+def test_r_thres_sweep_one_value_a_list_or_the_papers():
+    assert params.r_thres_sweep({"r_thres": None}, (0.1, 0.01)) == (0.1, 0.01)
+    assert params.r_thres_sweep({"r_thres": 0.05}, (0.1, 0.01)) == (0.05,)
+    assert params.r_thres_sweep({"r_thres": [0.2, 0.02]}, (0.1, 0.01)) == (0.2, 0.02)
+    with pytest.raises(ParameterError, match=r"parameter r_thres = 2: each threshold"):
+        params.r_thres_sweep({"r_thres": 2}, (0.1,))
