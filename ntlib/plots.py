@@ -55,9 +55,11 @@ def model_colour(name: str) -> str:
     return _EXTRA[zlib.crc32(key.encode("utf-8")) % len(_EXTRA)]
 
 
-def title(what: str, corpus: str, profile: str, n: int, unit: str) -> str:
-    """A figure title: what it shows, then corpus, profile and the n it rests on (with its unit)."""
-    return f"{what}\n{corpus}, profile {profile}, n = {n:,} {unit}"
+def title(what: str, corpus: str, profile: str, n: int | str, unit: str = "") -> str:
+    """A figure title: what it shows, then corpus, profile and the n it rests on (with its unit);
+    ``n`` may be a string for a figure resting on several sets (e.g. ``"8 / 16 / 40"``)."""
+    count = f"{n:,}" if isinstance(n, int) else str(n)
+    return f"{what}\n{corpus}, profile {profile}, n = {count} {unit}".rstrip()
 
 
 def integer_ticks(ax, axis: str = "x") -> None:

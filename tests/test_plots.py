@@ -45,6 +45,7 @@ def test_an_unknown_model_gets_the_same_colour_in_another_process():
 def test_title_names_corpus_profile_and_n():
     t = plots.title("hit rate", "switchboard", "smoke", 1234, "targets")
     assert t == "hit rate\nswitchboard, profile smoke, n = 1,234 targets"
+    assert plots.title("hit rate", "ubuntu", "teach", "8 / 16", "targets per list").endswith("n = 8 / 16 targets per list")
 
 
 def test_label_bars_prints_every_value_near_zero_ones_too():
