@@ -63,9 +63,16 @@ def title(what: str, corpus: str, profile: str, n: int | str, unit: str = "") ->
 
 
 def integer_ticks(ax, axis: str = "x") -> None:
-    """Integer tick labels on an integer axis (epoch, iteration, G update, mini-batch, tokens)."""
+    """Integer tick labels on an integer axis (epoch, iteration, G update, mini-batch, tokens).
+    Call it after plotting: an axis spanning less than 2 (one epoch, one iteration) is widened
+    to ±1 around its middle, where MaxNLocator would otherwise fall back to fractional ticks."""
     from matplotlib.ticker import MaxNLocator
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
+    get, set_ = (ax.get_xlim, ax.set_xlim) if axis == "x" else (ax.get_ylim, ax.set_ylim)
+    lo, hi = get()
+    if abs(hi - lo) < 2:
+        mid = round((lo + hi) / 2)
+        set_(mid - 1, mid + 1)
 
 
 def label_bars(ax, fmt: str = "{:.1f}", padding: float = 2, fontsize: float = 7) -> None:

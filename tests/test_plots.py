@@ -64,6 +64,13 @@ def test_integer_ticks_and_legend_outside():
     plots.integer_ticks(ax)
     fig.canvas.draw()
     assert all(float(t).is_integer() for t in ax.get_xticks())
+    fig2, ax2 = plt.subplots()
+    ax2.plot([1], [0.25], "o")                          # one iteration: no 0.96, 0.98, ... ticks
+    plots.integer_ticks(ax2)
+    fig2.canvas.draw()
+    visible = [t for t in ax2.get_xticks() if ax2.get_xlim()[0] <= t <= ax2.get_xlim()[1]]
+    assert visible and all(float(t).is_integer() for t in visible) and 1 in visible
+    plt.close(fig2)
     leg = plots.legend_outside(ax)
     fig.canvas.draw()
     box, axes_box = leg.get_window_extent(), ax.get_window_extent()
