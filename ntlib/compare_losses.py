@@ -286,7 +286,7 @@ def tradeoff_figure(results: dict):
     summ = loss_summary(results)
     panels = [(k, lab) for k, lab in (("malicious", "training-list hit rate after Alg. 1 (%)"),
                                       ("frequent", "max-ratio after Alg. 2 (%)")) if k in summ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 3.8), squeeze=False)
     for ax, (problem, ylabel) in zip(axes[0], panels):
         part = summ[problem]
         for loss, r in part["losses"].items():
@@ -297,6 +297,6 @@ def tradeoff_figure(results: dict):
         ax.axhline(100 * part["baseline_y"], color="grey", ls="--", lw=1, label="baseline")
         ax.axvline(0, color="grey", ls=":", lw=1)
         ax.set(xlabel="test PPL change vs baseline (%)", ylabel=ylabel, title=problem)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # outside; "best" warns when slow
     fig.tight_layout()
     return fig
