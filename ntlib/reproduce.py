@@ -294,7 +294,7 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
 
 RTOL = 0.05        # relative tolerance between runs on different machines / thread counts / code
 ATOL = 1e-3        # absolute floor for numbers near 0 (rates are fractions: 1e-3 = 0.1 point)
-IGNORED = re.compile(r"seconds|per_s$|elapsed|^wall|^finished$|^provenance$|^run_dir$")
+IGNORED = re.compile(r"seconds|per_s$|elapsed|^wall|^finished$|^provenance$|^run_dir$|^timing$")   # timing: {stage: seconds}
 GENERATED_TEXT = re.compile(r"^(samples|mmi_samples|sample|top10|responses|triggers|hits)$")
 
 
