@@ -51,6 +51,18 @@ def gather_logprobs(logits: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
     return lp.masked_fill(tgt == PAD, 0.0)
 
 
+def real_token_logprobs(out: nn.Linear, drop: nn.Module, h: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+    """:func:`gather_logprobs` of ``out(drop(h))`` computed at the real (non-PAD) positions only.
+
+    The output projection and its log-softmax are most of a training step, and a batch of
+    responses is mostly padding (its widest row sets T), so the padded rows are never projected.
+    Same log-probabilities as the full form; ``(B, T)`` float32, zero at PAD.
+    """
+    real = tgt != PAD
+    lp = F.log_softmax(out(drop(h[real])).float(), dim=-1).gather(-1, tgt[real].unsqueeze(-1)).squeeze(-1)
+    return torch.zeros(tgt.shape, dtype=lp.dtype, device=lp.device).masked_scatter(real, lp)
+
+
 class LSTMLM(nn.Module):
     """One-layer LSTM LM over responses, each an independent sentence (§3.2 footnote 6)."""
 
@@ -74,8 +86,8 @@ class LSTMLM(nn.Module):
 
     def token_logprobs(self, tgt: torch.Tensor) -> torch.Tensor:
         """log P_LM(y_t | y_<t) for targets ``(B, T)`` ending in <eos>; ``(B, T)``."""
-        logits, _ = self(shift_right(tgt))
-        return gather_logprobs(logits, tgt)
+        h, _ = self.hidden_states(shift_right(tgt))
+        return real_token_logprobs(self.out, self.drop, h, tgt)
 
     def onehot_logprobs(self, x_onehot: torch.Tensor) -> torch.Tensor:
         """log P_LM(x_t | x_<t) for a one-hot sequence ``(B, n, V)`` without <eos>; ``(B, n)``.
@@ -157,8 +169,8 @@ class Seq2Seq(nn.Module):
                        src_emb: torch.Tensor | None = None) -> torch.Tensor:
         """log P(y_t | y_<t, x) ``(B, T)`` (zero at PAD) for id, one-hot or embedded sources."""
         enc, state, mask = self.encode(src, src_onehot, src_emb)
-        logits, _ = self.decode(shift_right(tgt), enc, state, mask)
-        return gather_logprobs(logits, tgt)
+        h_att, _ = self.attentional_states(shift_right(tgt), enc, state, mask)
+        return real_token_logprobs(self.out, self.drop, h_att, tgt)
 
 
 def build_model(kind: str, vocab_size: int, cfg: ModelConfig) -> nn.Module:

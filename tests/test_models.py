@@ -83,3 +83,22 @@ def test_probabilities_are_normalised_and_dropout_only_in_train():
 def test_build_model_rejects_unknown_kind():
     with pytest.raises(ValueError, match="unknown model kind"):
         build_model("transformer", V, CFG)
+
+
+@pytest.mark.parametrize("kind", ["lm", "seq2seq"])
+def test_token_logprobs_project_only_real_tokens_with_the_full_forms_values_and_gradients(kind):
+    """token_logprobs skips the output projection at PAD (a speed-up): same values and gradients
+    as log_softmax(forward(...)) gathered at the targets, zero at PAD."""
+    from ntlib.models import gather_logprobs
+    torch.manual_seed(0)
+    m = model(kind).eval()
+    tgt = torch.tensor([[5, 6, 7, EOS], [8, EOS, PAD, PAD], [9, 9, EOS, PAD]])
+    src = torch.tensor([[PAD, 5, 6], [7, 8, 9], [PAD, PAD, 5]])
+    packed = m.token_logprobs(tgt) if kind == "lm" else m.token_logprobs(src, tgt)
+    g_packed = torch.autograd.grad(packed.sum(), m.out.weight)[0]
+    logits = m(shift_right(tgt))[0] if kind == "lm" else m(src, tgt)
+    full = gather_logprobs(logits, tgt)
+    g_full = torch.autograd.grad(full.sum(), m.out.weight)[0]
+    assert packed.dtype == torch.float32 and packed.shape == tgt.shape
+    assert torch.allclose(packed, full, atol=1e-6) and (packed[tgt == PAD] == 0).all()
+    assert torch.allclose(g_packed, g_full, atol=1e-6)
