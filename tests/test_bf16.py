@@ -38,18 +38,23 @@ def test_bf16_training_reaches_the_fp32_ppl_within_2_percent(tmp_path, toy):
     assert ppl[True] == pytest.approx(ppl[False], rel=0.02)
 
 
-def test_bf16_gibbs_enum_finds_the_same_triggers_and_hits(toy):
+def test_bf16_gibbs_enum_reaches_the_fp32_objective_with_the_same_hits(toy):
     vocab, s2s, lm, _, _ = toy
     tgt = encode_sentences([["hate", "you"], ["r3", "r5"], ["r1", "r2"]], vocab, max_len=20)
-    cfg = GibbsConfig(sweeps=3, candidates=10, restarts=2)      # converges on the toy (fp32 test)
+    # bf16 rounds the candidate scores (|bf16 - fp32| of eq. 7 on 256 random triggers, mean / max:
+    # 0.008 / 0.03 nats on an H200, 0.02-0.03 / 0.08-0.12 on CPUs) and so reorders near-tied candidates: each
+    # restart's local search goes on from another point and may end in another local minimum, as an
+    # fp32 restart from another start does. One restart's gap to fp32 is not bounded by rounding
+    # (measured with 2 restarts, "r3 r5": bf16 0.105 vs fp32 0.0018 on an H200, torch 2.11+cu130;
+    # fp32 from seeds 0-5: 0.0017 to 0.46), but the best over restarts is: over 6 seeds x 2 restarts the
+    # best bf16 loss was within 0.001 nats of the best fp32 loss for every target (H200 and its CPU,
+    # o- and io-). So: 6 restarts, the best within 0.02 nats (bf16's resolution of eq. 7), same hits.
+    cfg = GibbsConfig(sweeps=3, candidates=10, restarts=6)
     for io in (False, True):
         a = gibbs_enum(s2s, tgt, cfg, lm=lm, io=io)
         b = gibbs_enum(s2s, tgt, cfg, lm=lm, io=io, bf16=True)
-        # the returned loss is fp32 for the trigger found; bf16 scoring may pick another
-        # candidate where two are within bf16 rounding, so compare the objective, not ids:
-        # tolerance 0.05 nats of eq. 7 per target (measured on the CPU: 0.006 for o and io)
         assert b.loss.dtype == torch.float32
-        assert (b.loss - a.loss).abs().max() < 0.05
+        assert (b.loss - a.loss).abs().max() < 0.02, (io, a.loss.tolist(), b.loss.tolist())
         lam = cfg.lambda_in if io else 0.0
         assert torch.allclose(trigger_loss(s2s, lm, b.triggers, tgt[:, :3].to(DEV), lam)[0], b.loss)
         thr = Thresholds(t_out=-1.0, t_in=-100.0)
