@@ -566,14 +566,27 @@ def _interval_verdict(claim: str, values: list[float], threshold: float, want: s
                    f"{fmt.format(s['hi'])}] (Student t, {len(values)} seeds) {want} {threshold:g}")
 
 
+def loss_order(res: dict) -> list[str]:
+    """The negative losses of ``res`` in ONE order whatever the dicts' order: the config's ``losses``
+    first, then any other loss that ran, sorted. ``reports.write_json`` sorts keys, so the results JSON
+    read back lists ``cringe, nll, unlikelihood`` where the notebook's own dict had the config's
+    ``nll, unlikelihood, cringe``: everything built from ``res`` (table, summary, verdicts) iterates this
+    order, so the notebook's report and anything recomputed from its JSON agree line for line."""
+    m, f = res.get("malicious"), res.get("frequent")
+    ran = set(m["runs"] if m else ()) | {k for k in (f["rows"] if f else {}) if k not in ("Test-set", "Baseline")}
+    order = list(res.get("config", {}).get("losses", ())) + sorted(ran)
+    return [loss for loss in dict.fromkeys(order) if loss in ran]
+
+
 def loss_summary(res: dict) -> dict:
     """Per problem and loss, the seed means and 95 % intervals the table and the trade-off figure show."""
     out = {}
+    order = loss_order(res)
     m = res.get("malicious")
     if m:
         base, ppl0 = m["baseline"], m["baseline"]["ppl"]
         losses = {}
-        for loss, runs in m["runs"].items():
+        for loss, runs in ((x, m["runs"][x]) for x in order if x in m["runs"]):
             losses[loss] = {"y": stats.seed_interval([r["train"]["rate"] for r in runs]),
                             "test": stats.seed_interval([r["test"]["rate"] for r in runs]),
                             "ppl_change": stats.seed_interval([r["ppl"] / ppl0 - 1 for r in runs]),
@@ -586,9 +599,7 @@ def loss_summary(res: dict) -> dict:
     if f:
         base = f["rows"]["Baseline"][0]
         losses = {}
-        for loss, recs in f["rows"].items():
-            if loss in ("Test-set", "Baseline"):
-                continue
+        for loss, recs in ((x, f["rows"][x]) for x in order if x in f["rows"]):
             losses[loss] = {"y": stats.seed_interval([r["max_ratio"] for r in recs]),
                             "ppl_change": stats.seed_interval([r["ppl"] / base["ppl"] - 1 for r in recs])}
             for key in ("ent2", "ent3", "bleu4", "seq_rep4", "rep4_share", "distinct1", "distinct2"):
@@ -628,10 +639,7 @@ def loss_comparison(res: dict) -> pd.DataFrame:
                                                 "Alg. 2 seq-rep-4": f"{b['seq_rep4']:.3f}",
                                                 "Alg. 2 distinct-2": f"{b['distinct2']:.3f}",
                                                 "Alg. 2 PPL Δ %": f"(PPL {b['ppl']:.2f})"})
-    ran = set(m["runs"] if m else ()) | {k for k in (f["rows"] if f else {}) if k not in ("Test-set", "Baseline")}
-    order = list(res.get("config", {}).get("losses", ())) + sorted(ran)      # the config's order (JSON sorts keys)
-    losses = [loss for loss in dict.fromkeys(order) if loss in ran]
-    for loss in losses:
+    for loss in loss_order(res):                 # the config's order (JSON sorts keys)
         row = out.setdefault(loss, {})
         if m and loss in m["runs"]:
             runs, s = m["runs"][loss], summ["malicious"]["losses"][loss]
@@ -667,9 +675,9 @@ def _fell_per_seed(loss: str, m: dict, split: str) -> Verdict:
                      [_fell("", m["baseline"][split], r[split]) for r in runs])
 
 
-def _malicious_loss_verdicts(m: dict) -> list[Verdict]:
+def _malicious_loss_verdicts(m: dict, order: list[str]) -> list[Verdict]:
     base, out = m["baseline"], []
-    for loss, runs in m["runs"].items():
+    for loss, runs in ((x, m["runs"][x]) for x in order if x in m["runs"]):
         seeds = [r["seed"] for r in runs]
         out += [_fell_per_seed(loss, m, "train"), _fell_per_seed(loss, m, "test")]
         out.append(_per_seed(f"{loss}: training-list hit rate after Algorithm 1 is below 5 %", seeds,
@@ -701,6 +709,13 @@ def _paired_by_seed(claim: str, a: list[dict], b: list[dict], key: str, want: st
     return Verdict(claim, outcomes[0] if len(set(outcomes)) == 1 else INCONCLUSIVE, evidence)
 
 
+def _same_seeds(what: str, a: list[dict], b: list[dict]) -> None:
+    """Two losses compared seed by seed must list the same seeds in the same order (they are zipped)."""
+    sa, sb = [r.get("seed") for r in a], [r.get("seed") for r in b]
+    if sa != sb:
+        raise MixedResultsError(f"{what} are paired by seed but list seeds {sb} and {sa}")
+
+
 def loss_verdicts(res: dict, reference: str = "nll") -> list[Verdict]:
     """Notebook 07's claims, each with its test: per loss, on Algorithm 1 the hit rates fell (exact
     McNemar against the baseline, per seed), the training-list rate is below 5 % (binomial), PPL within
@@ -709,14 +724,15 @@ def loss_verdicts(res: dict, reference: str = "nll") -> list[Verdict]:
     paper's nll), paired by seed: a lower test-list hit rate (McNemar on the same targets and search),
     less collateral damage and a smaller PPL change (interval across seeds), a lower max-ratio
     (bootstrap). A claim tested per seed holds only when every seed's test holds."""
-    out = []
+    out, order = [], loss_order(res)     # one order in memory and read back from the JSON (sorted keys)
     m, f = res.get("malicious"), res.get("frequent")
     if m:
-        out += _malicious_loss_verdicts(m)
+        out += _malicious_loss_verdicts(m, order)
         ref = m["runs"].get(reference)
-        for loss, runs in m["runs"].items():
+        for loss, runs in ((x, m["runs"][x]) for x in order if x in m["runs"]):
             if loss == reference or ref is None:
                 continue
+            _same_seeds(f"malicious runs of {loss!r} and {reference!r}", ref, runs)
             seeds = [r["seed"] for r in runs]
             out.append(_per_seed(f"{loss} vs {reference}: lower test-list hit rate after Algorithm 1", seeds,
                                  [_fell("", a["test"], b["test"]) for a, b in zip(ref, runs)]))
@@ -731,9 +747,7 @@ def loss_verdicts(res: dict, reference: str = "nll") -> list[Verdict]:
         rows = f["rows"]
         check_same_inputs(rows)
         base, test = rows["Baseline"][0], rows["Test-set"][0]
-        for loss, recs in rows.items():
-            if loss in ("Test-set", "Baseline"):
-                continue
+        for loss, recs in ((x, rows[x]) for x in order if x in rows):
             out.append(_verdict(f"{loss}: Algorithm 2 lowers max-ratio", base, recs, "max_ratio", "below",
                                 describe="max-ratio"))
             out.append(_ppl_verdict(f"{loss}: Algorithm 2 moves PPL by < 10 %", base["ppl"], recs))
@@ -742,9 +756,10 @@ def loss_verdicts(res: dict, reference: str = "nll") -> list[Verdict]:
                                 "rep4_share", "below", threshold=DEGENERATE_MARGIN,
                                 describe="share repeating a 4-gram"))
         ref = rows.get(reference)
-        for loss, recs in rows.items():
-            if loss in ("Test-set", "Baseline", reference) or ref is None:
+        for loss, recs in ((x, rows[x]) for x in order if x in rows):
+            if loss == reference or ref is None:
                 continue
+            _same_seeds(f"frequent rows of {loss!r} and {reference!r}", ref, recs)
             out.append(_paired_by_seed(f"{loss} vs {reference}: lower max-ratio after Algorithm 2", ref, recs,
                                        "max_ratio", "below"))
             out.append(_interval_verdict(f"{loss} vs {reference}: lower test PPL after Algorithm 2",

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ntlib import compare_losses as CL
-from ntlib import reproduce, stats, tables
+from ntlib import reports, reproduce, stats, tables
 from ntlib.config import ConfigError, ModelConfig, get_profile
 from ntlib.data import EOS, Vocab, encode_sentences
 from ntlib.models import build_model
@@ -160,6 +160,59 @@ def test_loss_verdicts_refuse_rows_of_other_inputs():
     r = _results()
     r["frequent"]["rows"]["unlikelihood"][0]["inputs_sha"] = "other"
     with pytest.raises(tables.MixedResultsError, match="unlikelihood"):
+        tables.loss_verdicts(r)
+
+
+def _results_three():
+    """_results() with a third loss whose name sorts first: the config's order (nll, unlikelihood, cringe)
+    is not the sorted order the results JSON comes back in (cringe, nll, unlikelihood)."""
+    r = _results()
+    r["config"]["losses"] = ["nll", "unlikelihood", "cringe"]
+    nll = r["malicious"]["runs"]["nll"]
+    r["malicious"]["runs"]["cringe"] = [{**x, "ppl": 102.0 + 0.2 * x["seed"]} for x in nll]
+    r["frequent"]["rows"]["cringe"] = [_frec(s, ["i do n't know"] * 4 + [f"c{i}" for i in range(36)], 52.0 + 0.2 * s)
+                                       for s in (1, 2, 3)]
+    return r
+
+
+def test_loss_verdicts_are_the_same_from_the_notebook_dict_and_its_json(tmp_path):
+    """Issue 20's bug: notebook 07 wrote the verdicts of its in-memory results (losses in the config's
+    order) and the test recomputed them from the results JSON (write_json sorts keys): the same
+    verdicts in another order, so the report's text was not found. Both now come in the config's order."""
+    r = _results_three()
+    reports.write_json(r, tmp_path / "r.json")
+    back = reports.read_json(tmp_path / "r.json")
+    assert list(back["frequent"]["rows"]) == ["Baseline", "Test-set", "cringe", "nll", "unlikelihood"]  # JSON sorted
+    assert tables.loss_order(r) == tables.loss_order(back) == ["nll", "unlikelihood", "cringe"]
+    mem, disk = tables.loss_verdicts(r), tables.loss_verdicts(back)
+    assert tables.verdict_markdown(mem) == tables.verdict_markdown(disk)
+    assert tables.loss_summary(r) == tables.loss_summary(back)
+    assert list(tables.loss_summary(back)["frequent"]["losses"]) == ["nll", "unlikelihood", "cringe"]
+    assert tables.loss_comparison(r).equals(tables.loss_comparison(back))
+
+    # the PPL numbers, by hand. Algorithm 2: baseline PPL 50; nll 51.1, 51.2, 51.3; unlikelihood 50.01, 50.02,
+    # 50.03; cringe 52.2, 52.4, 52.6 (seeds 1, 2, 3) on the same inputs
+    v = {x.claim: x for x in disk}
+    ppl2 = [x.claim for x in disk if "vs nll: lower test PPL after Algorithm 2" in x.claim]
+    assert ppl2 == ["unlikelihood vs nll: lower test PPL after Algorithm 2", "cringe vs nll: lower test PPL after Algorithm 2"]
+    assert "PPL difference per seed -1.09, -1.18, -1.27; mean -1.18 " in v[ppl2[0]].evidence     # unlikelihood − nll
+    assert v[ppl2[0]].outcome == stats.HOLDS
+    assert "PPL difference per seed 1.1, 1.2, 1.3; mean 1.2 " in v[ppl2[1]].evidence            # cringe − nll
+    assert v[ppl2[1]].outcome == stats.FAILS
+    assert "PPL(row) / PPL(baseline) per seed 1.022, 1.024, 1.026; mean 1.024" in \
+        v["nll: Algorithm 2 moves PPL by < 10 %"].evidence
+    # Algorithm 1: baseline PPL 100; nll 101.1, 101.2, 101.3; cringe 102.2, 102.4, 102.6
+    assert "PPL difference per seed 1.1, 1.2, 1.3" in v["cringe vs nll: lower test PPL after Algorithm 1"].evidence
+    s = tables.loss_summary(back)
+    assert s["frequent"]["losses"]["nll"]["ppl_change"]["mean"] == pytest.approx(0.024)       # 51.2 / 50 − 1
+    assert s["malicious"]["losses"]["cringe"]["ppl_change"]["mean"] == pytest.approx(0.024)   # 102.4 / 100 − 1
+    assert tables.loss_comparison(back).loc["nll", "Alg. 2 PPL Δ %"].startswith("+2.4 [")
+
+
+def test_loss_verdicts_refuse_losses_paired_on_other_seeds():
+    r = _results_three()
+    r["frequent"]["rows"]["cringe"].reverse()                 # seeds 3, 2, 1 against nll's 1, 2, 3
+    with pytest.raises(tables.MixedResultsError, match=r"frequent rows of 'cringe' and 'nll'.*seeds \[3, 2, 1\]"):
         tables.loss_verdicts(r)
 
 

@@ -8,9 +8,6 @@ from ntlib.reports import read_json
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known bug, issue 20 open: the verdicts notebook 07 writes into "
-                   "negative_losses_switchboard.md differ from tables.loss_verdicts() recomputed from its results JSON "
-                   "(Algorithm 2 PPL differences 0.223/0.198 in the .md vs 1.24/1.38 from the JSON)")
 def test_notebook_07_smoke(run_notebook):
     reports = run_notebook("07_negative_losses")
     r = read_json(reports / "results/negative_losses_switchboard.json")
