@@ -215,6 +215,11 @@ def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
         after = _snapshot(reports_dir)
         outputs = {rel: sha256_file(reports_dir / rel) for rel, st in sorted(after.items())
                    if before.get(rel) != st}
+        owners = {rel: r["stage"] for r in records for rel in r.get("outputs", {})}
+        clash = [rel for rel in outputs if rel in owners]
+        if clash:       # the earlier stage's marker would go stale and the next run would redo it
+            raise StageError(f"{stage} rewrote {', '.join(clash)}, a report of {owners[clash[0]]}: "
+                             f"each report must have one writer (rename one of them)")
         rec = {"stage": stage, "key": keys[stage], "seconds": round(time.time() - t0, 1),
                "profile": profile, "corpus": corpus, "device": device_type,
                "finished": time.strftime("%Y-%m-%d %H:%M:%S"),

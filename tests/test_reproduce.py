@@ -79,3 +79,16 @@ def test_publish_strips_injected_parameters_and_progress_bars(tmp_path):
     nb = nbformat.read(nbs / "02_baselines.ipynb", 4)
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
     assert [o["text"] for o in nb.cells[-1].outputs] == ["valid ppl 61.9\n"]
+
+
+def test_a_stage_rewriting_an_earlier_stages_report_is_an_error(tmp_path):
+    """Two stages writing one report made the first one's done-marker stale, so the next
+    `make reproduce` re-ran it (06_tables rewrote 03's table3 CSV)."""
+    import pytest
+    from ntlib.reproduce import StageError
+    nbs = tmp_path / "nb"
+    nbs.mkdir()
+    _notebooks(nbs, body="pathlib.Path(reports_dir, 'shared.txt').write_text('x')")
+    with pytest.raises(StageError, match="02_baselines rewrote shared.txt, a report of 01_data"):
+        reproduce(profile="smoke", corpus="switchboard", run_root=tmp_path / "runs",
+                  reports_dir=tmp_path / "reports", stages=("01_data", "02_baselines"), notebooks_dir=nbs)
