@@ -335,17 +335,19 @@ PROFILES: dict[str, Profile] = {
     # ≤ 15 min, each effect still visible — an under-trained baseline with a dominant generic response,
     # frequent NT cutting its max-ratio, malicious targets hit and then removed by Algorithm 1. Its
     # numbers are a teaching run's (a Switchboard subset, small models, 1 seed), not the paper's.
+    # seq2seq: 2 × 32k pairs (with 2 × 16k it answered "yeah" to all 300 test inputs and its PPL stayed
+    # above the LM's); Algorithm 1: 20 targets per list, ≤ 10 negative updates per batch (03's time).
     "teach": Profile(
         name="teach",
         data=DataConfig(vocab_size=2000, max_train_dialogues=400, max_eval_dialogues=20),
         lm=_TEACH_MODEL, seq2seq=_TEACH_MODEL,
         train=TrainConfig(optimizer="adam", lr=3e-3, epochs_fixed=1, epochs_halving=1,
-                          max_pairs_per_epoch=16_000),
+                          max_pairs_per_epoch=32_000),
         lm_train=TrainConfig(optimizer="adam", lr=3e-3, epochs_fixed=1, epochs_halving=1,
                              max_pairs_per_epoch=10_000),
         decode=DecodeConfig(beam_size=5, max_eval_inputs=300),
         gibbs=GibbsConfig(sweeps=1, candidates=10, restarts=1),
-        malicious=MaliciousConfig(iterations=2, max_targets=30, hit_types=("o_sample_avg",),
+        malicious=MaliciousConfig(iterations=2, max_targets=20, max_neg_updates=10, hit_types=("o_sample_avg",),
                                   lists=("train", "train_2.5k"),
                                   overlap_inputs=50),
         frequent=FrequentConfig(passes=0.1, window=20, lr=0.005, log_every=20, log_inputs=200,

@@ -36,6 +36,12 @@ from .decode import greedy, sample
 PANEL_HIT_TYPES = ("o_greedy", "o_sample_avg", "io_sample_avg")
 
 
+def panel_hit_types(hit_types) -> tuple[str, ...]:
+    """The hit types the panel reports: ``None`` (as the notebook's ``hit_types`` parameter may be,
+    ``params.RULES`` allowing it) means the panel's default :data:`PANEL_HIT_TYPES`."""
+    return PANEL_HIT_TYPES if hit_types is None else tuple(hit_types)
+
+
 # -- text in, ids out --------------------------------------------------------------------
 def encode_context(text: str, vocab: Vocab, max_src_len: int) -> tuple[torch.Tensor, list[str], list[str]]:
     """A typed context → ``(1, max_src_len)`` source ids (left-padded, closed by ``<eou>``, as
@@ -114,10 +120,11 @@ def trigger_hits(models: dict, lm, target: torch.Tensor, vocab: Vocab, thr, gcfg
                  hit_types=PANEL_HIT_TYPES, max_len: int = 20, progress: bool = True) -> dict:
     """For each model: gibbs-enum's trigger for ``target`` ``(1, T)`` and whether it hits, per hit
     type (``malicious.evaluate_hits``: same seed for every model, so each faces the same search),
-    and the model's greedy response to the trigger.
+    and the model's greedy response to the trigger. ``hit_types=None``: :data:`PANEL_HIT_TYPES`.
 
     Returns ``{name: {hit_type: {"hit": bool, "trigger": str, "greedy": str}}}``."""
     from .malicious import evaluate_hits
+    hit_types = panel_hit_types(hit_types)
     for ht in hit_types:
         if ht not in HIT_TYPES:
             raise ValueError(f"unknown hit type {ht!r}; choose from {list(HIT_TYPES)}")
@@ -252,7 +259,7 @@ class Panel:
         self.W = W
         self.args = dict(corpus=corpus, seed=seed, run_root=run_root, data_dir=data_dir, device=device)
         self.profile, self.n_samples, self.ab_inputs = profile, n_samples, ab_inputs
-        self.hit_types = tuple(hit_types)
+        self.hit_types = panel_hit_types(hit_types)
         self.ab_dir = ab_dir
         self.status = W.HTML().add_class("ntlib-status")
         self.train_button = W.Button(description="train missing models", button_style="warning",
@@ -346,10 +353,17 @@ class Panel:
             return False
         return True
 
+    def _require(self, what: str, out) -> bool:
+        """True when the ``what`` model ("frequent" / "malicious") and the baselines are loaded;
+        else writes "No models yet" into the HTML widget ``out`` and returns False."""
+        if self._need(what):
+            return True
+        out.value = "<p><b>No models yet</b>: see the note above (train them first).</p>"
+        return False
+
     # tab 1
     def _respond(self):
-        if not self._need("frequent"):
-            self.responses.value = "<p><b>No models yet</b>: see the note above (train them first).</p>"
+        if not self._require("frequent", self.responses):
             return
         b, P = self.m.baselines, self.m.profile
         try:
@@ -376,8 +390,7 @@ class Panel:
 
     def _search(self):
         self.search_out.clear_output()
-        if not self._need("malicious"):
-            self.hits.value = "<p><b>No models yet</b>: see the note above (train them first).</p>"
+        if not self._require("malicious", self.hits):
             return
         b, P = self.m.baselines, self.m.profile
         self.search_button.disabled = True
@@ -402,8 +415,7 @@ class Panel:
     def _ab_sheet(self):
         from .human_eval import ab_sheet, rating_widget, write_sheet
         self.ab_out.clear_output()
-        if not self._need("frequent"):
-            self.tally_out.value = "<p><b>No models yet</b>: see the note above (train them first).</p>"
+        if not self._require("frequent", self.tally_out):
             return
         b, P = self.m.baselines, self.m.profile
         n_in = min(len(b.data.test), P.decode.max_eval_inputs or len(b.data.test))

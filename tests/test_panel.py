@@ -114,7 +114,29 @@ def test_panel_without_cached_models_says_so(tmp_path):
     ui.context.value = "hello"
     ui.respond_button.click()
     assert "No models yet" in ui.responses.value
+    ui.target.value = "hate you"
+    ui.search_button.click()
+    assert "No models yet" in ui.hits.value               # the one _require message on every tab
+    ui.ab_button.click()
+    assert "No models yet" in ui.tally_out.value
     assert not (tmp_path / "runs").exists()               # nothing trained without a click
+
+
+def test_hit_types_none_means_the_panel_default(toy, tmp_path):
+    """``hit_types = None`` passes the notebook's parameter check (it is notebook 03's "the
+    profile's hit types"); in the panel it means PANEL_HIT_TYPES instead of crashing."""
+    from ntlib import params
+    assert params.RULES["hit_types"](None) is None
+    assert panel.panel_hit_types(None) == panel.PANEL_HIT_TYPES
+    assert panel.panel_hit_types(["o_greedy"]) == ("o_greedy",)
+    vocab, s2s, lm, _, _ = toy
+    y, _ = panel.encode_target("hate you", vocab, max_len=19)
+    r = panel.trigger_hits({"baseline": s2s}, lm, y, vocab, Thresholds(-1.0, -100.0),
+                           GibbsConfig(sweeps=1, candidates=5, restarts=1), None, max_len=5, progress=False)
+    assert tuple(r["baseline"]) == panel.PANEL_HIT_TYPES
+    pytest.importorskip("ipywidgets")
+    ui = panel.Panel("smoke", run_root=tmp_path / "runs", hit_types=None)
+    assert ui.hit_types == panel.PANEL_HIT_TYPES
 
 
 def test_panel_without_data_says_so(tmp_path):
