@@ -578,6 +578,11 @@ def loss_order(res: dict) -> list[str]:
     return [loss for loss in dict.fromkeys(order) if loss in ran]
 
 
+def _in_order(d: dict, order: list[str]):
+    """``(loss, d[loss])`` for the losses of ``order`` that ``d`` holds, in that order."""
+    return [(x, d[x]) for x in order if x in d]
+
+
 def loss_summary(res: dict) -> dict:
     """Per problem and loss, the seed means and 95 % intervals the table and the trade-off figure show."""
     out = {}
@@ -586,7 +591,7 @@ def loss_summary(res: dict) -> dict:
     if m:
         base, ppl0 = m["baseline"], m["baseline"]["ppl"]
         losses = {}
-        for loss, runs in ((x, m["runs"][x]) for x in order if x in m["runs"]):
+        for loss, runs in _in_order(m["runs"], order):
             losses[loss] = {"y": stats.seed_interval([r["train"]["rate"] for r in runs]),
                             "test": stats.seed_interval([r["test"]["rate"] for r in runs]),
                             "ppl_change": stats.seed_interval([r["ppl"] / ppl0 - 1 for r in runs]),
@@ -599,7 +604,7 @@ def loss_summary(res: dict) -> dict:
     if f:
         base = f["rows"]["Baseline"][0]
         losses = {}
-        for loss, recs in ((x, f["rows"][x]) for x in order if x in f["rows"]):
+        for loss, recs in _in_order(f["rows"], order):
             losses[loss] = {"y": stats.seed_interval([r["max_ratio"] for r in recs]),
                             "ppl_change": stats.seed_interval([r["ppl"] / base["ppl"] - 1 for r in recs])}
             for key in ("ent2", "ent3", "bleu4", "seq_rep4", "rep4_share", "distinct1", "distinct2"):
@@ -677,7 +682,7 @@ def _fell_per_seed(loss: str, m: dict, split: str) -> Verdict:
 
 def _malicious_loss_verdicts(m: dict, order: list[str]) -> list[Verdict]:
     base, out = m["baseline"], []
-    for loss, runs in ((x, m["runs"][x]) for x in order if x in m["runs"]):
+    for loss, runs in _in_order(m["runs"], order):
         seeds = [r["seed"] for r in runs]
         out += [_fell_per_seed(loss, m, "train"), _fell_per_seed(loss, m, "test")]
         out.append(_per_seed(f"{loss}: training-list hit rate after Algorithm 1 is below 5 %", seeds,
@@ -729,7 +734,7 @@ def loss_verdicts(res: dict, reference: str = "nll") -> list[Verdict]:
     if m:
         out += _malicious_loss_verdicts(m, order)
         ref = m["runs"].get(reference)
-        for loss, runs in ((x, m["runs"][x]) for x in order if x in m["runs"]):
+        for loss, runs in _in_order(m["runs"], order):
             if loss == reference or ref is None:
                 continue
             _same_seeds(f"malicious runs of {loss!r} and {reference!r}", ref, runs)
@@ -747,7 +752,7 @@ def loss_verdicts(res: dict, reference: str = "nll") -> list[Verdict]:
         rows = f["rows"]
         check_same_inputs(rows)
         base, test = rows["Baseline"][0], rows["Test-set"][0]
-        for loss, recs in ((x, rows[x]) for x in order if x in rows):
+        for loss, recs in _in_order(rows, order):
             out.append(_verdict(f"{loss}: Algorithm 2 lowers max-ratio", base, recs, "max_ratio", "below",
                                 describe="max-ratio"))
             out.append(_ppl_verdict(f"{loss}: Algorithm 2 moves PPL by < 10 %", base["ppl"], recs))
@@ -756,7 +761,7 @@ def loss_verdicts(res: dict, reference: str = "nll") -> list[Verdict]:
                                 "rep4_share", "below", threshold=DEGENERATE_MARGIN,
                                 describe="share repeating a 4-gram"))
         ref = rows.get(reference)
-        for loss, recs in ((x, rows[x]) for x in order if x in rows):
+        for loss, recs in _in_order(rows, order):
             if loss == reference or ref is None:
                 continue
             _same_seeds(f"frequent rows of {loss!r} and {reference!r}", ref, recs)
