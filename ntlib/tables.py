@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from . import paper, stats
+from .config import HIT_TYPES
 from .metrics import BLEU_CHOSEN, BLEU_VARIANTS
 from .reports import cell, read_json
 from .stats import FAILS, HOLDS, INCONCLUSIVE, Verdict
@@ -259,9 +260,10 @@ def table3(res: dict, corpus: str) -> pd.DataFrame:
     """Table 3: malicious-target hit rates, % [95 % Wilson interval] k/n (paper %), on the train/test
     lists, and PPL; the warm-start / stop-when-hit ablation rows when present."""
     m, p = res["malicious"], paper.TABLE3.get(corpus, {})
-    hit_types = list(m["baseline"]["train"])
+    # the paper's order (config.HIT_TYPES), not the dict's: results read back from JSON have sorted keys
+    hit_types = [h for h in HIT_TYPES if h in m["baseline"]["train"] and h != "o_greedy"]
     out = {}
-    for ht in [h for h in hit_types if h != "o_greedy"]:
+    for ht in hit_types:
         runs = {"Baseline": m["baseline"]}
         runs.update({k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.split(" ")[-1] == ht})
         runs.update({f"{k.split(' ')[0]} {v.get('label', 'ablation')}": v

@@ -19,6 +19,20 @@ def test_table3_rows_are_the_runs_present():
     assert " 0/20 " in t.loc["+neg-tr(0.5k)", "o-sample-avg train"]
 
 
+def test_table3_columns_keep_the_papers_order_after_a_json_round_trip():
+    """Notebook 03 writes Table 3 from its results in memory, 06 from the JSON (keys sorted): same columns,
+    in the paper's order (o-sample-avg, then io-sample-avg)."""
+    m = malicious_results()
+    for r in [m["baseline"], *m["neg_train"].values()]:      # add the io criterion after the o one
+        for split in ("train", "test"):
+            r[split]["io_sample_avg"] = r[split]["o_sample_avg"]
+    m["neg_train"] = {**m["neg_train"], **{k.replace("o_sample", "io_sample"): v for k, v in m["neg_train"].items()}}
+    res = {"malicious": m}
+    again = json.loads(json.dumps(res, sort_keys=True))
+    kinds = [c.rsplit(" ", 1)[0] for c in tables.table3(res, "switchboard").columns]
+    assert kinds == ["o-sample-avg"] * 3 + ["io-sample-avg"] * 3
+    assert list(tables.table3(again, "switchboard").columns) == list(tables.table3(res, "switchboard").columns)
+
 
 def record(responses, refs=None, *, seed=1, ppl=50.0, profile="smoke", sha="abc", **extra):
     """A Table 4 row record as evaluate.table4_row writes it (refs: the references, for BLEU-4)."""
