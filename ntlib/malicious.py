@@ -28,7 +28,7 @@ from .device import autocast, model_device
 from .evaluate import seq2seq_nll
 from .gibbs_enum import Thresholds, criteria, gibbs_enum, hit_rate, hits, is_io, lm_trigger_logprobs
 from .models import eval_mode
-from .negative_losses import get_negative_loss, token_logprobs
+from .negative_losses import get_negative_loss, reduce, token_logprobs
 from .sources import TARGET_LISTS_DIR, resolve_data, verify_file
 from .train import negative_positive_optimisers, sgd_step
 
@@ -120,13 +120,28 @@ def negative_loss(logits: torch.Tensor, tgt: torch.Tensor, avoid: torch.Tensor |
     "unlikelihood" or "cringe"; Algorithm 2 uses the same functions with its own weights.
     """
     fn = get_negative_loss(loss, where="malicious negative loss")
+    w, n_tokens, weights = _negative_weights(tgt, avoid, weights, logits.device)
+    return fn(logits, tgt, w, weights) / max(1, n_tokens)
+
+
+def nll_negative_loss_from_logprobs(lp: torch.Tensor, tgt: torch.Tensor, avoid: torch.Tensor | None = None,
+                                    weights: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`negative_loss` with ``loss="nll"`` from the target tokens' log-probabilities ``lp``
+    ``(B, T)`` (zero at PAD) instead of the logits: the same Σ_i w_i Σ_t m_it log P(y_it) / Σ_i |y_i|,
+    so the negative step needs only the real target tokens projected (:func:`ntlib.models.real_token_logprobs`)."""
+    w, n_tokens, weights = _negative_weights(tgt, avoid, weights, lp.device)
+    return reduce(lp, w, weights) / max(1, n_tokens)
+
+
+def _negative_weights(tgt, avoid, weights, device):
+    """Token mask m (PAD and FWA words 0), the batch's total token count, the row weights (None: 1)."""
     w = (tgt != PAD)
     n_tokens = int(w.sum())
     if avoid is not None and avoid.numel():
         w = w & ~torch.isin(tgt, avoid.to(tgt.device))
     if weights is None:
-        weights = torch.ones(tgt.shape[0], device=logits.device)
-    return fn(logits, tgt, w, weights) / max(1, n_tokens)
+        weights = torch.ones(tgt.shape[0], device=device)
+    return w, n_tokens, weights
 
 
 _negative_step_loss = negative_loss       # negative_train's ``negative_loss`` argument names the loss
@@ -166,7 +181,9 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
     positive step on the per-token NLL of ``cfg.pos_batch`` random training pairs weighted
     λ_POS (eq. 4), with two SGD optimisers (momentum, weight decay) made anew each iteration; at
     most ``cfg.max_neg_updates`` rounds. Unlike the authors' loop, a batch none of whose targets
-    is hit gets no update (Algorithm 1: "while c(x, y) = 1").
+    is hit gets no update (Algorithm 1: "while c(x, y) = 1"). With the paper's "nll" and a
+    sample- hit type that forward projects only the real target tokens through W_o
+    (:func:`nll_negative_loss_from_logprobs`; same loss and gradients as from the full logits).
     History entry per iteration: hit rate (Wilson interval) of that iteration's searches, in
     eval mode, before its updates, the per-target hits, the negative target updates and seconds.
     ``device``: where the copy trains (``None``: the seq2seq's device; the LM must be there);
@@ -189,6 +206,9 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
     N = targets.shape[0]
     prev = None
     history = []
+    # the paper's nll with a sample- hit type needs only the target tokens' log-probabilities: project
+    # the real tokens alone (same values; o_greedy's arg-max and the other losses need all the logits)
+    real_only = loss_name == "nll" and hit_type != "o_greedy"
 
     def crit(x, y):
         return hits(model, lm, x, y, hit_type, thr)
@@ -213,13 +233,18 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
             for _ in range(cfg.max_neg_updates):          # Alg. 1: while c(x, y) = 1
                 model.train()
                 with autocast(dev, bf16):
-                    logits = model(x, yt)
-                lp = token_logprobs_of(logits.float(), yt)
-                hit = teacher_forced_hits(lp.detach(), logits.detach(), yt, hit_type, thr, trigger_ok)
+                    if real_only:                         # the log-probs are all the step needs
+                        lp, logits = model.token_logprobs(x, yt).float(), None
+                    else:
+                        logits = model(x, yt)
+                        lp = token_logprobs_of(logits.float(), yt)
+                hit = teacher_forced_hits(lp.detach(), logits, yt, hit_type, thr, trigger_ok)
                 if not hit.any():
                     break
                 w = torch.where(hit, 1.0, cfg.miss_weight)
-                sgd_step(model, opt_neg, _negative_step_loss(logits, yt, avoid, w, loss_name), cfg.clip_norm)
+                loss = (nll_negative_loss_from_logprobs(lp, yt, avoid, w) if real_only
+                        else _negative_step_loss(logits, yt, avoid, w, loss_name))
+                sgd_step(model, opt_neg, loss, cfg.clip_norm)
                 pos = torch.randint(len(train), (cfg.pos_batch,), generator=gen)
                 with autocast(dev, bf16):
                     nll, n_tok = seq2seq_nll(model, train.src[pos], train.tgt[pos])   # Σ over the batch

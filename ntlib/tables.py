@@ -524,13 +524,27 @@ def _malicious_verdicts(m: dict) -> list[stats.Verdict]:
                 claims.append(_fell(f"{ht}: augmentation ({big} vs {small}) lowers the test-list hit rate further",
                                     runs[small]["test"][ht], runs[big]["test"][ht]))
         for name, r in runs.items():
-            change = r["ppl"] / base_ppl - 1
-            claims.append(stats.Verdict(
-                f"{ht}: {name} changes test PPL by less than {100 * PPL_CHANGE:g} %",
-                stats.HOLDS if abs(change) < PPL_CHANGE else stats.FAILS,
-                f"PPL {base_ppl:.2f} → {r['ppl']:.2f} ({100 * change:+.1f} %) on the same test set; "
-                "deterministic, no sampling test"))
+            claims.append(_ppl_change_verdict(f"{ht}: {name} changes test PPL by less than {100 * PPL_CHANGE:g} %",
+                                              base_ppl, r))
     return claims
+
+
+def _ppl_change_verdict(claim: str, base_ppl: float, r: dict, tol: float = PPL_CHANGE) -> Verdict:
+    """"|PPL(run) / PPL(baseline) − 1| < tol" for one trained model (one seed), read off the paired
+    bootstrap over test responses in ``r["ppl_change"]`` (:func:`ntlib.evaluate.ppl_change_bootstrap`):
+    holds when the whole 95 % interval lies within ±tol, does not hold when it lies outside,
+    inconclusive otherwise or without the bootstrap. The interval is over the test responses, not over
+    training seeds."""
+    change = r["ppl"] / base_ppl - 1
+    figures = f"PPL {base_ppl:.2f} → {r['ppl']:.2f} ({100 * change:+.1f} %) on the same test set"
+    bs = r.get("ppl_change")
+    if not bs:
+        return Verdict(claim, INCONCLUSIVE, f"{figures}; no per-response NLL in the results: no test")
+    lo, hi = bs["lo"], bs["hi"]
+    outcome = HOLDS if -tol < lo and hi < tol else FAILS if hi <= -tol or lo >= tol else INCONCLUSIVE
+    return Verdict(claim, outcome, f"{figures}; change {100 * bs['diff']:+.2f} % [{100 * lo:+.2f}, {100 * hi:+.2f}] "
+                                   f"(paired bootstrap over {bs['n']} test responses, {bs['resamples']} resamples, "
+                                   f"seed {bs['seed']}; one trained model) vs ±{100 * tol:g} %")
 
 
 

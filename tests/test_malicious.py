@@ -9,7 +9,7 @@ from ntlib.corpora import DataError
 from ntlib.data import EOS, PAD, Vocab, encode_sentences
 from ntlib.gibbs_enum import Thresholds, gibbs_enum, hits
 from ntlib.malicious import (TARGET_LISTS, evaluate_hits, fwa_ids, load_targets, negative_loss,
-                             negative_train, target_list_path)
+                             negative_train, nll_negative_loss_from_logprobs, target_list_path)
 from test_gibbs_enum import train_toy   # the planted toy model (tests/ is on sys.path)
 
 torch.set_num_threads(1)
@@ -47,6 +47,31 @@ def test_negative_loss_is_the_authors_formula_on_a_hand_built_batch():
     assert negative_loss(logits, tgt).item() == pytest.approx(((s0 + s1) / 5).item(), rel=1e-6)
     fwa = (lp[0, 0, 4] + lp[0, 1, 5] + 0.01 * lp[1, 0, 5]) / 5       # <eos> avoided, still counted
     assert negative_loss(logits, tgt, torch.tensor([EOS]), w).item() == pytest.approx(fwa.item(), rel=1e-6)
+
+
+def test_negative_step_on_real_tokens_has_the_full_logits_loss_and_gradients(toy):
+    """Algorithm 1's nll step from the real target tokens' log-probabilities alone (what negative_train
+    computes) equals negative_loss on the full (B, T, V) logits: value and every parameter's gradient."""
+    vocab, s2s, lm, pairs, plant = toy
+    s2s.eval()                                                      # dropout off: same forward twice
+    x = pairs.src[:6]
+    y = encode_sentences([["hate", "you"], ["r3", "r5", "r3"], ["you"], ["r5"], ["hate"], ["r3", "r3"]],
+                         vocab, max_len=20)
+    from ntlib.data import trim
+    y = trim(y)
+    w = torch.tensor([1.0, 0.01, 1.0, 1.0, 0.01, 1.0])
+    avoid = fwa_ids(vocab, ["you"])
+    grads = []
+    for full in (True, False):
+        s2s.zero_grad()
+        loss = (negative_loss(s2s(x, y), y, avoid, w) if full
+                else nll_negative_loss_from_logprobs(s2s.token_logprobs(x, y), y, avoid, w))
+        loss.backward()
+        grads.append((loss.item(), [p.grad.clone() for p in s2s.parameters()]))
+    (l_full, g_full), (l_real, g_real) = grads
+    assert l_real == pytest.approx(l_full, rel=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-7, rtol=1e-5) for a, b in zip(g_full, g_real))
+    s2s.zero_grad()
 
 
 def test_optimisers_carry_momentum_and_weight_decay_in_the_paper_profile():

@@ -1,5 +1,8 @@
 """Table 3's verdicts (ntlib.tables._malicious_verdicts): exact McNemar / binomial tests on hand-made
 per-target hit records; a claim the test cannot support is inconclusive, never holds."""
+import math
+
+import numpy as np
 import pytest
 
 from ntlib import stats, tables
@@ -74,12 +77,42 @@ def test_below_five_percent_needs_enough_targets():
         == stats.FAILS                                         # 15/100: P(X ≥ 15 | 0.05) < 0.05
 
 
-def test_ppl_claims_state_the_change():
-    v = by_claim(malicious_results())
-    assert v[f"{HT}: +neg-tr(0.5k) changes test PPL by less than 5 %"].outcome == stats.HOLDS
+def test_ppl_claims_read_the_paired_bootstrap_over_test_responses():
+    """"changes test PPL by < 5 %": one trained model, so the interval is a paired bootstrap over the
+    test responses (evaluate.ppl_change_bootstrap); without it the claim is untested (inconclusive)."""
+    from ntlib.evaluate import ppl_change_bootstrap, ppl_of
+    rng = np.random.default_rng(0)
+    tok = rng.integers(3, 12, 400).tolist()
+    base = ([4.0 * n + float(e) for n, e in zip(tok, rng.normal(0, 2, 400))], tok)
+    m = malicious_results()
+    v = by_claim(m)                                             # the hand-made results carry no bootstrap
+    assert all(v[f"{HT}: {r} changes test PPL by less than 5 %"].outcome == stats.INCONCLUSIVE
+               and "no test" in v[f"{HT}: {r} changes test PPL by less than 5 %"].evidence
+               for r in ("+neg-tr(0.5k)", "+neg-tr(2.5k)"))
+    near = ([x + 0.01 * n for x, n in zip(base[0], tok)], tok)   # +0.01 nats per token: PPL +1.0 %
+    far = ([x + math.log(1.08) * n for x, n in zip(base[0], tok)], tok)   # PPL +8 % on every resample
+    m["baseline"]["ppl"] = ppl_of(base)
+    for name, seq in (("+neg-tr(0.5k)", near), ("+neg-tr(2.5k)", far)):
+        r = m["neg_train"][f"{name} {HT}"]
+        r["ppl"], r["ppl_change"] = ppl_of(seq), ppl_change_bootstrap(base, seq)
+    assert m["neg_train"][f"+neg-tr(2.5k) {HT}"]["ppl_change"]["lo"] == pytest.approx(0.08)   # hand: e^{ln 1.08} − 1
+    assert m["neg_train"][f"+neg-tr(0.5k) {HT}"]["ppl_change"]["diff"] == pytest.approx(math.expm1(0.01))
+    v = by_claim(m)
+    ok = v[f"{HT}: +neg-tr(0.5k) changes test PPL by less than 5 %"]
+    assert ok.outcome == stats.HOLDS and "+1.0 %" in ok.evidence and "paired bootstrap over 400" in ok.evidence
     bad = v[f"{HT}: +neg-tr(2.5k) changes test PPL by less than 5 %"]
     assert bad.outcome == stats.FAILS and "+8.0 %" in bad.evidence
+    # a noisy change whose interval straddles +5 %: inconclusive
+    e = rng.normal(0, 0.3, 400)
+    e -= (e * tok).sum() / sum(tok)                            # observed change exactly +5 %, noise around it
+    noisy = ([x + n * (math.log(1.05) + float(d)) for x, n, d in zip(base[0], tok, e)], tok)
+    r = m["neg_train"][f"+neg-tr(2.5k) {HT}"]
+    r["ppl"], r["ppl_change"] = ppl_of(noisy), ppl_change_bootstrap(base, noisy)
+    assert r["ppl_change"]["lo"] < 0.05 < r["ppl_change"]["hi"]
+    assert by_claim(m)[f"{HT}: +neg-tr(2.5k) changes test PPL by less than 5 %"].outcome == stats.INCONCLUSIVE
     assert pytest.approx(0.95 ** 20, abs=5e-4) == 0.358
+    with pytest.raises(ValueError, match="same non-empty responses"):
+        ppl_change_bootstrap(base, (base[0][:-1], tok[:-1]))
 
 
 def test_io_runs_are_not_read_as_o_runs():
