@@ -102,11 +102,6 @@ def fwa_ids(vocab: Vocab, words) -> torch.Tensor:
     return torch.tensor(sorted({vocab.stoi[w] for w in words if w in vocab.stoi}), dtype=torch.long)
 
 
-def token_logprobs_of(logits: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-    """log P(y_t | ·) ``(B, T)`` from logits ``(B, T, V)``; 0 at PAD (:func:`ntlib.negative_losses.token_logprobs`)."""
-    return token_logprobs(logits, tgt)
-
-
 def negative_loss(logits: torch.Tensor, tgt: torch.Tensor, avoid: torch.Tensor | None = None,
                   weights: torch.Tensor | None = None, loss: str = "nll"):
     """The authors' negative-step loss (``adv_train``): Σ_i w_i Σ_t m_it ℓ_it / Σ_i |y_i|.
@@ -237,7 +232,7 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
                         lp, logits = model.token_logprobs(x, yt).float(), None
                     else:
                         logits = model(x, yt)
-                        lp = token_logprobs_of(logits.float(), yt)
+                        lp = token_logprobs(logits.float(), yt)
                 hit = teacher_forced_hits(lp.detach(), logits, yt, hit_type, thr, trigger_ok)
                 if not hit.any():
                     break

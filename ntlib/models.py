@@ -45,14 +45,9 @@ def shift_right(tgt: torch.Tensor) -> torch.Tensor:
     return torch.cat([bos, tgt[:, :-1]], dim=1)
 
 
-def gather_logprobs(logits: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-    """log softmax(logits)[tgt] with zeros where tgt is PAD."""
-    lp = F.log_softmax(logits, dim=-1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)  # (B, T)
-    return lp.masked_fill(tgt == PAD, 0.0)
-
-
 def real_token_logprobs(out: nn.Linear, drop: nn.Module, h: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-    """:func:`gather_logprobs` of ``out(drop(h))`` computed at the real (non-PAD) positions only.
+    """log softmax(``out(drop(h))``)[tgt], zero at PAD (:func:`ntlib.negative_losses.token_logprobs` of the
+    full logits), computed at the real (non-PAD) positions only.
 
     The output projection and its log-softmax are most of a training step, and a batch of
     responses is mostly padding (its widest row sets T), so the padded rows are never projected.

@@ -89,7 +89,7 @@ def test_build_model_rejects_unknown_kind():
 def test_token_logprobs_project_only_real_tokens_with_the_full_forms_values_and_gradients(kind):
     """token_logprobs skips the output projection at PAD (a speed-up): same values and gradients
     as log_softmax(forward(...)) gathered at the targets, zero at PAD."""
-    from ntlib.models import gather_logprobs
+    from ntlib.negative_losses import token_logprobs
     torch.manual_seed(0)
     m = model(kind).eval()
     tgt = torch.tensor([[5, 6, 7, EOS], [8, EOS, PAD, PAD], [9, 9, EOS, PAD]])
@@ -97,7 +97,7 @@ def test_token_logprobs_project_only_real_tokens_with_the_full_forms_values_and_
     packed = m.token_logprobs(tgt) if kind == "lm" else m.token_logprobs(src, tgt)
     g_packed = torch.autograd.grad(packed.sum(), m.out.weight)[0]
     logits = m(shift_right(tgt))[0] if kind == "lm" else m(src, tgt)
-    full = gather_logprobs(logits, tgt)
+    full = token_logprobs(logits, tgt)
     g_full = torch.autograd.grad(full.sum(), m.out.weight)[0]
     assert packed.dtype == torch.float32 and packed.shape == tgt.shape
     assert torch.allclose(packed, full, atol=1e-6) and (packed[tgt == PAD] == 0).all()
