@@ -96,13 +96,17 @@ _PROGRESS = re.compile(r"\d+%\||it/s[\],]|s/it[\],]|TqdmWarning|from \.autonoteb
 
 
 def publish(profile: str = "small", corpus: str = "switchboard", run_root: str | Path = ROOT / "runs",
-            notebooks_dir: str | Path = ROOT / "notebooks") -> list[Path]:
-    """Copy a reproduction's executed notebooks over ``notebooks/`` for committing: papermill's
-    injected-parameters cell and metadata removed, progress-bar lines dropped from the stored
-    outputs (the run's printed results stay); warns about absolute paths left in outputs."""
+            notebooks_dir: str | Path = ROOT / "notebooks", stages: tuple[str, ...] = STAGES) -> list[Path]:
+    """Copy a reproduction's executed notebooks of ``stages`` (default: 01–06; the opt-in 07 when
+    named) over ``notebooks/`` for committing: papermill's injected-parameters cell and metadata
+    removed, progress-bar lines dropped from the stored outputs (the run's printed results stay);
+    warns about absolute paths left in outputs."""
+    unknown = [s for s in stages if s not in ALL_STAGES]
+    if unknown:
+        raise StageError(f"publish: unknown stage(s) {unknown}; known: {list(ALL_STAGES)}")
     out_dir, written = Path(run_root) / f"reproduce-{corpus}-{profile}", []
     notebooks, refused = {}, []
-    for stage in STAGES:                 # check all first: nothing is published from a failed run
+    for stage in stages:                 # check all first: nothing is published from a failed run
         path = out_dir / f"{stage}.ipynb"
         if not path.is_file() or not (out_dir / f"{stage}.done.json").is_file():
             refused.append(f"{path}: not run to completion (no {stage}.done.json)")
@@ -114,7 +118,7 @@ def publish(profile: str = "small", corpus: str = "switchboard", run_root: str |
             refused.append(f"{path}: has an error output ({'; '.join(errors) or 'papermill exception'})")
     if refused:
         raise StageError("not publishing; notebooks/ left unchanged:\n  " + "\n  ".join(refused))
-    for stage in STAGES:
+    for stage in stages:
         nb = notebooks[stage]
         nb["cells"] = [c for c in nb["cells"]
                        if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
@@ -452,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"default: {' '.join(STAGES)}; opt-in (run only when named): {' '.join(OPT_IN_STAGES)}")
     ap.add_argument("--force", action="store_true", help="re-run stages even when cached")
     ap.add_argument("--publish", action="store_true",
-                    help="after the run, copy the executed notebooks (cleaned) over notebooks/")
+                    help="after the run, copy the executed notebooks of --stages (cleaned) over notebooks/")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads in every notebook (default: $NTLIB_THREADS, else every core)")
     ap.add_argument("--compare", nargs="?", const="", default=None, metavar="RUN_REPORTS_DIR",
@@ -490,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     reproduce(a.profile, a.corpus, a.run_root, a.reports_dir, a.data_dir, tuple(a.stages), a.force,
               threads=a.threads, device=a.device)
     if a.publish:
-        for path in publish(a.profile, a.corpus, a.run_root):
+        for path in publish(a.profile, a.corpus, a.run_root, stages=tuple(a.stages)):
             print(f"published {path}")
     return 0
 

@@ -79,6 +79,18 @@ def test_publish_strips_injected_parameters_and_progress_bars(tmp_path):
     nb = nbformat.read(nbs / "02_baselines.ipynb", 4)
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
     assert [o["text"] for o in nb.cells[-1].outputs] == ["valid ppl 61.9\n"]
+    # the opt-in stage 07 is published only when named, and alone
+    import pytest
+    from ntlib.reproduce import StageError
+    with pytest.raises(StageError, match="07_negative_losses.ipynb: not run to completion"):
+        publish("smoke", "switchboard", runs, nbs, stages=("07_negative_losses",))
+    (nbs / "01_data.ipynb").unlink()
+    nbformat.write(nbformat.read(out / "01_data.ipynb", 4), out / "07_negative_losses.ipynb")
+    (out / "07_negative_losses.done.json").write_text("{}")
+    assert publish("smoke", "switchboard", runs, nbs, stages=("07_negative_losses",)) == [nbs / "07_negative_losses.ipynb"]
+    assert not (nbs / "01_data.ipynb").exists()
+    with pytest.raises(StageError, match="unknown stage"):
+        publish("smoke", "switchboard", runs, nbs, stages=("08_nope",))
 
 
 def test_a_stage_rewriting_an_earlier_stages_report_is_an_error(tmp_path):
