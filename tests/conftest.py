@@ -39,6 +39,21 @@ def run_notebook(tmp_path_factory):
     return run
 
 
+def pytest_collection_modifyitems(config, items):
+    """nbval's reference notebooks (tests/notebooks/*.ipynb) re-execute notebooks that read the real
+    corpora: without the shared data they are skipped, with the reason, like the papermill tests."""
+    cells = [i for i in items if i.path.suffix == ".ipynb"]
+    if not cells:
+        return
+    from ntlib import sources as D
+    try:
+        D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", D.OFFICIAL_VALID)])
+    except D.DataError as e:
+        skip = pytest.mark.skip(reason=f"nbval: the notebooks read the real corpora; shared data not found ({e})")
+        for item in cells:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """Toy models run faster on one thread than contending for a shared 2-core machine
