@@ -256,14 +256,18 @@ def bleu_variants_table(rows: dict[str, list[dict]]) -> pd.DataFrame:
     return pd.DataFrame(out).T
 
 
+def _table3_hit_types(m: dict) -> list[str]:
+    """Table 3's hit types present in malicious results ``m``, in the paper's order (config.HIT_TYPES),
+    not the dict's: notebook 03 holds its results in memory, 06 reads them back from JSON with sorted keys."""
+    return [h for h in HIT_TYPES if h in m["baseline"]["train"] and h != "o_greedy"]
+
+
 def table3(res: dict, corpus: str) -> pd.DataFrame:
     """Table 3: malicious-target hit rates, % [95 % Wilson interval] k/n (paper %), on the train/test
     lists, and PPL; the warm-start / stop-when-hit ablation rows when present."""
     m, p = res["malicious"], paper.TABLE3.get(corpus, {})
-    # the paper's order (config.HIT_TYPES), not the dict's: results read back from JSON have sorted keys
-    hit_types = [h for h in HIT_TYPES if h in m["baseline"]["train"] and h != "o_greedy"]
     out = {}
-    for ht in hit_types:
+    for ht in _table3_hit_types(m):
         runs = {"Baseline": m["baseline"]}
         runs.update({k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.split(" ")[-1] == ht})
         runs.update({f"{k.split(' ')[0]} {v.get('label', 'ablation')}": v
@@ -509,7 +513,7 @@ def _malicious_verdicts(m: dict) -> list[stats.Verdict]:
     claims = []
     base = m["baseline"]
     base_ppl = base["ppl"]
-    for ht in [h for h in base["train"] if h != "o_greedy"]:
+    for ht in _table3_hit_types(m):
         runs = {k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.split(" ")[-1] == ht}
         for name, r in runs.items():
             claims.append(_below(f"{ht}: training-list (0.5k) hit rate after {name} is below 5 %",

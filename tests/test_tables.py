@@ -32,6 +32,8 @@ def test_table3_columns_keep_the_papers_order_after_a_json_round_trip():
     kinds = [c.rsplit(" ", 1)[0] for c in tables.table3(res, "switchboard").columns]
     assert kinds == ["o-sample-avg"] * 3 + ["io-sample-avg"] * 3
     assert list(tables.table3(again, "switchboard").columns) == list(tables.table3(res, "switchboard").columns)
+    claims = [v.claim for v in tables.verdicts(res)["Table 3"]]           # the verdicts too, o-sample-avg first
+    assert claims == [v.claim for v in tables.verdicts(again)["Table 3"]] and claims[0].startswith("o_sample_avg")
 
 
 def record(responses, refs=None, *, seed=1, ppl=50.0, profile="smoke", sha="abc", **extra):
