@@ -46,6 +46,8 @@ STAGES = ("01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi"
 # opt-in stages (beyond the paper): run only when named, ``--stages 07_negative_losses`` (make compare-losses);
 # keyed after the default stages, never run, published or required by ``make reproduce``
 OPT_IN_STAGES = ("07_negative_losses",)
+# results file prefix of each opt-in stage: a run that did not run the stage is not missing its results
+OPT_IN_RESULTS = {"07_negative_losses": "negative_losses_"}
 ALL_STAGES = STAGES + OPT_IN_STAGES
 
 
@@ -376,6 +378,7 @@ class Comparison:
     extra: list            # run results with no committed counterpart
     rtol: float
     atol: float
+    not_run: list = dataclasses.field(default_factory=list)   # committed results of opt-in stages the run skipped
 
     @property
     def failures(self) -> list[Difference]:
@@ -400,6 +403,7 @@ class Comparison:
             if len(judged) > limit:
                 lines.append(f"  ... and {len(judged) - limit} more")
         lines += [f"{name}: committed, but the run has none" for name in self.missing]
+        lines += [f"{name}: committed by an opt-in stage the run did not run (not compared)" for name in self.not_run]
         lines += [f"{name}: in the run only (not compared)" for name in self.extra]
         lines.append("EQUAL: every number within its tolerance" if self.ok else
                      f"DIFFERENT: {len(self.failures)} value(s) outside the tolerance"
@@ -440,7 +444,9 @@ def compare(run_dir: str | Path, ref_dir: str | Path = COMMITTED_REPORTS, rtol: 
         _diff(run[name], ref[name], "", name, exact, rtol, atol, False, out)
         files[name] = {"mode": "exact" if exact else "tolerance", "why": why, "differences": out,
                        "numbers": _count_numbers(ref[name])}
-    return Comparison(files, sorted(set(ref) - set(run)), sorted(set(run) - set(ref)), rtol, atol)
+    absent = sorted(set(ref) - set(run))
+    opt_in = [n for n in absent if n.startswith(tuple(OPT_IN_RESULTS.values()))]
+    return Comparison(files, [n for n in absent if n not in opt_in], sorted(set(run) - set(ref)), rtol, atol, opt_in)
 
 
 

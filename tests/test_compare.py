@@ -91,6 +91,11 @@ def test_without_provenance_the_tolerance_applies_and_missing_files_fail(tmp_pat
     c = compare(tmp_path / "run", tmp_path / "ref")
     assert c.files["baselines_switchboard.json"]["mode"] == "tolerance" and not c.failures
     assert c.missing == ["frequent_switchboard.json"] and not c.ok
+    # the opt-in stage 07's committed results are not required of a run that did not run it
+    _write(tmp_path / "ref", {"x": 1}, "negative_losses_switchboard.json")
+    c = compare(tmp_path / "run", tmp_path / "ref")
+    assert c.missing == ["frequent_switchboard.json"] and c.not_run == ["negative_losses_switchboard.json"]
+    assert "negative_losses_switchboard.json: committed by an opt-in stage the run did not run" in c.report()
     assert main(["--compare", str(tmp_path / "run"), "--against", str(tmp_path / "ref")]) == 1
     assert main(["--compare", str(tmp_path / "nothing"), "--against", str(tmp_path / "ref")]) == 2
     assert "no results folder" in capsys.readouterr().err
