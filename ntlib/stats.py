@@ -100,11 +100,17 @@ def paired_bootstrap(statistic: Callable[[list], float], a: Sequence, b: Sequenc
     for _ in range(resamples):
         idx = [rng.randrange(n) for _ in range(n)]
         diffs.append(statistic([b[i] for i in idx]) - statistic([a[i] for i in idx]))
-    diffs.sort()
-    lo_i = int(math.floor((1 - level) / 2 * resamples))
-    hi_i = min(resamples - 1, int(math.ceil((1 + level) / 2 * resamples)) - 1)
-    return {"diff": statistic(list(b)) - statistic(list(a)), "lo": diffs[lo_i], "hi": diffs[hi_i],
+    lo, hi = percentile_interval(sorted(diffs), level)
+    return {"diff": statistic(list(b)) - statistic(list(a)), "lo": lo, "hi": hi,
             "resamples": resamples, "seed": seed, "n": n}
+
+
+def percentile_interval(resampled: Sequence[float], level: float = 0.95) -> tuple:
+    """The percentile interval of sorted bootstrap statistics ``resampled`` at ``level``."""
+    n = len(resampled)
+    lo_i = int(math.floor((1 - level) / 2 * n))
+    hi_i = min(n - 1, int(math.ceil((1 + level) / 2 * n)) - 1)
+    return resampled[lo_i], resampled[hi_i]
 
 
 def seed_interval(values: Sequence[float], level: float = 0.95) -> dict:
@@ -133,6 +139,15 @@ def compare_interval(lo: float, hi: float, threshold: float, want: str) -> str:
         return INCONCLUSIVE
     wanted, opposite = (lo > threshold, hi < threshold) if want == "above" else (hi < threshold, lo > threshold)
     return HOLDS if wanted else FAILS if opposite else INCONCLUSIVE
+
+
+def band_interval(lo: float, hi: float, low: float, high: float) -> str:
+    """Outcome of "the quantity lies within (``low``, ``high``)" read off an interval [lo, hi]: holds when
+    the whole interval is strictly inside, does not hold when it is strictly outside, inconclusive when
+    it touches or straddles a bound (or is undefined) — :func:`compare_interval`'s rule on two sides."""
+    if math.isnan(lo) or math.isnan(hi):
+        return INCONCLUSIVE
+    return HOLDS if low < lo and hi < high else FAILS if hi < low or lo > high else INCONCLUSIVE
 
 
 def outcome_from_p(p_claim: float, p_opposite: float | None = None, alpha: float = ALPHA) -> str:

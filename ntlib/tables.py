@@ -407,8 +407,7 @@ def _ppl_verdict(claim: str, base_ppl: float, recs: list[dict], tol: float = 0.1
     if len(ratios) == 1:
         return Verdict(claim, INCONCLUSIVE, f"PPL ratio {vals} from one seed: no interval across seeds")
     lo, hi = s["lo"], s["hi"]
-    outcome = (HOLDS if 1 - tol < lo and hi < 1 + tol else
-               FAILS if hi < 1 - tol or lo > 1 + tol else INCONCLUSIVE)
+    outcome = stats.band_interval(lo, hi, 1 - tol, 1 + tol)
     return Verdict(claim, outcome, f"PPL(row) / PPL(baseline) per seed {vals}; mean {s['mean']:.3f} "
                                    f"[{lo:.3f}, {hi:.3f}] (Student t, {len(ratios)} seeds) vs ({1 - tol:g}, {1 + tol:g})")
 
@@ -545,7 +544,7 @@ def _ppl_change_verdict(claim: str, base_ppl: float, r: dict, tol: float = PPL_C
     if not bs:
         return Verdict(claim, INCONCLUSIVE, f"{figures}; no per-response NLL in the results: no test")
     lo, hi = bs["lo"], bs["hi"]
-    outcome = HOLDS if -tol < lo and hi < tol else FAILS if hi <= -tol or lo >= tol else INCONCLUSIVE
+    outcome = stats.band_interval(lo, hi, -tol, tol)
     return Verdict(claim, outcome, f"{figures}; change {100 * bs['diff']:+.2f} % [{100 * lo:+.2f}, {100 * hi:+.2f}] "
                                    f"(paired bootstrap over {bs['n']} test responses, {bs['resamples']} resamples, "
                                    f"seed {bs['seed']}; one trained model) vs ±{100 * tol:g} %")

@@ -59,3 +59,13 @@ def test_verdict_outcomes_and_markdown():
     assert v.markdown() == "- ~ inconclusive: the rate fell — exact McNemar: 2 fell, 1 rose, p = 0.50"
     with pytest.raises(ValueError, match="outcome"):
         stats.Verdict("x", "maybe", "")
+
+
+def test_band_interval_holds_inside_fails_outside_and_is_inconclusive_on_a_bound():
+    assert stats.band_interval(-0.01, 0.02, -0.05, 0.05) == stats.HOLDS
+    assert stats.band_interval(0.06, 0.09, -0.05, 0.05) == stats.FAILS
+    assert stats.band_interval(-0.09, -0.06, -0.05, 0.05) == stats.FAILS
+    assert stats.band_interval(0.03, 0.07, -0.05, 0.05) == stats.INCONCLUSIVE     # straddles +5 %
+    assert stats.band_interval(0.05, 0.07, -0.05, 0.05) == stats.INCONCLUSIVE     # touches it
+    assert stats.band_interval(float("nan"), float("nan"), -0.05, 0.05) == stats.INCONCLUSIVE
+    assert stats.percentile_interval(list(range(1000))) == (25, 974)              # 2.5 % and 97.5 % of 1,000
