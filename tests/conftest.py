@@ -20,10 +20,7 @@ def run_notebook(tmp_path_factory):
 
     def run(name: str, **params) -> Path:
         pm = pytest.importorskip("papermill")
-        from ntlib import sources as D
-        try:
-            D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", D.OFFICIAL_VALID)])
-        except D.DataError:
+        if shared_data_missing():
             pytest.skip("shared data not found by the resolver")
         key = (name, tuple(sorted(params.items())))
         if key not in done:
@@ -43,15 +40,21 @@ def pytest_collection_modifyitems(config, items):
     """nbval's reference notebooks (tests/notebooks/*.ipynb) re-execute notebooks that read the real
     corpora: without the shared data they are skipped, with the reason, like the papermill tests."""
     cells = [i for i in items if i.path.suffix == ".ipynb"]
-    if not cells:
-        return
+    why = shared_data_missing() if cells else None
+    if why:
+        skip = pytest.mark.skip(reason=f"nbval: the notebooks read the real corpora; shared data not found ({why})")
+        for item in cells:
+            item.add_marker(skip)
+
+
+def shared_data_missing() -> str | None:
+    """Why the Switchboard files the notebooks read cannot be resolved, or None when they can."""
     from ntlib import sources as D
     try:
         D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", D.OFFICIAL_VALID)])
     except D.DataError as e:
-        skip = pytest.mark.skip(reason=f"nbval: the notebooks read the real corpora; shared data not found ({e})")
-        for item in cells:
-            item.add_marker(skip)
+        return str(e)
+    return None
 
 
 @pytest.fixture(autouse=True)
