@@ -236,6 +236,18 @@ def _init(seq2seq, lm, io, B, n, generator):
     return random_triggers(B, n, seq2seq.vocab_size, generator).to(model_device(seq2seq))
 
 
+def draw_starts(seq2seq, lm, io: bool, B: int, cfg: GibbsConfig, generator: torch.Generator,
+                init: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """The start point ``(B, n)`` of each of :func:`gibbs_enum`'s ``cfg.restarts`` restarts, drawn
+    from ``generator`` in the order the search draws them: ``init`` for the first when given, else
+    n - 1 random words (o-) or an LM sample (io-), closed by ``<eou>``. A caller that already has
+    a search's result draws them too, to leave ``generator`` where the search would (Algorithm 1's
+    first iteration, :func:`ntlib.malicious.negative_train`)."""
+    with eval_mode(seq2seq, lm):
+        return [init.to(model_device(seq2seq), copy=True) if (r == 0 and init is not None)
+                else _init(seq2seq, lm, io, B, cfg.input_len, generator) for r in range(cfg.restarts)]
+
+
 def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bool = False,
                init: torch.Tensor | None = None, generator: torch.Generator | None = None,
                stop_when: Callable | None = None, progress: bool = False,
@@ -267,8 +279,9 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
     steps = cfg.restarts * cfg.sweeps * (n - 1)
     with eval_mode(seq2seq, lm), tqdm(total=steps, desc="gibbs-enum", leave=False,
                                       disable=not progress) as bar, autocast(dev, bf16):
+        starts = draw_starts(seq2seq, lm, io, B, cfg, generator, init)
         for r in range(cfg.restarts):
-            x = init.to(dev, copy=True) if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
+            x = starts[r]
             cur = trigger_loss(seq2seq, lm, x, tgt, lam)[0].float()   # fp32 also under bf16 autocast
             if best_x is None:
                 best_x = x.clone()
@@ -318,9 +331,8 @@ def gibbs_enum_reference(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=No
     lam = cfg.lambda_in if io else 0.0
     targets = targets.to(model_device(seq2seq))
     B, n = targets.shape[0], cfg.input_len
+    starts = draw_starts(seq2seq, lm, io, B, cfg, generator, init)
     with eval_mode(seq2seq, lm):
-        starts = [init.to(targets.device, copy=True) if (r == 0 and init is not None) else _init(seq2seq, lm, io, B, n, generator)
-                  for r in range(cfg.restarts)]
         out_x = []
         for b in range(B):
             y = trim(targets[b:b + 1])

@@ -23,10 +23,11 @@ from tqdm.auto import tqdm
 
 from .config import GibbsConfig, MaliciousConfig, override
 from .corpora import _read_text
-from .data import PAD, SPECIALS, PairTensors, Vocab, encode_sentences, trim
+from .data import EOU_ID, PAD, SPECIALS, PairTensors, Vocab, encode_sentences, trim
 from .device import autocast, model_device
 from .evaluate import seq2seq_nll
-from .gibbs_enum import Thresholds, criteria, gibbs_enum, hit_rate, hits, is_io, lm_trigger_logprobs
+from .gibbs_enum import (Thresholds, criteria, draw_starts, gibbs_enum, hit_rate, hits, is_io,
+                         lm_trigger_logprobs)
 from .models import eval_mode
 from .negative_losses import get_negative_loss, reduce, token_logprobs
 from .sources import TARGET_LISTS_DIR, resolve_data, verify_file
@@ -164,7 +165,8 @@ class NegTrainResult:
 def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: Thresholds,
                    hit_type: str, vocab: Vocab, cfg: MaliciousConfig, gcfg: GibbsConfig,
                    progress: bool = True, device: str | torch.device | None = None,
-                   bf16: bool = False, negative_loss: str | None = None) -> NegTrainResult:
+                   bf16: bool = False, negative_loss: str | None = None,
+                   first_triggers: torch.Tensor | None = None) -> NegTrainResult:
     """Algorithm 1 on a copy of ``seq2seq`` for targets ``(N, T)``; the original is untouched.
 
     Every iteration, every mini-batch of ``cfg.target_batch`` targets gets a new gibbs-enum
@@ -185,6 +187,11 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
     ``bf16``: gibbs-enum and the updates' forward passes under bf16 autocast.
     ``negative_loss``: the registered negative loss of the negative step (:mod:`ntlib.negative_losses`;
     None: ``cfg.negative_loss`` when the config has that field, else "nll", the paper's).
+    ``first_triggers`` ``(N, n)``: what gibbs-enum found for these targets on ``seq2seq`` with ``gcfg``
+    and seed ``cfg.seed`` — the baseline's search of :func:`evaluate_hits` (notebook 03). Iteration 1
+    searches the untouched copy with those settings, so for one mini-batch (N ≤ ``cfg.target_batch``)
+    and full sweeps it would find exactly these triggers; they are taken instead of searching again,
+    and the search's start points are still drawn, so all that follows is as without them (tested).
     """
     loss_name = negative_loss if negative_loss is not None else getattr(cfg, "negative_loss", "nll")
     get_negative_loss(loss_name, where="malicious.negative_train(negative_loss=...)")   # fail before any work
@@ -199,6 +206,9 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
     avoid = fwa_ids(vocab, cfg.fwa_words).to(dev) if cfg.fwa else None
     targets = targets.to(dev)
     N = targets.shape[0]
+    if first_triggers is not None:
+        _check_first_triggers(first_triggers, N, cfg, gcfg)
+        first_triggers = first_triggers.to(dev)
     prev = None
     history = []
     # the paper's nll with a sample- hit type needs only the target tokens' log-probabilities: project
@@ -216,10 +226,16 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
                       disable=not progress):
             idx = torch.arange(i, min(N, i + cfg.target_batch), device=dev)
             y = targets[idx]
-            s = gibbs_enum(model, y, gcfg, lm=lm, io=io, generator=gen,
-                           stop_when=crit if gcfg.stop_when_hit else None,
-                           init=prev[idx] if (cfg.warm_start and prev is not None) else None, bf16=bf16)
-            x, yt = s.triggers, trim(y)
+            if it == 0 and first_triggers is not None:      # this search was run already: draw its starts only
+                with autocast(dev, bf16):
+                    draw_starts(model, lm, io, len(idx), gcfg, gen)
+                x = first_triggers[idx]
+            else:
+                x = gibbs_enum(model, y, gcfg, lm=lm, io=io, generator=gen,
+                               stop_when=crit if gcfg.stop_when_hit else None,
+                               init=prev[idx] if (cfg.warm_start and prev is not None) else None,
+                               bf16=bf16).triggers
+            yt = trim(y)
             triggers[idx], found[idx] = x, crit(x, y)
             trigger_ok = None
             if io:
@@ -252,6 +268,19 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
                         "neg_updates": n_neg, "rounds": rounds, "seconds": time.time() - t0})
     model.eval()
     return NegTrainResult(model, history, triggers)
+
+
+def _check_first_triggers(first: torch.Tensor, N: int, cfg: MaliciousConfig, gcfg: GibbsConfig) -> None:
+    """``negative_train(first_triggers=...)`` stands in for iteration 1's one full search: refuse what it cannot be."""
+    if tuple(first.shape) != (N, gcfg.input_len) or not (first[:, -1] == EOU_ID).all():
+        raise ValueError(f"negative_train: first_triggers must be ({N}, {gcfg.input_len}) triggers closed by <eou> "
+                         f"(one per target), got shape {tuple(first.shape)}")
+    if N > cfg.target_batch:
+        raise ValueError(f"negative_train: first_triggers stand for one search of all {N} targets, but iteration 1 "
+                         f"searches mini-batches of MaliciousConfig.target_batch = {cfg.target_batch}")
+    if gcfg.stop_when_hit:
+        raise ValueError("negative_train: first_triggers are a full search's; GibbsConfig.stop_when_hit stops "
+                         "iteration 1's search at the first hit instead")
 
 
 def evaluate_hits(seq2seq, lm, targets: torch.Tensor, thr: Thresholds, hit_types,

@@ -111,6 +111,40 @@ def test_negative_training_turns_planted_hit_into_miss(toy):
                                                        tgt[:1], "o_sample_avg", thr).item()
 
 
+@pytest.mark.parametrize("hit_type", ["o_sample_avg", "io_sample_avg"])
+def test_first_triggers_from_the_baseline_search_give_the_same_run(toy, hit_type):
+    """Iteration 1 searches the untouched model: handing negative_train the baseline's evaluate_hits
+    search of the same targets (notebook 03) skips that search and changes nothing — same history,
+    same trained weights — because the search's start points are still drawn from the generator."""
+    vocab, s2s, lm, pairs, plant = toy
+    tgt = encode_sentences([["hate", "you"], ["r3", "r5"], ["you"]], vocab, max_len=20)
+    gcfg = GibbsConfig(sweeps=2, candidates=6, restarts=2)
+    thr = Thresholds(t_out=-1.5, t_in=-100.0)
+    mcfg = MaliciousConfig(iterations=2, lr=0.3, max_neg_updates=3, target_batch=4, fwa=False, pos_batch=8)
+    base = evaluate_hits(s2s, lm, tgt, thr, (hit_type,), gcfg)[hit_type]
+    runs = [negative_train(s2s, lm, tgt, pairs, thr, hit_type, vocab, mcfg, gcfg, progress=False,
+                           first_triggers=first) for first in (None, base["triggers"])]
+    assert runs[0].history[0]["hits"] == base["hits"].int().tolist()      # the same search, run again
+    strip = [[{k: v for k, v in h.items() if k != "seconds"} for h in r.history] for r in runs]
+    assert strip[0] == strip[1] and strip[0][0]["neg_updates"] >= 1
+    assert torch.equal(runs[0].triggers, runs[1].triggers)
+    assert all(torch.equal(a, b) for a, b in zip(runs[0].model.state_dict().values(),
+                                                  runs[1].model.state_dict().values()))
+
+
+def test_first_triggers_that_cannot_stand_for_the_first_search_are_refused(toy):
+    vocab, s2s, lm, pairs, plant = toy
+    tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], vocab, max_len=20)
+    gcfg, thr = GibbsConfig(sweeps=1, candidates=4), Thresholds(t_out=-1.0, t_in=-100.0)
+    first = evaluate_hits(s2s, lm, tgt, thr, ("o_sample_avg",), gcfg)["o_sample_avg"]["triggers"]
+    cases = [(MaliciousConfig(target_batch=1), gcfg, first, "target_batch = 1"),
+             (MaliciousConfig(), GibbsConfig(sweeps=1, candidates=4, stop_when_hit=True), first, "stop_when_hit"),
+             (MaliciousConfig(), gcfg, first[:1], "must be (2, 15)")]
+    for mcfg, g, f, message in cases:
+        with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            negative_train(s2s, lm, tgt, pairs, thr, "o_sample_avg", vocab, mcfg, g, progress=False, first_triggers=f)
+
+
 def test_target_lists_load_with_paraphrase_groups_and_oov_report():
     try:
         target_list_path("train")                # raises DataError when the resolver finds no list
