@@ -236,6 +236,12 @@ def _init(seq2seq, lm, io, B, n, generator):
     return random_triggers(B, n, seq2seq.vocab_size, generator).to(model_device(seq2seq))
 
 
+def check_triggers(x: torch.Tensor, rows: int, n: int, what: str) -> None:
+    """Refuse ``x`` unless it is ``(rows, n)`` triggers closed by ``<eou>``; the error names ``what``."""
+    if tuple(x.shape) != (rows, n) or not (x[:, -1] == EOU_ID).all():
+        raise ValueError(f"{what} must be ({rows}, {n}) triggers closed by <eou>, got shape {tuple(x.shape)}")
+
+
 def draw_starts(seq2seq, lm, io: bool, B: int, cfg: GibbsConfig, generator: torch.Generator,
                 init: torch.Tensor | None = None) -> list[torch.Tensor]:
     """The start point ``(B, n)`` of each of :func:`gibbs_enum`'s ``cfg.restarts`` restarts, drawn
@@ -268,9 +274,8 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
     dev = model_device(seq2seq)
     targets = targets.to(dev)
     tgt, B, n = trim(targets), targets.shape[0], cfg.input_len
-    if init is not None and (init.shape != (B, n) or not (init[:, -1] == EOU_ID).all()):
-        raise ValueError(f"gibbs_enum: init must be ({B}, {n}) triggers closed by <eou>, got shape "
-                         f"{tuple(init.shape)}")
+    if init is not None:
+        check_triggers(init, B, n, "gibbs_enum: init")
     if B == 0:
         return TriggerSearch(torch.zeros(0, n, dtype=torch.long, device=dev), torch.zeros(0, device=dev),
                              torch.zeros(0, 1, device=dev))

@@ -23,10 +23,10 @@ from tqdm.auto import tqdm
 
 from .config import GibbsConfig, MaliciousConfig, override
 from .corpora import _read_text
-from .data import EOU_ID, PAD, SPECIALS, PairTensors, Vocab, encode_sentences, trim
+from .data import PAD, SPECIALS, PairTensors, Vocab, encode_sentences, trim
 from .device import autocast, model_device
 from .evaluate import seq2seq_nll
-from .gibbs_enum import (Thresholds, criteria, draw_starts, gibbs_enum, hit_rate, hits, is_io,
+from .gibbs_enum import (Thresholds, check_triggers, criteria, draw_starts, gibbs_enum, hit_rate, hits, is_io,
                          lm_trigger_logprobs)
 from .models import eval_mode
 from .negative_losses import get_negative_loss, reduce, token_logprobs
@@ -272,9 +272,7 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
 
 def _check_first_triggers(first: torch.Tensor, N: int, cfg: MaliciousConfig, gcfg: GibbsConfig) -> None:
     """``negative_train(first_triggers=...)`` stands in for iteration 1's one full search: refuse what it cannot be."""
-    if tuple(first.shape) != (N, gcfg.input_len) or not (first[:, -1] == EOU_ID).all():
-        raise ValueError(f"negative_train: first_triggers must be ({N}, {gcfg.input_len}) triggers closed by <eou> "
-                         f"(one per target), got shape {tuple(first.shape)}")
+    check_triggers(first, N, gcfg.input_len, "negative_train: first_triggers (one per target)")
     if N > cfg.target_batch:
         raise ValueError(f"negative_train: first_triggers stand for one search of all {N} targets, but iteration 1 "
                          f"searches mini-batches of MaliciousConfig.target_batch = {cfg.target_batch}")
