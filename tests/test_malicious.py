@@ -1,4 +1,5 @@
 """Algorithm 1 (§3.2), FWA (§4.2) and the malicious target lists on the planted toy model."""
+import re
 from pathlib import Path
 
 import pytest
@@ -141,7 +142,7 @@ def test_first_triggers_that_cannot_stand_for_the_first_search_are_refused(toy):
              (MaliciousConfig(), GibbsConfig(sweeps=1, candidates=4, stop_when_hit=True), first, "stop_when_hit"),
              (MaliciousConfig(), gcfg, first[:1], "must be (2, 15)")]
     for mcfg, g, f, message in cases:
-        with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(ValueError, match=re.escape(message)):
             negative_train(s2s, lm, tgt, pairs, thr, "o_sample_avg", vocab, mcfg, g, progress=False, first_triggers=f)
 
 
