@@ -5,13 +5,14 @@ CORPUS  ?= switchboard
 
 .PHONY: setup reproduce compare-losses compare test test-refs lab reports clean-runs browser-check
 
-setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntlib (editable); `make lab` uses its python3 kernel
+setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntlib (editable), then the `ntlib` Jupyter kernel
 
 .venv/.ntlib-setup: pyproject.toml
 	python3 -m venv .venv
 	.venv/bin/python -m pip install -q --upgrade pip
 	.venv/bin/python -m pip install -q torch==2.13.0
 	.venv/bin/python -m pip install -q -e .
+	.venv/bin/python -m ntlib.kernel --install
 	touch $@
 
 reproduce: setup   ## run notebooks 01 -> 06 with papermill on every core (NTLIB_THREADS=1 for one); cached stages are skipped; prints per-stage timings
@@ -35,7 +36,7 @@ browser-check: setup   ## open every notebook in JupyterLab in headless Chromium
 	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install -q $(PLAYWRIGHT)   # the library only: never 'playwright install'
 	$(PY) tests/browser/check.py
 
-lab: setup
+lab: setup   ## JupyterLab on notebooks/; they open in the `ntlib` kernel (pinned float path: the committed numbers)
 	.venv/bin/jupyter lab notebooks/
 
 clean-runs:

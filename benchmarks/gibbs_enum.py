@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import ntlib  # noqa: F401  (first: pins torch's float path, ntlib.floatpath)
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 

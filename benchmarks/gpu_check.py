@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+import ntlib  # noqa: E402,F401  (pins torch's float path before torch loads, here and in the subprocesses)
 UNIT_TESTS = ["tests/test_device.py", "tests/test_models.py", "tests/test_train.py", "tests/test_decode.py",
               "tests/test_gibbs_enum.py", "tests/test_malicious.py", "tests/test_frequent.py",
               "tests/test_gan.py", "tests/test_mmi.py", "tests/test_metrics.py", "tests/test_bf16.py",

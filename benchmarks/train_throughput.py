@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import ntlib  # noqa: F401  (first: pins torch's float path, ntlib.floatpath)
 import torch
 
 from ntlib import evaluate, train

@@ -215,7 +215,8 @@ def check(ns: dict) -> None:
     injected its values: an injected name the notebook does not declare, or a declared value
     that breaks :data:`RULES`, is a :class:`ParameterError` naming it. Sets ``ns["reports_dir"]``
     when it is None (see :func:`default_reports_dir`, relative to the working directory) and
-    ``torch.set_num_threads(threads)`` when the notebook declares ``threads``."""
+    ``torch.set_num_threads(threads)`` when the notebook declares ``threads``; sets the notebook's
+    table display (:func:`ntlib.reports.display_defaults`)."""
     history = list(ns.get("In", ns.get("_ih", [])))[1:-1]     # cells run before this one
     declared, injected = injected_names(history)
     unknown = sorted(injected - declared)
@@ -238,6 +239,8 @@ def check(ns: dict) -> None:
     if "threads" in ns:
         import torch
         torch.set_num_threads(ns["threads"])
+    from .reports import display_defaults
+    display_defaults()                      # floats in tables: 4 significant digits
 
 
 def provenance(ns: dict, run_dir=None) -> dict:

@@ -13,7 +13,9 @@ Two uses (issue 15):
   ``results["provenance"] = provenance.record(threads=threads)``) gives the code version
   (:func:`code_version`: all of ``ntlib``; :func:`notebooks_version`: the notebooks' code
   cells), the git commit when there is one, torch and Python
-  versions, the thread count, the CPU model and core count, the device and the GPU's name.
+  versions, the thread count, the CPU model and core count, the float path (torch's CPU capability,
+  the AVX2 pin, the CPU's vendor, family, model and ISA flags: :mod:`ntlib.floatpath`), the device and
+  the GPU's name.
   ``python -m ntlib.reproduce --compare`` reads it to decide whether two runs must agree
   exactly (same machine, threads, torch, code) or within a tolerance.
 """
@@ -29,6 +31,8 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from . import floatpath
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
 PACKAGE = "ntlib"
@@ -41,7 +45,10 @@ BASELINES_CODE = ("ntlib.pipeline",)
 # Modules left out of a closure: they describe a run, they do not compute it.
 NOT_CODE = frozenset({"ntlib.provenance"})
 
-IDENTITY = ("code_version", "notebooks_version", "torch", "threads", "cpu", "cpu_count", "device", "gpu")
+# ``float_path`` (ntlib.floatpath.record): torch's CPU capability, the AVX2 pin and the CPU's vendor,
+# family, model and ISA flags — two CPUs of other generations compute other bits unless pinned alike.
+IDENTITY = ("code_version", "notebooks_version", "torch", "threads", "cpu", "cpu_count", "float_path", "device",
+            "gpu")
 
 
 def _source(module: str, package_dir: Path) -> Path:
@@ -232,7 +239,7 @@ def record(threads: int | None = None, device=None, run_dir: str | Path | None =
         "torch": torch.__version__, "python": platform.python_version(),
         "threads": int(threads if threads is not None else torch.get_num_threads()),
         "cpu": cpu_model(), "cpu_count": cpu_count(), "platform": platform.platform(),
-        "device": dev, "gpu": gpu,
+        "float_path": floatpath.record(), "device": dev, "gpu": gpu,
     }
     if run_dir is not None:
         path = Path(run_dir) / "provenance.json"

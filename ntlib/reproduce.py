@@ -178,9 +178,10 @@ def execute(notebook: Path, output: Path, parameters: dict, cwd: Path) -> None:
     """papermill ``notebook`` → ``output``; a failure is a :class:`StageError` naming both notebooks
     and the error (papermill's own names neither)."""
     import papermill as pm
+    from .kernel import ensure_installed
     try:
         pm.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(cwd),
-                            progress_bar=False, kernel_name="python3")
+                            progress_bar=False, kernel_name=ensure_installed())
     except pm.PapermillExecutionError as e:
         raise StageError(f"{notebook} failed: {e.ename}: {e.evalue} (cell [{e.exec_count}] of the "
                          f"executed notebook {output}, which holds the traceback)") from e
@@ -379,6 +380,7 @@ class Comparison:
     rtol: float
     atol: float
     not_run: list = dataclasses.field(default_factory=list)   # committed results of opt-in stages the run skipped
+    verdicts: list = dataclasses.field(default_factory=list)  # (table, claim, committed outcome, run outcome)
 
     @property
     def failures(self) -> list[Difference]:
@@ -390,10 +392,15 @@ class Comparison:
 
     def report(self, limit: int = 40) -> str:
         lines = []
+        if self.verdicts:          # what a reader concludes comes first, then the numbers behind it
+            lines.append(f"{len(self.verdicts)} verdict(s) differ (committed → run):")
+            lines += [f"  {table}: {old} → {new}: {claim}" for table, claim, old, new in self.verdicts]
+        else:
+            lines.append("verdicts: none differs")
         for name, f in self.files.items():
             judged = [d for d in f["differences"] if d.judged]
             free = [d for d in f["differences"] if not d.judged]
-            mode = ("exact (same code, torch, threads, CPU/GPU, device)" if f["mode"] == "exact" else
+            mode = ("exact (same code, torch, threads, CPU, float path, GPU, device)" if f["mode"] == "exact" else
                     f"within rtol {self.rtol:g} / atol {self.atol:g} ({'; '.join(f['why'])})")
             lines.append(f"{name}: {f['numbers']} numbers compared, {mode}: "
                          + ("equal" if not f["differences"] else
@@ -424,11 +431,13 @@ def compare(run_dir: str | Path, ref_dir: str | Path = COMMITTED_REPORTS, rtol: 
     """Diff ``run_dir/results/*.json`` with ``ref_dir/results/*.json`` (default: the committed ones).
 
     Per file, the recorded ``provenance`` decides the rule: the same code version, torch, thread
-    count, CPU model and core count, device and GPU in both → every value must be *equal*;
+    count, CPU model and core count, float path (:mod:`ntlib.floatpath`: torch's CPU capability, the
+    AVX2 pin, the CPU's vendor, family, model and ISA flags), device and GPU in both → every value must be *equal*;
     otherwise (or when either has no provenance) numbers must agree within ``rtol`` relative
     (``abs_tol`` ``atol``) and other values exactly, except generated text (samples, responses,
     top-10 lists), which is listed but not judged. Timings (``*seconds*``, tokens/s), ``run_dir``
     and ``provenance`` itself are ignored. A committed file the run lacks counts as a difference.
+    The report opens with the verdicts whose outcome differs (:func:`verdict_changes`).
     """
     run_dir, ref_dir = Path(run_dir), Path(ref_dir)
     if not (run_dir / "results").is_dir():
@@ -446,7 +455,38 @@ def compare(run_dir: str | Path, ref_dir: str | Path = COMMITTED_REPORTS, rtol: 
                        "numbers": _count_numbers(ref[name])}
     absent = sorted(set(ref) - set(run))
     opt_in = [n for n in absent if n.startswith(tuple(OPT_IN_RESULTS.values()))]
-    return Comparison(files, [n for n in absent if n not in opt_in], sorted(set(run) - set(ref)), rtol, atol, opt_in)
+    return Comparison(files, [n for n in absent if n not in opt_in], sorted(set(run) - set(ref)), rtol, atol, opt_in,
+                      verdict_changes(run, ref))
+
+
+def _verdict_outcomes(results: dict[str, dict]) -> dict[tuple[str, str], str]:
+    """{(table, claim): outcome} of a run's results files ({file name: results}): the verdicts of
+    ``tables.md`` (:func:`ntlib.tables.verdicts`, per corpus) and those a results file stores itself
+    (notebook 07's). A run whose stages cannot share a table yields an "(unreadable)" entry."""
+    from .tables import STAGES as TABLE_STAGES, MixedResultsError, verdicts
+    out, by_corpus = {}, {}
+    for name, res in results.items():
+        stage, _, corpus = Path(name).stem.rpartition("_")
+        if stage in TABLE_STAGES:
+            by_corpus.setdefault(corpus, {})[stage] = res
+        for v in res.get("verdicts") or []:
+            if stage not in TABLE_STAGES:       # 03 stores its Table 3 verdicts too: counted once, below
+                out[(stage, v["claim"])] = v["outcome"]
+    for corpus, res in by_corpus.items():
+        try:
+            for table, vs in verdicts(res).items():
+                out.update({(f"{table} ({corpus})", v.claim): v.outcome for v in vs})
+        except (MixedResultsError, KeyError, TypeError, ValueError) as e:
+            out[(corpus, "(verdicts unreadable)")] = f"{type(e).__name__}: {e}"
+    return out
+
+
+def verdict_changes(run: dict[str, dict], ref: dict[str, dict]) -> list[tuple[str, str, str, str]]:
+    """(table, claim, committed outcome, run outcome) of every verdict whose outcome differs between two
+    runs' results, or that only one of them has."""
+    a, b = _verdict_outcomes(ref), _verdict_outcomes(run)
+    return [(key[0], key[1], a.get(key, "(absent)"), b.get(key, "(absent)"))
+            for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
 
 
 

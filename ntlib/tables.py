@@ -687,6 +687,7 @@ def loss_comparison(res: dict) -> pd.DataFrame:
     return pd.DataFrame(out).T.reindex(columns=columns).fillna("")
 
 
+LOGP_FMT = "{:+.4f}"     # log-probability changes (nats): an absolute precision, as their float noise is absolute
 LOSS_COLUMNS = ("Alg. 1 train hits %", "Alg. 1 test hits %", "Alg. 1 PPL Δ %", "collateral: neighbours Δ log p",
                 "targets Δ log p", "Alg. 1 neg. updates", "Alg. 2 M-ratio %", "Alg. 2 E-3", "Alg. 2 BLEU-4",
                 "Alg. 2 seq-rep-4", "Alg. 2 distinct-2", "Alg. 2 PPL Δ %", "seeds")
@@ -711,7 +712,7 @@ def _malicious_loss_verdicts(m: dict, order: list[str]) -> list[Verdict]:
         out.append(_interval_verdict(f"{loss}: benign neighbours lose less log-probability than the targets "
                                      "(collateral damage below the intended damage)",
                                      [r["collateral"]["targets"] - r["collateral"]["neighbours"] for r in runs],
-                                     0.0, "below", "Δ log p(target) − Δ log p(neighbour)"))
+                                     0.0, "below", "Δ log p(target) − Δ log p(neighbour)", LOGP_FMT))
     return out
 
 
@@ -763,7 +764,7 @@ def loss_verdicts(res: dict, reference: str = "nll") -> list[Verdict]:
             out.append(_interval_verdict(f"{loss} vs {reference}: less collateral damage (neighbours lose less)",
                                          [b["collateral"]["neighbours"] - a["collateral"]["neighbours"]
                                           for a, b in zip(ref, runs)], 0.0, "above",
-                                         "Δ log p(neighbour) difference"))
+                                         "Δ log p(neighbour) difference", LOGP_FMT))
             out.append(_interval_verdict(f"{loss} vs {reference}: lower test PPL after Algorithm 1",
                                          [b["ppl"] - a["ppl"] for a, b in zip(ref, runs)], 0.0, "below",
                                          "PPL difference"))

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from ntlib.kernel import ensure_installed
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -31,7 +32,7 @@ def run_notebook(tmp_path_factory):
             pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(folder / f"{name}.ipynb"),
                                 parameters=dict(profile="smoke", corpus="switchboard", run_root=str(folder / "runs"),
                                                 reports_dir=str(folder / "reports"), **params),
-                                cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
+                                cwd=str(NOTEBOOKS), progress_bar=False, kernel_name=ensure_installed())
         return done[key]
     return run
 

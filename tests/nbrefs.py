@@ -11,10 +11,13 @@ fixed seeds (the notebooks' own), no progress bars, runs and reports in a fresh 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
+from ntlib.kernel import ensure_installed
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -44,6 +47,56 @@ def shows_result(outputs) -> bool:
     return any(o.get("output_type") == "stream" or kinds & set(o.get("data", {})) for o in outputs)
 
 
+# -- comparing at the displayed precision -----------------------------------------------------------------
+# A number as a reader sees it: not inside a word or a hex digest (``ent3``, ``1a2b``), with its sign.
+NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w])(?!\.\d)")
+
+
+def _last_place(token: str) -> float | None:
+    """One unit in the last displayed place of a decimal number (``181.6`` → 0.1, ``-3.24e-05`` → 1e-07);
+    None for an integer: two integers must match exactly (a count, a length, a seed)."""
+    mantissa, _, exponent = token.lower().partition("e")
+    if "." not in mantissa and not exponent:
+        return None
+    decimals = len(mantissa.partition(".")[2])
+    return 10.0 ** (int(exponent or 0) - decimals)
+
+
+def _value(token: str) -> float:
+    return float(token.replace("−", "-"))
+
+
+def display_difference(ref: str, test: str) -> str | None:
+    """Why two rendered outputs differ at their displayed precision (:func:`same_at_display_precision`),
+    or None when they do not."""
+    if ref == test:
+        return None
+    a_text, b_text = NUMBER.split(ref), NUMBER.split(test)
+    if a_text != b_text:
+        i = next((i for i, (x, y) in enumerate(zip(a_text, b_text)) if x != y), min(len(a_text), len(b_text)))
+        return f"text differs: {a_text[i][:80]!r} vs {b_text[i][:80]!r}" if i < min(len(a_text), len(b_text)) \
+            else "a different count of numbers"
+    for a, b in zip(NUMBER.findall(ref), NUMBER.findall(test)):
+        if a == b:
+            continue
+        units = [u for u in (_last_place(a), _last_place(b)) if u is not None]
+        if not units:
+            return f"integers differ: {a} vs {b}"
+        unit = min(units)       # "{:.3g}" drops trailing zeros: -0.22 is -0.220 beside -0.221
+        if abs(_value(a) - _value(b)) > unit * (1 + 1e-9):
+            return f"{a} vs {b}: more than one unit of the last displayed digit apart"
+    return None
+
+
+def same_at_display_precision(ref: str, test: str) -> bool:
+    """Whether two rendered outputs say the same to a reader: the text between the numbers identical,
+    integers identical, and each decimal number within one unit of its last displayed place (of the finer
+    of the two where a ``g`` format dropped trailing zeros): a float path that moves a value by less than
+    the display shows flips at most the last digit at a rounding boundary. Anything else — another word,
+    a count, a value more than a unit away — is a difference (:func:`display_difference` says which)."""
+    return display_difference(ref, test) is None
+
+
 def regenerate(stages=STAGES) -> None:
     """Execute ``notebooks/<stage>.ipynb`` on smoke, in order, into ``tests/notebooks/``: the kernel
     runs in tests/notebooks (as under nbval) with :func:`smoke_env` set, and one temp folder holds
@@ -56,7 +109,7 @@ def regenerate(stages=STAGES) -> None:
         out = REFS / f"{stage}.ipynb"
         print(f"{stage} -> {out.relative_to(ROOT)}", flush=True)
         pm.execute_notebook(str(NOTEBOOKS / f"{stage}.ipynb"), str(out), cwd=str(REFS),
-                            progress_bar=False, kernel_name="python3",
+                            progress_bar=False, kernel_name=ensure_installed(),
                             start_timeout=600)      # a loaded machine starts a kernel slowly (60 s timed out)
         nb = json.loads(out.read_text(encoding="utf-8"))
         nb["metadata"].pop("papermill", None)        # run times and paths: noise in the diff

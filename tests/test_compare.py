@@ -109,3 +109,28 @@ def test_the_timing_summary_lists_every_stage_and_a_readme_line():
     assert t["provenance"]["code_version"] == provenance.code_version()
     text = timing_summary(t)
     assert "README: 01 108 s · 02 1,425 s" in text and "NOT from scratch" in text
+
+
+def test_the_report_opens_with_the_verdicts_that_changed(tmp_path):
+    """Issue 26: what a reader concludes first — here the committed run's Table 4 verdicts with one row's
+    responses replaced by the baseline's (the frequent-response cut is gone) — then the numbers."""
+    import shutil
+    from ntlib.params import COMMITTED_REPORTS
+    src = COMMITTED_REPORTS / "results"
+    if not (src / "frequent_switchboard.json").is_file():
+        pytest.skip("no committed results")
+    for side in ("run", "ref"):
+        shutil.copytree(src, tmp_path / side / "results")
+    path = tmp_path / "run" / "results" / "frequent_switchboard.json"
+    res = json.loads(path.read_text())
+    base = res["rows"]["Baseline"][0]
+    res["rows"]["+neg-train (10%)"] = [{**rec, **{k: base[k] for k in ("responses", "max_ratio", "ent3", "top10")}}
+                                      for rec in res["rows"]["+neg-train (10%)"]]
+    path.write_text(json.dumps(res))
+    c = compare(tmp_path / "run", tmp_path / "ref")
+    changed = {claim: (old, new) for table, claim, old, new in c.verdicts}
+    claim = "negative training (+neg-train (10%)) cuts max-ratio by ≥ 50 % relative"
+    assert changed[claim] == ("holds", "does not hold")
+    report = c.report().splitlines()
+    assert report[0].endswith("verdict(s) differ (committed → run):") and claim in "\n".join(report[1:len(c.verdicts) + 1])
+    assert not compare(tmp_path / "ref", tmp_path / "ref").verdicts

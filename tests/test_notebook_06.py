@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from ntlib import stats, tables
+from ntlib.kernel import ensure_installed
 
 
 @pytest.mark.slow
@@ -53,4 +54,4 @@ def test_notebook_06_refuses_results_of_two_profiles(run_notebook, tmp_path):
         pm.execute_notebook(str(notebooks / "06_tables.ipynb"), str(tmp_path / "06.ipynb"),
                             parameters=dict(profile="smoke", corpus="switchboard", reports_dir=str(reports),
                                             run_root=str(tmp_path / "runs")),
-                            cwd=str(notebooks), progress_bar=False, kernel_name="python3")
+                            cwd=str(notebooks), progress_bar=False, kernel_name=ensure_installed())

@@ -6,6 +6,7 @@ import pytest
 
 from ntlib import params
 from ntlib.params import ParameterError, check
+from ntlib.kernel import ensure_installed
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PARAMS_CELL = ('import os\nprofile = os.environ.get("NTLIB_PROFILE", "small")\ncorpus = "switchboard"\n'
@@ -77,7 +78,7 @@ def test_misspelt_papermill_parameter_stops_the_notebook(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="reports_dri"):
         pm.execute_notebook(str(NOTEBOOKS / "06_tables.ipynb"), str(tmp_path / "out.ipynb"),
                             parameters=dict(profile="smoke", reports_dri=str(tmp_path / "x")),
-                            cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
+                            cwd=str(NOTEBOOKS), progress_bar=False, kernel_name=ensure_installed())
     assert not (tmp_path / "x").exists()
 
 
