@@ -26,6 +26,7 @@ HIT_TYPES = ("o_greedy", "o_sample_min", "o_sample_avg", "io_sample_min", "io_sa
 NEGATIVE_LOSS_NAMES: set[str] = {"nll", "unlikelihood"}
 MAX_LR = 100.0          # no optimiser here is stable beyond it: an LR above is a typo (1e9 overflowed)
 MIN_VOCAB_WORDS = 2     # words besides the 5 special tokens: fewer leaves a model nothing to choose
+MAX_BEAM = 100          # beam search holds inputs × beam × V log-probabilities: 10**6 exhausted 24 GB (paper: 10)
 
 
 class ConfigError(ValueError):
@@ -176,7 +177,7 @@ class DecodeConfig(_Checked):
     max_eval_inputs: int | None = None   # Table 4 / 9: every row of 02, 04 and 05 (MMI's beam too) is
                                          # scored on the first N test inputs (None: all)
 
-    _RULES = dict(max_len=_int(1), beam_size=_int(1), temperature=_num(0, lo_open=True),
+    _RULES = dict(max_len=_int(1), beam_size=_int(1, MAX_BEAM), temperature=_num(0, lo_open=True),
                   max_eval_inputs=_int(1, none=True))
 
 
@@ -289,7 +290,7 @@ class MMIConfig(_Checked):
     max_lm_ppl_ratio: float = 1.0             # sane: responses' LM PPL ≤ ratio × references'
     max_len_ratio: float = 1.5                # sane: mean length ≤ ratio × references'
 
-    _RULES = dict(lambdas=_tuple(_num(0)), gs=_tuple(_int(1)), gammas=_tuple(_num(0)), beam_size=_int(1),
+    _RULES = dict(lambdas=_tuple(_num(0)), gs=_tuple(_int(1)), gammas=_tuple(_num(0)), beam_size=_int(1, MAX_BEAM),
                   max_valid_inputs=_int(1, none=True),
                   max_lm_ppl_ratio=_num(0, lo_open=True), max_len_ratio=_num(0, lo_open=True))
 

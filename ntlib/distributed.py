@@ -34,6 +34,7 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -156,8 +157,7 @@ def init(device: str | None = None, backend: str | None = None) -> Ranks:
     backend is ``nccl``, on the CPU ``gloo``."""
     from .device import resolve_device
     env = os.environ
-    rank, world = int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1))
-    local = int(env.get("LOCAL_RANK", rank))
+    rank, world, local = _launch_variables(env)
     dev = resolve_device(device)
     if dev.type == "cuda":
         if local >= torch.cuda.device_count():
@@ -169,10 +169,46 @@ def init(device: str | None = None, backend: str | None = None) -> Ranks:
         if "MASTER_ADDR" not in env:
             env.setdefault("MASTER_ADDR", "127.0.0.1")
             env.setdefault("MASTER_PORT", str(_free_port()))
-        dist.init_process_group(backend or ("nccl" if dev.type == "cuda" else "gloo"),
-                                rank=rank, world_size=world,
-                                **({"device_id": dev} if dev.type == "cuda" else {}))
+        timeout = float(env.get("NTLIB_DIST_TIMEOUT", "300"))
+        try:
+            dist.init_process_group(backend or ("nccl" if dev.type == "cuda" else "gloo"),
+                                    rank=rank, world_size=world, timeout=timedelta(seconds=timeout),
+                                    **({"device_id": dev} if dev.type == "cuda" else {}))
+        except (RuntimeError, TimeoutError, ValueError) as e:     # the rendezvous timed out or failed
+            raise RuntimeError(f"rank {rank} of {world}: could not join the process group at "
+                               f"{env.get('MASTER_ADDR')}:{env.get('MASTER_PORT')} within {timeout:g} s "
+                               f"($NTLIB_DIST_TIMEOUT): are all {world} ranks started (torchrun --nproc_per_node "
+                               f"{world}) with the same MASTER_ADDR / MASTER_PORT? ({type(e).__name__}: {e})") from e
     return Ranks(dist.get_rank(), dist.get_world_size(), local, dev)
+
+
+LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def _launch_variables(env) -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's variables, checked: a group of several ranks
+    needs all of them (with WORLD_SIZE = 2 and no MASTER_ADDR each rank waited for the others on a
+    port of its own, for ever); a variable that is no integer, or a rank outside the world, is named."""
+    values = {}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        if env.get(name) is not None:
+            try:
+                values[name] = int(env[name])
+            except ValueError:
+                raise ValueError(f"${name} = {env[name]!r}: must be an integer (as torchrun sets it)") from None
+    world = values.get("WORLD_SIZE", 1)
+    if world < 1:
+        raise ValueError(f"$WORLD_SIZE = {world}: must be ≥ 1")
+    if world > 1:
+        missing = [v for v in LAUNCH_VARIABLES if not env.get(v)]
+        if missing:
+            raise ValueError(f"$WORLD_SIZE = {world} but {', '.join('$' + m for m in missing)} not set: start the "
+                             f"ranks with torchrun (torchrun --nproc_per_node {world} -m ntlib.distributed ...), "
+                             "which sets all of " + ", ".join(LAUNCH_VARIABLES))
+    rank = values.get("RANK", 0)
+    if not 0 <= rank < world:
+        raise ValueError(f"$RANK = {rank}: must be in [0, $WORLD_SIZE = {world})")
+    return rank, world, values.get("LOCAL_RANK", rank)
 
 
 def _free_port() -> int:

@@ -9,8 +9,9 @@ rows than the profile's batches and scaled linearly (CPU matmuls at these sizes 
 bound), once, without warm-up, so ``paper`` is estimated in about two minutes; on a GPU every
 unit is timed at full size after a warm-up call.
 gibbs-enum counts every sweep (no early stop, no hit stop) and Algorithm 1 every
-``max_neg_updates`` update: upper bounds as well. Counts come from the corpus when the
-data is found (``load_dataset``), else from Appendix B (nominal, flagged in the output).
+``max_neg_updates`` update: upper bounds as well. Counts come from the corpus (``load_dataset``); data that is missing or
+corrupt is an error, unless ``nominal=True`` (``--nominal``) asks for Appendix B's counts and
+synthetic batches instead (flagged in the output).
 """
 from __future__ import annotations
 
@@ -72,15 +73,21 @@ def _synthetic(profile, n_train: int, n_valid: int, n_test: int, seed: int = 0):
     return SimpleNamespace(vocab=vocab, train=pairs(n_train), valid=pairs(n_valid), test=pairs(n_test))
 
 
-def _counts(profile, data_dir):
-    """(dataset for timing, counts dict, note) — the real corpus if found, else Appendix B."""
+def _counts(profile, data_dir, nominal: bool = False):
+    """(dataset for timing, counts dict, note) — the real corpus; with ``nominal``, Appendix B's counts
+    and synthetic batches instead (a missing or corrupt corpus is otherwise a DataError)."""
     from .pipeline import load_dataset
     from .paper import APPENDIX_B
     try:
+        if nominal:
+            raise D.DataError("nominal counts asked for")
         ds = load_dataset(profile, data_dir)
         counts = {"train": len(ds.train), "valid": len(ds.valid), "test": len(ds.test)}
         return ds, counts, f"counts from the {profile.data.corpus} corpus"
-    except D.DataError:
+    except D.DataError as e:
+        if not nominal:
+            raise D.DataError(f"--estimate reads the {profile.data.corpus} corpus for its counts: {e}\n"
+                              "(--nominal estimates from Appendix B's counts instead)") from e
         b = APPENDIX_B[profile.data.corpus]
         train = b["train_sentences"] - b["train_dialogues"]
         per = train / b["train_dialogues"]
@@ -94,8 +101,9 @@ def _counts(profile, data_dir):
 
 
 def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | None = None,
-             data_dir=None, gibbs_targets: int | None = None) -> dict:
-    """Measure every stage's unit cost on ``device`` and extrapolate to ``profile``'s counts.
+             data_dir=None, gibbs_targets: int | None = None, nominal: bool = False) -> dict:
+    """Measure every stage's unit cost on ``device`` and extrapolate to ``profile``'s counts (the
+    corpus's; ``nominal``: Appendix B's, with synthetic batches).
 
     Returns ``{"rows": [Row], "total": seconds, "device": str, "note": str, "units": {...}}``.
     """
@@ -107,7 +115,7 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
     if dev.type == "cpu":
         torch.set_num_threads(int(os.environ.get("NTLIB_THREADS", "1")))   # as the notebooks
     t_start = time.perf_counter()
-    ds, n, note = _counts(P, data_dir)
+    ds, n, note = _counts(P, data_dir, nominal)
     V = len(ds.vocab)
     torch.manual_seed(0)
     lm = build_model("lm", V, P.lm).to(dev)

@@ -284,16 +284,20 @@ class Panel:
         self.ab_n = W.BoundedIntText(value=ab_inputs, min=1, max=10_000, description="inputs")
         self.ab_button = W.Button(description="make blind A/B sheet", layout=W.Layout(width="auto")).add_class("ntlib-ab")
         self.ab_button.on_click(lambda _: self._ab_sheet())
+        self.ab_pick = W.Dropdown(options=[], description="sheets", layout=W.Layout(width="auto"))
+        self.load_button = W.Button(description="load sheet", layout=W.Layout(width="auto")).add_class("ntlib-ab-load")
+        self.load_button.on_click(lambda _: self._ab_load())
         self.tally_button = W.Button(description="tally (unblind)", layout=W.Layout(width="auto"))
         self.tally_button.on_click(lambda _: self._tally())
         self.ab_out, self.tally_out = W.Output(), W.HTML()
-        self.sheet = self.key = None
+        self.sheet = self.key = self.ab_files = None
         tabs = W.Tab(children=[
             W.VBox([W.HBox([self.context, self.respond_button]), self.responses]),
             W.VBox([self.examples, W.HBox([self.target, self.search_button]), self.search_out, self.hits]),
             W.VBox([W.HTML("Table 6's protocol (§4.3): rate which response is better, or tie, without "
                            "knowing which model wrote it; the key is kept apart and read by the tally."),
-                    W.HBox([self.ab_n, self.ab_button, self.tally_button]), self.ab_out, self.tally_out])])
+                    W.HBox([self.ab_n, self.ab_button, self.tally_button]),
+                    W.HBox([self.ab_pick, self.load_button]), self.ab_out, self.tally_out])])
         for i, title in enumerate(("respond", "malicious target", "Table 6 (A/B)")):
             tabs.set_title(i, title)
         self.widget = W.VBox([self.status, self.train_button, self.train_out, tabs]).add_class("ntlib-panel")
@@ -332,6 +336,7 @@ class Panel:
             self.train_button.layout.display = "none"
         if m.baselines is not None:
             self._show_examples()
+            self._ab_refresh()
 
     def _train(self):
         self.train_button.disabled = True
@@ -407,13 +412,34 @@ class Panel:
             self.search_button.disabled = False
 
     # tab 3
-    def _ab_paths(self):
+    def _ab_paths(self, number: int = 1):
+        """The sheet and key files of A/B sheet ``number`` of this profile (1: no suffix)."""
         folder = Path(self.ab_dir or Path(self.args["run_root"]) / "human_eval")
         stem = f"{self.m.profile.data.corpus}-{self.m.profile.name}-seed{self.args['seed']}"
+        stem += "" if number == 1 else f"-{number}"
         return folder / f"ab_sheet_{stem}.csv", folder / f"ab_key_{stem}.csv"
 
+    def _ab_existing(self) -> list[int]:
+        """Numbers of the A/B sheets of this profile on disk (sheet and key both present)."""
+        found, n = [], 1
+        while n <= 1000:
+            sheet, key = self._ab_paths(n)
+            if not sheet.exists() and not key.exists():
+                break
+            if sheet.exists() and key.exists():
+                found.append(n)
+            n += 1
+        return found
+
+    def _rate(self, sheet_path, key_path):
+        from .human_eval import rating_widget, write_sheet
+        self.ab_files = (sheet_path, key_path)
+        with self.ab_out:
+            rating_widget(self.sheet, on_change=lambda s: write_sheet(s, self.key, sheet_path, key_path))
+
     def _ab_sheet(self):
-        from .human_eval import ab_sheet, rating_widget, write_sheet
+        """A new blind sheet, in a file of its own: a sheet on disk (a person's ratings) is never replaced."""
+        from .human_eval import ab_sheet, write_sheet
         self.ab_out.clear_output()
         if not self._require("frequent", self.tally_out):
             return
@@ -426,21 +452,66 @@ class Panel:
         except ValueError as e:
             self.tally_out.value = f"<p><b>{html.escape(str(e))}</b></p>"
             return
-        sheet_path, key_path = self._ab_paths()
+        number = max(self._ab_existing(), default=0) + 1
+        while any(p.exists() for p in self._ab_paths(number)):      # a half-written pair: skip its name
+            number += 1
+        sheet_path, key_path = self._ab_paths(number)
         sheet_path.parent.mkdir(parents=True, exist_ok=True)
-        save = lambda s: write_sheet(s, self.key, sheet_path, key_path)
-        save(self.sheet)
-        self.tally_out.value = (f"<p>sheet: <code>{html.escape(str(sheet_path))}</code> (give this to raters, or "
-                                f"rate here); key: <code>{html.escape(str(key_path))}</code>.</p>")
-        with self.ab_out:
-            rating_widget(self.sheet, on_change=save)
+        write_sheet(self.sheet, self.key, sheet_path, key_path)
+        self._ab_refresh()
+        earlier = (f" The {len(self._ab_existing()) - 1} earlier sheet(s) are kept: pick one and <b>load sheet</b> "
+                   "to rate on." if number > 1 else "")
+        self.tally_out.value = (f"<p>new sheet: <code>{html.escape(str(sheet_path))}</code> (give this to raters, or "
+                                f"rate here); key: <code>{html.escape(str(key_path))}</code>.{earlier}</p>")
+        self._rate(sheet_path, key_path)
+
+    def _ab_refresh(self):
+        """The sheets on disk in the picker, each with how many of its rows are rated."""
+        from .human_eval import SheetError, read_csv
+        options = []
+        for n in self._ab_existing():
+            sheet_path = self._ab_paths(n)[0]
+            try:
+                rows = read_csv(sheet_path)
+                label = f"{sheet_path.name} ({sum(1 for r in rows if r.get('rating'))} of {len(rows)} rated)"
+            except (SheetError, OSError) as e:
+                label = f"{sheet_path.name} (unreadable: {e})"
+            options.append((label, n))
+        keep = self.ab_pick.value
+        self.ab_pick.options = options
+        numbers = [n for _, n in options]
+        if numbers:                                 # the sheet chosen before, else the newest
+            self.ab_pick.value = keep if keep in numbers else numbers[-1]
+
+    def _ab_load(self):
+        """Reopen the A/B sheet chosen in the picker with its ratings, to rate on or tally."""
+        from .human_eval import SheetError, read_csv
+        self.ab_out.clear_output()
+        self._ab_refresh()
+        if self.ab_pick.value is None:
+            self.tally_out.value = "<p>no A/B sheet of this profile on disk yet: make one first</p>"
+            return
+        sheet_path, key_path = self._ab_paths(self.ab_pick.value)
+        try:
+            self.sheet, self.key = read_csv(sheet_path), read_csv(key_path)
+        except (SheetError, OSError) as e:
+            self.tally_out.value = f"<p><b>{html.escape(str(e))}</b></p>"
+            return
+        rated = sum(1 for r in self.sheet if str(r.get("rating", "")).strip())
+        self.tally_out.value = (f"<p>loaded <code>{html.escape(str(sheet_path))}</code>: {rated} of {len(self.sheet)} "
+                                "rows rated; rate on below, or tally.</p>")
+        self._rate(sheet_path, key_path)
 
     def _tally(self):
-        from .human_eval import tally
+        from .human_eval import SheetError, tally
         if self.sheet is None:
-            self.tally_out.value = "<p>make a sheet first</p>"
+            self.tally_out.value = "<p>make a sheet (or load the last one) first</p>"
             return
-        t = tally(self.sheet, self.key, "baseline", "neg-train")
+        try:
+            t = tally(self.sheet, self.key, "baseline", "neg-train", *map(str, self.ab_files))
+        except SheetError as e:
+            self.tally_out.value = f"<p><b>{html.escape(str(e))}</b></p>"
+            return
         s, c = t["share"], t["counts"]
         pct = lambda v: "–" if v != v else f"{100 * v:.1f}%"
         self.tally_out.value = (

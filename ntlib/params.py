@@ -158,17 +158,34 @@ def _device_problem(v) -> str | None:
     return None
 
 
-def default_reports_dir(profile: str, corpus: str) -> Path:
-    """``reports/`` holds the committed small/Switchboard run; other runs go to a sub-folder."""
-    if (profile, corpus) == DEFAULT_RUN:
+# Parameters that change a notebook's results, with the committed run's values: a run that sets any
+# other value is not the committed run, and never writes into the committed reports/.
+RESULT_DEFAULTS = {"seed": 1, "eos_comparison": False, **{name: None for name in KNOBS}}
+
+
+def changed_settings(ns: dict) -> dict:
+    """{parameter: value} of the notebook's result-changing parameters (:data:`RESULT_DEFAULTS`) that
+    differ from the committed run's."""
+    return {k: ns[k] for k, default in RESULT_DEFAULTS.items() if k in ns and ns[k] != default}
+
+
+def default_reports_dir(profile: str, corpus: str, changed: dict | None = None) -> Path:
+    """``reports/`` holds the committed small/Switchboard run; other profiles or corpora go to
+    ``reports/<corpus>-<profile>/`` and a run with changed settings (:func:`changed_settings`) to
+    ``reports/<corpus>-<profile>-custom-<hash of the settings>/`` (all gitignored)."""
+    if (profile, corpus) == DEFAULT_RUN and not changed:
         return COMMITTED_REPORTS
+    if changed:
+        from .config import config_hash
+        return COMMITTED_REPORTS / f"{corpus}-{profile}-custom-{config_hash(sorted(changed.items()))[:8]}"
     return COMMITTED_REPORTS / f"{corpus}-{profile}"
 
 
-def check_reports_dir(reports_dir, profile: str, corpus: str) -> None:
+def check_reports_dir(reports_dir, profile: str, corpus: str, changed: dict | None = None) -> None:
     """Refuse a ``reports_dir`` inside the committed ``reports/`` (other than a gitignored
-    ``<corpus>-<profile>`` sub-folder) for any run but small/Switchboard."""
-    if (profile, corpus) == DEFAULT_RUN:
+    ``<corpus>-<profile>…`` sub-folder) for any run but the committed one: small/Switchboard with the
+    committed settings (``changed``: the settings that differ, :func:`changed_settings`)."""
+    if (profile, corpus) == DEFAULT_RUN and not changed:
         return
     path = Path(reports_dir).resolve()
     try:
@@ -176,10 +193,13 @@ def check_reports_dir(reports_dir, profile: str, corpus: str) -> None:
     except ValueError:
         return
     if not rel.parts or "-" not in rel.parts[0]:
+        what = (f"a {profile}/{corpus} run" if (profile, corpus) != DEFAULT_RUN else
+                "a run with " + ", ".join(f"{k} = {v!r}" for k, v in changed.items()))
         raise ParameterError(
             f"reports_dir = {str(reports_dir)!r} is the committed reports/ ({path}), which holds the "
-            f"{DEFAULT_RUN[0]}/{DEFAULT_RUN[1]} run only; a {profile}/{corpus} run would overwrite it. "
-            f"Leave reports_dir unset (→ reports/{corpus}-{profile}/) or choose another folder")
+            f"{DEFAULT_RUN[0]}/{DEFAULT_RUN[1]} run with the committed settings only; {what} would overwrite it. "
+            f"Leave reports_dir unset (→ {default_reports_dir(profile, corpus, changed).relative_to(ROOT)}/) "
+            "or choose another folder")
 
 
 def _assigned(source: str) -> set[str]:
@@ -214,7 +234,8 @@ def check(ns: dict) -> None:
     """Check a notebook's parameters in its namespace ``ns`` (``globals()``), after papermill
     injected its values: an injected name the notebook does not declare, or a declared value
     that breaks :data:`RULES`, is a :class:`ParameterError` naming it. Sets ``ns["reports_dir"]``
-    when it is None (see :func:`default_reports_dir`, relative to the working directory) and
+    when it is None (see :func:`default_reports_dir`, relative to the working directory; a run whose
+    result-changing parameters differ from the committed run's writes elsewhere) and
     ``torch.set_num_threads(threads)`` when the notebook declares ``threads``; sets the notebook's
     table display (:func:`ntlib.reports.display_defaults`)."""
     history = list(ns.get("In", ns.get("_ih", [])))[1:-1]     # cells run before this one
@@ -233,9 +254,13 @@ def check(ns: dict) -> None:
                 raise ParameterError(f"parameter {name} = {ns[name]!r}: {err}")
     profile, corpus = ns.get("profile"), ns.get("corpus")
     if "reports_dir" in ns and profile is not None and corpus is not None:
+        changed = changed_settings(ns)
         if ns["reports_dir"] is None:
-            ns["reports_dir"] = os.path.relpath(default_reports_dir(profile, corpus), os.getcwd())
-        check_reports_dir(ns["reports_dir"], profile, corpus)
+            ns["reports_dir"] = os.path.relpath(default_reports_dir(profile, corpus, changed), os.getcwd())
+            if changed:
+                print(f"settings that differ from the committed run ({', '.join(f'{k} = {v!r}' for k, v in changed.items())}): "
+                      f"reports go to {ns['reports_dir']}")
+        check_reports_dir(ns["reports_dir"], profile, corpus, changed)
     if "threads" in ns:
         import torch
         torch.set_num_threads(ns["threads"])

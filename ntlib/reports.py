@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TMP_MARK = ".ntlib-tmp-"     # in every temporary file's name, with the writer's pid after it
+LOCK_NAME = ".lock"          # run_lock's file in a locked folder (gitignored)
 
 
 def _umask() -> int:
@@ -77,7 +78,7 @@ def run_lock(folder: str | Path, wait: bool = False, what: str = "run"):
     its process dies, so a killed run never leaves the folder locked."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ".lock"
+    path = folder / LOCK_NAME
     with open(path, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

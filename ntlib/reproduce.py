@@ -36,9 +36,9 @@ import time
 from pathlib import Path
 
 from .config import CORPORA, PROFILES, config_hash, get_profile
-from .params import COMMITTED_REPORTS, check_reports_dir, default_reports_dir
+from .params import COMMITTED_REPORTS, DEFAULT_RUN, check_reports_dir, default_reports_dir
 from .provenance import code_version, notebook_digest, record, same_run_environment
-from .reports import TMP_MARK, atomic_write_text, clean_stale_tmp, read_json, run_lock, write_json
+from .reports import LOCK_NAME, TMP_MARK, atomic_write_text, clean_stale_tmp, read_json, run_lock, write_json
 from .sources import sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +106,11 @@ def publish(profile: str = "small", corpus: str = "switchboard", run_root: str |
     unknown = [s for s in stages if s not in ALL_STAGES]
     if unknown:
         raise StageError(f"publish: unknown stage(s) {unknown}; known: {list(ALL_STAGES)}")
+    if Path(notebooks_dir).resolve() == (ROOT / "notebooks").resolve() and (profile, corpus) != DEFAULT_RUN:
+        raise StageError(f"publish: notebooks/ holds the committed {'/'.join(DEFAULT_RUN)} run's outputs; a "
+                         f"{profile}/{corpus} run is not published over them (notebooks/ left unchanged)")
     out_dir, written = Path(run_root) / f"reproduce-{corpus}-{profile}", []
+    clean_stale_tmp(notebooks_dir)        # a publish killed mid-write left them (their writer is gone)
     notebooks, refused = {}, []
     for stage in stages:                 # check all first: nothing is published from a failed run
         path = out_dir / f"{stage}.ipynb"
@@ -155,7 +159,7 @@ def _snapshot(reports_dir: Path) -> dict[str, tuple]:
     (rename over) always changes the inode, so a file a stage wrote differs from before."""
     out = {}
     for p in Path(reports_dir).rglob("*"):
-        if p.is_file() and TMP_MARK not in p.name:
+        if p.is_file() and TMP_MARK not in p.name and p.name != LOCK_NAME:
             st = p.stat()
             out[p.relative_to(reports_dir).as_posix()] = (st.st_ino, st.st_mtime_ns, st.st_size)
     return out
@@ -174,17 +178,39 @@ class StageError(RuntimeError):
     """A notebook of a stage failed; the message names the notebook, the executed copy and the error."""
 
 
+def _readable_notebook(path: Path) -> bool:
+    try:
+        return isinstance(json.loads(path.read_text(encoding="utf-8")).get("cells"), list)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def execute(notebook: Path, output: Path, parameters: dict, cwd: Path) -> None:
-    """papermill ``notebook`` → ``output``; a failure is a :class:`StageError` naming both notebooks
-    and the error (papermill's own names neither)."""
+    """papermill ``notebook`` → ``output``, written under a temporary name and renamed into place, so
+    ``output`` is never a half-written notebook. A failure is a :class:`StageError` naming the notebook,
+    the error and the executed copy when one was saved (a cell's error: its traceback is in it): a cell
+    that raised, a kernel that died, a disk that filled up while papermill saved."""
     import papermill as pm
     from .kernel import ensure_installed
-    try:
-        pm.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(cwd),
-                            progress_bar=False, kernel_name=ensure_installed())
-    except pm.PapermillExecutionError as e:
-        raise StageError(f"{notebook} failed: {e.ename}: {e.evalue} (cell [{e.exec_count}] of the "
-                         f"executed notebook {output}, which holds the traceback)") from e
+    from .reports import atomic_path
+    output = Path(output)
+    with atomic_path(output, suffix=".ipynb") as tmp:
+        try:
+            pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, cwd=str(cwd),
+                                progress_bar=False, kernel_name=ensure_installed())
+        except pm.PapermillExecutionError as e:
+            os.replace(tmp, output)
+            raise StageError(f"{notebook} failed: {e.ename}: {e.evalue} (cell [{e.exec_count}] of the "
+                             f"executed notebook {output}, which holds the traceback)") from e
+        except Exception as e:        # a dead kernel, a timeout, a full disk: papermill names no notebook
+            kept = _readable_notebook(tmp)
+            if kept:
+                os.replace(tmp, output)
+            else:
+                output.unlink(missing_ok=True)
+            raise StageError(f"{notebook} did not run to the end: {type(e).__name__}: {e}"
+                             + (f" (the executed notebook so far: {output})" if kept else
+                                " (no readable executed notebook was saved)")) from e
 
 
 def declares(notebook: Path, name: str) -> bool:
@@ -195,6 +221,12 @@ def declares(notebook: Path, name: str) -> bool:
                and "parameters" in c.get("metadata", {}).get("tags", []))
 
 
+def _inputs_digest(records: list[dict]) -> str:
+    """Hash of what the earlier stages wrote ({report: sha256}): a stage reads them, so when any
+    of them changed (an earlier stage re-ran, a results file came back) it is not cached."""
+    return config_hash(sorted((rel, sha) for r in records for rel, sha in (r.get("outputs") or {}).items()))
+
+
 def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir,
                 threads=None, device="auto", device_type="cpu"):
     keys = stage_keys(profile, corpus, notebooks_dir, data_dir, device_type)
@@ -203,7 +235,8 @@ def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
         marker = out_dir / f"{stage}.done.json"
         done = read_json(marker) if marker.exists() else {}
         stale = _changed_outputs(reports_dir, done.get("outputs"))
-        if not force and done.get("key") == keys[stage] and not stale:
+        inputs = _inputs_digest(records)
+        if not force and done.get("key") == keys[stage] and not stale and done.get("inputs") == inputs:
             rec = {**done, "cached": True}
             print(f"[{i}/{len(stages)}] {stage}: cached (ran in {rec['seconds']:.0f} s)", flush=True)
             records.append(rec)
@@ -211,6 +244,8 @@ def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
         if done.get("key") == keys[stage] and stale and not force:
             print(f"[{i}/{len(stages)}] {stage}: re-running: {len(stale)} of its reports missing or "
                   f"changed ({', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''})", flush=True)
+        elif done.get("key") == keys[stage] and not force:
+            print(f"[{i}/{len(stages)}] {stage}: re-running: what the earlier stages wrote has changed", flush=True)
         print(f"[{i}/{len(stages)}] {stage}: running ...", flush=True)
         marker.unlink(missing_ok=True)        # a failed run must not leave the previous "done"
         before, t0 = _snapshot(reports_dir), time.time()
@@ -227,7 +262,7 @@ def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
         if clash:       # the earlier stage's marker would go stale and the next run would redo it
             raise StageError(f"{stage} rewrote {', '.join(clash)}, a report of {owners[clash[0]]}: "
                              f"each report must have one writer (rename one of them)")
-        rec = {"stage": stage, "key": keys[stage], "seconds": round(time.time() - t0, 1),
+        rec = {"stage": stage, "key": keys[stage], "inputs": inputs, "seconds": round(time.time() - t0, 1),
                "profile": profile, "corpus": corpus, "device": device_type,
                "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                "threads": threads or _notebook_threads(), "outputs": outputs}
@@ -287,7 +322,8 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
     out_dir = run_root / f"reproduce-{corpus}-{profile}"
     out_dir.mkdir(parents=True, exist_ok=True)
     reports_dir.mkdir(parents=True, exist_ok=True)
-    with run_lock(out_dir, what="reproduction"):     # a second reproduction here stops at once
+    # a second reproduction in this run folder, or writing these reports from another run root, stops at once
+    with run_lock(out_dir, what="reproduction"), run_lock(reports_dir, what="reproduction writing reports"):
         clean_stale_tmp(run_root)                       # left by a kill mid-write (writer not alive)
         clean_stale_tmp(reports_dir)
         records, t_all = _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
@@ -520,10 +556,17 @@ def main(argv: list[str] | None = None) -> int:
                     "or cuda:N; default $NTLIB_DEVICE or auto")
     ap.add_argument("--estimate", action="store_true", help="run nothing: time a few steps of every "
                     "stage on the device and print the profile's expected time per stage and in all")
+    ap.add_argument("--nominal", action="store_true", help="with --estimate: Appendix B's counts and synthetic "
+                    "batches instead of the corpus (for a machine without the data)")
     a = ap.parse_args(argv)
     if a.estimate:
         from .estimate import estimate, format_estimate
-        print(format_estimate(estimate(a.profile, a.corpus, a.device, a.data_dir)), flush=True)
+        from .data import DataError
+        try:
+            print(format_estimate(estimate(a.profile, a.corpus, a.device, a.data_dir, nominal=a.nominal)), flush=True)
+        except DataError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         return 0
     if a.threads is not None and a.threads < 1:
         ap.error(f"--threads {a.threads}: must be ≥ 1")

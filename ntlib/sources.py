@@ -9,7 +9,7 @@ explicit ``data_dir`` or ``$NTLIB_DATA`` that does not exist is an error, not a 
 Every data file is verified when it is read (:func:`verify_data_file`): against the
 ``SHA256SUMS`` beside it where that lists it, and against ntlib's own :data:`PINS` — the
 latter even when ``SHA256SUMS`` is missing; a file neither covers is read with a warning
-naming it. Hashes are cached by path, size and mtime, so verifying costs one read per change.
+naming it. Hashes are cached by path, size, mtime, inode and ctime, so verifying costs one read per change.
 :func:`data_digest` is the hash of what a stage reads, for run-folder and stage keys.
 """
 from __future__ import annotations
@@ -113,6 +113,9 @@ def data_locations(data_dir: str | Path | None = None) -> list[tuple[str, Path |
         if given and not Path(given).is_dir():
             raise DataLocationError(f"{label}: {given} is not a folder (a typo?); nothing is read from elsewhere "
                             "in its place — fix or unset it")
+        if given and not any(Path(given).iterdir()):
+            raise DataLocationError(f"{label}: {given} is an empty folder (the data not copied yet?); nothing is "
+                                    "read from elsewhere in its place — fill, fix or unset it")
     return [("data_dir argument", Path(data_dir) if data_dir else None),
             ("$NTLIB_DATA", Path(env) if env else None),
             ("shared data beside the repository", REPO_SHARED_DATA),
@@ -126,15 +129,20 @@ def resolve_data(alternatives: list[tuple[str, ...]], data_dir=None, download: b
     Nothing found: with ``download`` the first alternative whose files all have a URL is
     downloaded into the cache and verified; otherwise one error lists every place looked.
     """
-    looked = []
+    looked, explicit = [], None
     for label, root in data_locations(data_dir):
         if root is None:
             looked.append(f"  {label}: not set")
             continue
         for k, files in enumerate(alternatives):
             if all((root / f).is_file() for f in files):
+                if explicit:                # not silent: the folder the user named did not have it
+                    warnings.warn(f"{explicit[0]} {explicit[1]} has no {' + '.join(files)}; read from the "
+                                  f"{label} {root} instead", stacklevel=2)
                 return root, k
         looked.append(f"  {label}: {root} (no {' / '.join(' + '.join(f) for f in alternatives)})")
+        if explicit is None and label in ("data_dir argument", "$NTLIB_DATA"):
+            explicit = (label, root)
     dest = cache_dir() / "data"
     for k, files in enumerate(alternatives):
         if download and all(f in DOWNLOADS for f in files):
@@ -170,11 +178,13 @@ _SHA_MEMO: dict[tuple, str] = {}
 
 
 def cached_sha256(path: str | Path) -> str:
-    """sha256 of ``path``, remembered by (absolute path, size, mtime) in this process and in
-    ``cache_dir()/sha256.json``: a changed file (new size or mtime) is hashed again."""
+    """sha256 of ``path``, remembered in this process and in ``cache_dir()/sha256.json`` by (absolute
+    path, size, mtime, inode, ctime): a file changed in any way is hashed again. The ctime cannot be
+    set back, so a file edited in place with its size and mtime restored is read again too."""
     path = Path(path).resolve()
     st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
+    stamp = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+    key = (str(path), *stamp)
     if key in _SHA_MEMO:
         return _SHA_MEMO[key]
     disk = cache_dir() / "sha256.json"
@@ -183,12 +193,12 @@ def cached_sha256(path: str | Path) -> str:
     except (OSError, ValueError):
         table = {}
     hit = table.get(key[0])
-    if isinstance(hit, list) and hit[:2] == [st.st_size, st.st_mtime_ns]:
-        sha = hit[2]
+    if isinstance(hit, list) and len(hit) == len(stamp) + 1 and hit[:-1] == stamp:
+        sha = hit[-1]
     else:
         sha = sha256_file(path)
         if st.st_size > 1 << 20:            # worth remembering across processes
-            table[key[0]] = [st.st_size, st.st_mtime_ns, sha]
+            table[key[0]] = [*stamp, sha]
             try:
                 from .reports import atomic_write_text
                 atomic_write_text(disk, json.dumps(table))

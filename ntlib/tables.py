@@ -58,14 +58,30 @@ class MixedResultsError(ValueError):
     """Rows or stages of different runs (inputs, profile or corpus) put in one table."""
 
 
-def load_results(reports_dir: str | Path, corpus: str) -> dict:
-    """``{stage: results dict}`` for each stage whose JSON exists; missing stages are left out.
-    Stages of different profiles or corpora are refused (:func:`check_one_run`)."""
-    out = {}
+# the notebook that writes each stage's results (named when they are missing)
+RESULTS_WRITER = {"data": "01_data", "baselines": "02_baselines", "malicious": "03_malicious",
+                  "frequent": "04_frequent", "gan_mmi": "05_gan_mmi"}
+
+
+class MissingResultsError(FileNotFoundError):
+    """A stage's results JSON that a table needs is not there; the message names the file and its notebook."""
+
+
+def load_results(reports_dir: str | Path, corpus: str, required=()) -> dict:
+    """``{stage: results dict}`` for each stage whose JSON exists; a stage in ``required`` whose JSON
+    is missing is a :class:`MissingResultsError` naming the file and the notebook that writes it (a
+    table is never built without it). Stages of different profiles or corpora are refused
+    (:func:`check_one_run`)."""
+    out, missing = {}, []
     for stage in STAGES:
         path = Path(reports_dir) / "results" / f"{stage}_{corpus}.json"
         if path.exists():
             out[stage] = read_json(path)
+        elif stage in required:
+            missing.append(f"{path} (written by notebooks/{RESULTS_WRITER[stage]}.ipynb)")
+    if missing:
+        raise MissingResultsError("results missing, so the tables would be incomplete: " + "; ".join(missing)
+                                  + ". Run those notebooks first (make reproduce runs them in order).")
     check_one_run(out)
     return out
 

@@ -71,17 +71,30 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
 def load_model(path: str | Path, device: str | torch.device | None = "cpu") -> nn.Module:
     """Rebuild the model a checkpoint describes, load its weights, place it on ``device``."""
     ckpt = load_checkpoint(path)
+    missing = [k for k in ("kind", "vocab_size", "config", "state_dict") if k not in ckpt]
+    if missing:
+        raise ValueError(f"{path}: checkpoint has no {', '.join(missing)} (an ntlib checkpoint holds kind, "
+                         "vocab_size, config and state_dict); written by another tool or edited")
     known = {f.name for f in dataclasses.fields(ModelConfig)}
     unknown = sorted(set(ckpt.get("config") or {}) - known)
     if unknown or not isinstance(ckpt.get("config"), dict):
         raise ValueError(f"{path}: checkpoint config has unknown key(s) {unknown} (ModelConfig fields: "
                          f"{sorted(known)}); written by another ntlib version or edited")
+    absent = sorted(known - set(ckpt["config"]))
+    if absent:                         # a default would silently build another model (hidden 600)
+        raise ValueError(f"{path}: checkpoint config has no {', '.join(absent)} (ModelConfig fields: "
+                         f"{sorted(known)}); written by another ntlib version or edited")
     try:
         cfg = ModelConfig(**ckpt["config"])
     except ValueError as e:            # a field out of range (ConfigError)
         raise ValueError(f"{path}: checkpoint config: {e}") from e
-    model = build_model(ckpt["kind"], ckpt["vocab_size"], cfg)
-    model.load_state_dict(ckpt["state_dict"])
+    try:
+        model = build_model(ckpt["kind"], ckpt["vocab_size"], cfg)
+        model.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, ValueError, TypeError, KeyError) as e:   # size mismatch, unknown kind, bad vocab
+        raise ValueError(f"{path}: the weights do not fit the model the checkpoint describes ({ckpt['kind']!r}, "
+                         f"vocab_size {ckpt['vocab_size']!r}, {cfg}): {type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:400]}") from e
     return model.to(device) if device is not None else model
 
 

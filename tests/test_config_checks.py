@@ -28,6 +28,8 @@ BAD = [
     (TrainConfig, "seed", 1.5, "int"),
     (ModelConfig, "dropout", 1.0, "[0, 1)"),
     (ModelConfig, "hidden", 0, "≥ 1"),
+    (C.DecodeConfig, "beam_size", 10**6, "in [1, 100]"),          # issue 27: killed for memory at 24 GB
+    (MMIConfig, "beam_size", 10**6, "in [1, 100]"),
     (DataConfig, "corpus", "reddit", "switchboard"),
     (DataConfig, "max_train_dialogues", 0, "or None"),
     (FrequentConfig, "negative_loss", "bogus", "registered"),

@@ -310,8 +310,9 @@ def test_bad_dailydialog_ubuntu_opus(tmp_path):
 
 # ---------------------------------------------------------------- locations, downloads, checksums
 def test_missing_data_message_lists_every_place(tmp_path, monkeypatch):
-    (tmp_path / "env").mkdir()                  # existing folders without the data (a missing one
-    (tmp_path / "explicit").mkdir()             # is an error of its own: test_data_checks.py)
+    for folder in ("env", "explicit"):          # existing folders without the data (a missing or an
+        (tmp_path / folder).mkdir()             # empty one is an error of its own: test_data_checks.py)
+        (tmp_path / folder / "README").write_text("other data\n")
     monkeypatch.setenv("NTLIB_DATA", str(tmp_path / "env"))
     monkeypatch.setenv("NTLIB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(S, "REPO_SHARED_DATA", tmp_path / "shared")

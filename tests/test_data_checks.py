@@ -127,3 +127,34 @@ def test_tampered_corpus_with_sha256sums_is_refused(tmp_path, monkeypatch):
     tsv.write_text(tsv.read_text().replace("\tvalid\t", "\ttest\t"))
     with pytest.raises(D.DataError, match=r"split_official\.tsv: sha256"):
         D.load_corpus(DataConfig(), data_dir=root, use_cache=False)
+
+
+def test_a_file_edited_in_place_with_size_and_mtime_restored_is_hashed_again(tmp_path, monkeypatch):
+    """Issue 27: a data file over 1 MB changed in place with the same size and mtime passed, because the
+    hash cached in $NTLIB_CACHE/sha256.json was reused (the next process trusted it)."""
+    import os
+    monkeypatch.setenv("NTLIB_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "data" / "big.txt"
+    path.parent.mkdir()
+    path.write_bytes(b"a" * (1 << 20) + b"\n")
+    (tmp_path / "data" / "SHA256SUMS").write_text(f"{_sha(path)}  big.txt\n")
+    S.verify_file(path)                                   # hashed and cached on disk (> 1 MB)
+    assert (tmp_path / "cache" / "sha256.json").is_file()
+    st = path.stat()
+    with open(path, "r+b") as f:                           # in place: same inode, same size
+        f.write(b"b")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))    # the mtime put back
+    monkeypatch.setattr(S, "_SHA_MEMO", {})                # a new process: only the disk cache
+    with pytest.raises(D.DataError, match=r"big\.txt: sha256 .* does not match"):
+        S.verify_file(path)
+
+
+def test_an_empty_data_folder_is_an_error_not_a_fallback(tmp_path, monkeypatch):
+    """Issue 27: NTLIB_DATA or data_dir pointing at an existing empty folder fell back to ../shared/data."""
+    monkeypatch.delenv("NTLIB_DATA", raising=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(D.DataError, match=rf"data_dir argument: {tmp_path / 'empty'} is an empty folder"):
+        D.load_corpus(get_profile("smoke").data, data_dir=tmp_path / "empty")
+    monkeypatch.setenv("NTLIB_DATA", str(tmp_path / "empty"))
+    with pytest.raises(D.DataError, match=r"\$NTLIB_DATA: .*empty is an empty folder"):
+        load_targets("train", D.Vocab(WORDS), max_len=20)

@@ -165,3 +165,35 @@ def test_shard_and_gather_cover_every_item_once():
     assert distributed.gather({i: i * i for i in range(5)}, None, 5) == [0, 1, 4, 9, 16]
     with pytest.raises(RuntimeError, match="expected 0..4"):
         distributed.gather({0: 0}, None, 5)
+
+
+def test_a_torchrun_start_without_its_variables_is_an_error_naming_them(monkeypatch):
+    """Issue 27: WORLD_SIZE=2 without MASTER_ADDR hung silently (each rank waited on a port of its own)."""
+    for name in distributed.LAUNCH_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(ValueError, match=r"\$WORLD_SIZE = 2 but \$LOCAL_RANK, \$MASTER_ADDR, \$MASTER_PORT not set.*torchrun"):
+        distributed.init("cpu")
+    monkeypatch.setenv("RANK", "two")
+    with pytest.raises(ValueError, match=r"\$RANK = 'two': must be an integer"):
+        distributed.init("cpu")
+    monkeypatch.setenv("RANK", "2")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "1")
+    with pytest.raises(ValueError, match=r"\$RANK = 2: must be in \[0, \$WORLD_SIZE = 2\)"):
+        distributed.init("cpu")
+
+
+def test_a_rank_whose_peers_never_come_times_out_with_a_message(monkeypatch):
+    """One rank of two started alone: init returns an error naming the address within the timeout."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
+    monkeypatch.setenv("NTLIB_DIST_TIMEOUT", "3")
+    with pytest.raises(RuntimeError, match=r"rank 0 of 2: could not join the process group at 127\.0\.0\.1:\d+ within 3 s"):
+        distributed.init("cpu")
+    assert not torch.distributed.is_initialized()

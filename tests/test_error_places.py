@@ -64,3 +64,22 @@ def test_failing_notebook_is_named(tmp_path):
     nbformat.write(nb, tmp_path / "07_broken.ipynb")
     with pytest.raises(StageError, match=r"07_broken\.ipynb failed: KeyError: 'boom' \(cell \[3\] of the executed notebook .*out\.ipynb"):
         execute(tmp_path / "07_broken.ipynb", tmp_path / "out.ipynb", {"x": 2}, tmp_path)
+
+
+def test_checkpoint_without_a_config_field_or_its_weights_names_the_path(tmp_path):
+    """Issue 27: a checkpoint missing `hidden` silently became 600, an edited vocab_size gave a size-mismatch
+    RuntimeError without the path, no state_dict a KeyError."""
+    path = _checkpoint(tmp_path)
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["config"]["hidden"]
+    torch.save(ckpt, path)
+    with pytest.raises(ValueError, match=rf"{path}: checkpoint config has no hidden"):
+        load_model(path)
+    path = _checkpoint(tmp_path)
+    ckpt = torch.load(path, weights_only=True)
+    torch.save({**ckpt, "vocab_size": 13}, path)
+    with pytest.raises(ValueError, match=rf"{path}: the weights do not fit .*vocab_size 13.*size mismatch"):
+        load_model(path)
+    torch.save({k: v for k, v in ckpt.items() if k != "state_dict"}, path)
+    with pytest.raises(ValueError, match=rf"{path}: checkpoint has no state_dict"):
+        load_model(path)

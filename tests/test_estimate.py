@@ -47,3 +47,15 @@ def test_synthetic_batches_have_the_profiles_shapes():
     assert (ds.train.src[:, -1] != PAD).all()                  # left-padded, never empty
     assert len(ds.vocab) == P.data.vocab_size + 5 and int(ds.train.tgt.max()) < len(ds.vocab)
     assert torch.equal(_synthetic(P, 100, 10, 10).train.src, ds.train.src)
+
+
+def test_estimate_without_the_data_is_an_error_unless_nominal_is_asked_for(tmp_path, capsys, monkeypatch):
+    """Issue 27: missing or corrupt data printed "nominal counts" and exited 0."""
+    monkeypatch.delenv("NTLIB_DATA", raising=False)
+    (tmp_path / "data").mkdir()
+    assert main(["--profile", "smoke", "--estimate", "--device", "cpu", "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert "--estimate reads the switchboard corpus" in err and "--nominal" in err and str(tmp_path / "data") in err
+    (tmp_path / "data" / "README").write_text("not the corpus\n")
+    e = estimate("smoke", "switchboard", device="cpu", data_dir=tmp_path / "data", nominal=True)
+    assert "nominal counts from Appendix B" in e["note"]

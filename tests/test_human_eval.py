@@ -25,6 +25,7 @@ def test_sheet_is_blind_and_the_key_unblinds_it(tmp_path):
     assert "side_1" not in (tmp_path / "sheet.csv").read_text()
     with pytest.raises(ValueError, match="key"):
         H.write_sheet(sheet, key, tmp_path / "s.csv", tmp_path / "s.csv")
+    assert {s["sheet"] for s in sheet} == {k["sheet"] for k in key} and len(sheet[0]["sheet"]) == 8
 
 
 def test_tally_and_sign_test_match_a_hand_computation():
@@ -66,3 +67,73 @@ def test_rating_widget_writes_ratings_into_the_sheet():
     one.click()                      # row 2 → "1"
     assert [r["rating"] for r in sheet] == ["2", "1", ""] and saved[-1] == ["2", "1", ""]
     assert progress.value == 2 and "3 / 3" in text.value
+
+
+def _rated(n=12):
+    """A sheet of n rows rated 1 on every row, with its key (neg-train wins where it is on side 1)."""
+    sheet, key = sheet_and_key(n=n)
+    for s in sheet:
+        s["rating"] = "1"
+    return sheet, key
+
+
+def test_a_sheet_holding_ratings_is_never_replaced(tmp_path):
+    """Issue 27: the same sheet made again (same seed) with no ratings used to replace 10 rated rows."""
+    sheet, key = sheet_and_key(n=12)
+    paths = tmp_path / "sheet.csv", tmp_path / "key.csv"
+    for s in sheet[:10]:
+        s["rating"] = "tie"
+    H.write_sheet(sheet, key, *paths)
+    fresh, fresh_key = sheet_and_key(n=12)             # a kernel restart: the sheet made anew
+    with pytest.raises(H.SheetError, match=r"sheet.csv: 10 row\(s\) are rated there and 10 of them"):
+        H.write_sheet(fresh, fresh_key, *paths)
+    assert sum(1 for r in H.read_csv(paths[0]) if r["rating"]) == 10
+    loaded = H.read_csv(paths[0])                      # load it and rate on: allowed, a rating may change
+    loaded[0]["rating"], loaded[11]["rating"] = "1", "2"
+    H.write_sheet(loaded, H.read_csv(paths[1]), *paths)
+    assert [r["rating"] for r in H.read_csv(paths[0])][:2] == ["1", "tie"]
+    other, other_key = sheet_and_key(n=12, seed=4)
+    with pytest.raises(H.SheetError, match="holds another A/B sheet"):
+        H.write_sheet(other, other_key, *paths)
+
+
+def test_tally_refuses_repeated_rows_another_sheets_key_and_one_system_on_both_sides():
+    """Issue 27: a row repeated 10x (wins 20 -> 30), the key of another sheet (11/9 instead of 20/0) and a
+    key with side 1 = side 2 were tallied without an error."""
+    sheet, key = _rated(20)
+    repeated = sheet + [dict(sheet[0]) for _ in range(10)]
+    with pytest.raises(H.SheetError, match="sheet line 22: row 1 again .first on line 2."):
+        H.tally(repeated, key, "baseline", "neg-train")
+    _, other_key = sheet_and_key(n=20, seed=4)
+    with pytest.raises(H.SheetError, match="different A/B sheets"):
+        H.tally(sheet, other_key, "baseline", "neg-train")
+    same = [dict(k, side_2=k["side_1"]) for k in key]
+    with pytest.raises(H.SheetError, match=r"key line 2 \(row 1\): sides .* one on each side"):
+        H.tally(sheet, same, "baseline", "neg-train")
+    with pytest.raises(H.SheetError, match="none of its 20 rows is rated"):
+        H.tally(sheet_and_key(n=20)[0], key, "baseline", "neg-train")      # an empty sheet: not p = 1
+    t = H.tally(sheet, key, "baseline", "neg-train")
+    assert t["rated"] == 20 and t["counts"]["tie"] == 0
+
+
+def test_sheets_saved_by_a_spreadsheet_program_are_read(tmp_path):
+    """Issue 27: BOM, ';' and Windows-1252 gave "not an ntlib A/B sheet" or a bare UnicodeDecodeError."""
+    sheet, key = _rated(6)
+    sheet[0]["context"] = "café — naïve"
+    H.write_sheet(sheet, key, tmp_path / "s.csv", tmp_path / "k.csv")
+    text = (tmp_path / "s.csv").read_text(encoding="utf-8")
+    want = H.tally(H.read_csv(tmp_path / "s.csv"), H.read_csv(tmp_path / "k.csv"), "baseline", "neg-train")
+    variants = {"bom.csv": b"\xef\xbb\xbf" + text.encode("utf-8"),
+                "semicolon.csv": text.replace(",", ";").encode("utf-8"),
+                "cp1252.csv": text.replace("—", "-").replace("\n", "\r\n").encode("cp1252")}
+    for name, raw in variants.items():
+        (tmp_path / name).write_bytes(raw)
+        rows = H.read_csv(tmp_path / name)
+        assert len(rows) == 6 and rows[0]["context"].startswith("café"), name
+        assert H.tally(rows, H.read_csv(tmp_path / "k.csv"), "baseline", "neg-train")["counts"] == want["counts"]
+    (tmp_path / "bad.csv").write_bytes(b"row,rating\n1,1\n2,\x81\x8d\n")
+    with pytest.raises(H.SheetError, match=r"bad.csv:3: neither UTF-8 nor Windows-1252"):
+        H.read_csv(tmp_path / "bad.csv")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(H.SheetError, match=r"other.csv:1: no 'row' column"):
+        H.read_csv(tmp_path / "other.csv")

@@ -164,9 +164,41 @@ def test_panel_tabs_on_toy_models(toy, tmp_path):
     assert sheet_path.exists() and key_path.exists() and len(ui.sheet) == 4
     assert "neg-train" not in sheet_path.read_text()                       # blind: names only in the key
     ui.tally_button.click()
-    assert "0 of 4" in ui.tally_out.value                                  # nothing rated yet
+    assert "none of its 4 rows is rated yet" in ui.tally_out.value          # nothing to tally: no p = 1
     for r in ui.sheet:
         r["rating"] = "tie"
     ui.tally_button.click()
     assert "100.0% (4)" in ui.tally_out.value and "4 of 4" in ui.tally_out.value
+
+
+def test_ratings_survive_a_kernel_restart_and_a_new_sheet(toy, tmp_path):
+    """Issue 27: rate rows, restart (a new Panel), press "make blind A/B sheet": the rated sheet is kept
+    (the new one gets its own file) and "load sheet" brings the ratings back."""
+    pytest.importorskip("ipywidgets")
+    from types import SimpleNamespace
+    vocab, s2s, lm, pairs, _ = toy
+    other = train_toy(steps=5, seed=1)[1]
+    test = pairs.subset(torch.arange(len(pairs)) < 40)
+    b = SimpleNamespace(seq2seq=s2s, lm=lm, run_dir=tmp_path, data=SimpleNamespace(vocab=vocab, test=test))
+
+    def restart():
+        ui = panel.Panel("smoke", run_root=tmp_path / "runs", ab_inputs=6, ab_dir=tmp_path / "ab")
+        ui.m = panel.PanelModels(ui.m.profile, tmp_path, baselines=b, frequent=other, malicious=other,
+                                 thresholds=Thresholds(-1.0, -100.0))
+        return ui
+    ui = restart()
+    ui.ab_button.click()
+    first, _ = ui._ab_paths(1)
+    for r in ui.sheet[:3]:                     # what the rating widget's buttons do, then its save
+        r["rating"] = "1"
+    H.write_sheet(ui.sheet, ui.key, *ui._ab_paths(1))
+    rated = first.read_text()
+    ui = restart()                             # the kernel restarted
+    ui.ab_button.click()                       # used to write an empty sheet over the rated one
+    assert first.read_text() == rated and ui._ab_paths(2)[0].exists()
+    ui.ab_pick.value = 1
+    ui.load_button.click()
+    assert [r["rating"] for r in ui.sheet] == ["1", "1", "1", "", "", ""] and "3 of 6 rows rated" in ui.tally_out.value
+    ui.tally_button.click()
+    assert "3 of 6" in ui.tally_out.value
 

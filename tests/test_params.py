@@ -54,6 +54,21 @@ def test_committed_reports_refused_for_another_profile(monkeypatch, explicit):
     check(_ns() | {"profile": "smoke", "reports_dir": "../reports/switchboard-smoke"})
 
 
+@pytest.mark.parametrize("name, value", [("seed", 2), ("r_thres", 0.05), ("lr", 0.01), ("eos_comparison", True),
+                                         ("max_targets", 10)])
+def test_changed_settings_on_the_committed_profile_write_elsewhere(monkeypatch, name, value):
+    """Issue 27: seed, r_thres, lr, … changed on small/switchboard resolved reports_dir to reports/."""
+    monkeypatch.chdir(NOTEBOOKS)
+    ns = _ns(profile="small") | {name: value}
+    check(ns)
+    assert ns["reports_dir"].startswith("../reports/switchboard-small-custom-") and ns["reports_dir"] != "../reports"
+    with pytest.raises(ParameterError, match=rf"committed reports/.*a run with {name} = "):
+        check(_ns(profile="small") | {name: value, "reports_dir": "../reports"})
+    other = _ns(profile="small") | {name: value, "seed": 3} if name != "seed" else _ns(profile="small") | {"seed": 3}
+    check(other)
+    assert other["reports_dir"] != ns["reports_dir"]                       # each setting its own folder
+
+
 def test_reproduce_refuses_committed_reports_for_another_profile(tmp_path):
     from ntlib.reproduce import reproduce
     with pytest.raises(ParameterError, match="committed reports/"):

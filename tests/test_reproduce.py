@@ -93,6 +93,21 @@ def test_publish_strips_injected_parameters_and_progress_bars(tmp_path):
         publish("smoke", "switchboard", runs, nbs, stages=("08_nope",))
 
 
+def test_publish_never_copies_another_profiles_run_over_the_committed_notebooks(tmp_path):
+    """Issue 27: `--profile smoke --stages 06_tables --publish` copied the smoke notebook over notebooks/."""
+    import pytest
+    from ntlib.reproduce import ROOT, StageError
+    runs = tmp_path / "runs"
+    out = runs / "reproduce-switchboard-smoke"
+    out.mkdir(parents=True)
+    _notebooks(out)
+    (out / "06_tables.done.json").write_text("{}")
+    before = (ROOT / "notebooks" / "06_tables.ipynb").read_bytes()
+    with pytest.raises(StageError, match="a smoke/switchboard run is not published over them"):
+        publish("smoke", "switchboard", runs, stages=("06_tables",))
+    assert (ROOT / "notebooks" / "06_tables.ipynb").read_bytes() == before
+
+
 def test_a_stage_rewriting_an_earlier_stages_report_is_an_error(tmp_path):
     """Two stages writing one report made the first one's done-marker stale, so the next
     `make reproduce` re-ran it (06_tables rewrote 03's table3 CSV)."""

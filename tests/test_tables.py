@@ -177,3 +177,13 @@ def test_verdict_markdown_renders_each_outcome():
              stats.Verdict("c3", stats.INCONCLUSIVE, "t3")]
     assert tables.verdict_markdown(items).splitlines() == [
         "- ✔ holds: c1 — t1", "- ✘ does not hold: c2 — t2", "- ~ inconclusive: c3 — t3"]
+
+
+def test_a_missing_stage_result_is_an_error_naming_file_and_notebook(tmp_path):
+    """Issue 27: a missing results JSON made notebook 06 write tables.md without Table 3 (exit 0)."""
+    (tmp_path / "results").mkdir()
+    for stage in ("data", "baselines", "frequent", "gan_mmi"):
+        (tmp_path / "results" / f"{stage}_switchboard.json").write_text('{"profile": "small", "corpus": "switchboard"}')
+    with pytest.raises(tables.MissingResultsError, match=r"malicious_switchboard\.json \(written by notebooks/03_malicious"):
+        tables.load_results(tmp_path, "switchboard", required=tables.STAGES)
+    assert set(tables.load_results(tmp_path, "switchboard")) == {"data", "baselines", "frequent", "gan_mmi"}
