@@ -177,28 +177,33 @@ def verify_sha256(path: str | Path, expected: str | None, source: str | None = N
 _SHA_MEMO: dict[tuple, str] = {}
 
 
+SHA_CACHE = "sha256-stamped.json"     # {path: {size, mtime_ns, ino, ctime_ns, sha256}}; the older
+                                      # sha256.json ([size, mtime, sha]) stays with older checkouts
+
+
 def cached_sha256(path: str | Path) -> str:
-    """sha256 of ``path``, remembered in this process and in ``cache_dir()/sha256.json`` by (absolute
-    path, size, mtime, inode, ctime): a file changed in any way is hashed again. The ctime cannot be
-    set back, so a file edited in place with its size and mtime restored is read again too."""
+    """sha256 of ``path``, remembered in this process and in ``cache_dir()/`` :data:`SHA_CACHE` by
+    (absolute path, size, mtime, inode, ctime): a file changed in any way is hashed again. The ctime
+    cannot be set back, so a file edited in place with its size and mtime restored is read again too."""
     path = Path(path).resolve()
     st = path.stat()
-    stamp = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
-    key = (str(path), *stamp)
+    stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino, "ctime_ns": st.st_ctime_ns}
+    key = (str(path), *stamp.values())
     if key in _SHA_MEMO:
         return _SHA_MEMO[key]
-    disk = cache_dir() / "sha256.json"
+    disk = cache_dir() / SHA_CACHE
     try:
         table = json.loads(disk.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         table = {}
-    hit = table.get(key[0])
-    if isinstance(hit, list) and len(hit) == len(stamp) + 1 and hit[:-1] == stamp:
-        sha = hit[-1]
+    hit = table.get(key[0]) if isinstance(table, dict) else None
+    if isinstance(hit, dict) and {k: hit.get(k) for k in stamp} == stamp and isinstance(hit.get("sha256"), str):
+        sha = hit["sha256"]
     else:
         sha = sha256_file(path)
         if st.st_size > 1 << 20:            # worth remembering across processes
-            table[key[0]] = [*stamp, sha]
+            table = table if isinstance(table, dict) else {}
+            table[key[0]] = {**stamp, "sha256": sha}
             try:
                 from .reports import atomic_write_text
                 atomic_write_text(disk, json.dumps(table))

@@ -131,7 +131,8 @@ def test_tampered_corpus_with_sha256sums_is_refused(tmp_path, monkeypatch):
 
 def test_a_file_edited_in_place_with_size_and_mtime_restored_is_hashed_again(tmp_path, monkeypatch):
     """Issue 27: a data file over 1 MB changed in place with the same size and mtime passed, because the
-    hash cached in $NTLIB_CACHE/sha256.json was reused (the next process trusted it)."""
+    hash cached in $NTLIB_CACHE/sha256.json was reused (the next process trusted it); the cache is now
+    ntlib.sources.SHA_CACHE, stamped with inode and ctime too."""
     import os
     monkeypatch.setenv("NTLIB_CACHE", str(tmp_path / "cache"))
     path = tmp_path / "data" / "big.txt"
@@ -139,7 +140,7 @@ def test_a_file_edited_in_place_with_size_and_mtime_restored_is_hashed_again(tmp
     path.write_bytes(b"a" * (1 << 20) + b"\n")
     (tmp_path / "data" / "SHA256SUMS").write_text(f"{_sha(path)}  big.txt\n")
     S.verify_file(path)                                   # hashed and cached on disk (> 1 MB)
-    assert (tmp_path / "cache" / "sha256.json").is_file()
+    assert (tmp_path / "cache" / S.SHA_CACHE).is_file()
     st = path.stat()
     with open(path, "r+b") as f:                           # in place: same inode, same size
         f.write(b"b")
