@@ -12,17 +12,17 @@ setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntl
 	.venv/bin/python -m pip install -q --upgrade pip
 	.venv/bin/python -m pip install -q torch==2.13.0
 	.venv/bin/python -m pip install -q -e .
-	.venv/bin/python -m ntlib.kernel --install
+	.venv/bin/python -m ntlib.machine.kernel --install
 	touch $@
 
 reproduce: setup   ## run notebooks 01 -> 06 with papermill on every core (NTLIB_THREADS=1 for one); cached stages are skipped; prints per-stage timings
-	$(PY) -m ntlib.reproduce --profile $(PROFILE) --corpus $(CORPUS)
+	$(PY) -m ntlib.run.reproduce --profile $(PROFILE) --corpus $(CORPUS)
 
 compare-losses: setup   ## opt-in stage, beyond the paper: notebook 07 (nll / unlikelihood / CRINGE on both problems); not part of `make reproduce`
-	$(PY) -m ntlib.reproduce --profile $(PROFILE) --corpus $(CORPUS) --stages 07_negative_losses
+	$(PY) -m ntlib.run.reproduce --profile $(PROFILE) --corpus $(CORPUS) --stages 07_negative_losses
 
 compare: setup   ## diff this profile's reports/results with the committed ones (exact on the same machine + threads, else within 5 %); exit 1 when outside
-	$(PY) -m ntlib.reproduce --compare --profile $(PROFILE) --corpus $(CORPUS)
+	$(PY) -m ntlib.run.reproduce --compare --profile $(PROFILE) --corpus $(CORPUS)
 
 test: setup   ## unit tests, notebooks via papermill, and nbval comparing every result cell with tests/notebooks (smoke)
 	@$(PY) -m pytest; s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests (exit 5): the collection is broken" >&2; exit $$s

@@ -1,7 +1,7 @@
 """Test-session settings shared by pytest and nbval: notebooks run on the smoke profile in the
 deterministic environment of tests/nbrefs.py (one thread, no progress bars), writing their runs and
 reports to a temporary folder, never to the committed reports/. ntlib is imported first: it pins
-torch's float path (ntlib.floatpath) in this process and in every kernel papermill and nbval start."""
+torch's float path (ntlib.machine.floatpath) in this process and in every kernel papermill and nbval start."""
 import ntlib  # noqa: F401  (first: the float path is pinned before anything loads torch)
 import importlib.util
 import os

@@ -15,11 +15,15 @@ from __future__ import annotations
 import argparse
 import time
 
-import ntlib  # noqa: F401  (first: pins torch's float path, ntlib.floatpath)
 import torch
 
-from ntlib import gibbs_enum as ge, malicious, pipeline
-from ntlib.config import get_profile, override
+import ntlib  # noqa: F401  (pins the float path before torch computes: ntlib.machine.floatpath)
+from ntlib.data.targets import load_targets
+from ntlib.methods import gibbs_enum as ge
+from ntlib.methods import malicious
+from ntlib.run import pipeline
+from ntlib.run.config import override
+from ntlib.run.profiles import get_profile
 
 HIT_TYPES = ("o_sample_avg", "io_sample_avg")     # Table 3, Switchboard
 
@@ -40,7 +44,7 @@ def main() -> None:
                          "run notebook 02 (or make reproduce) first; this benchmark only searches")
     b = pipeline.baselines(P, run_root=args.run_root, progress=False)
     thr = ge.thresholds(b.seq2seq, b.lm, b.data.test)
-    lists = {n: malicious.load_targets(n, b.data.vocab, None, max_targets=P.malicious.max_targets, seed=1,
+    lists = {n: load_targets(n, b.data.vocab, None, max_targets=P.malicious.max_targets, seed=1,
                                        max_len=P.data.max_tgt_len) for n in ("train", "test")}
     print(f"small baselines {b.run_dir.name}; {torch.get_num_threads()} threads; "
           f"{' / '.join(str(len(t.sentences)) for t in lists.values())} train / test targets; "

@@ -22,15 +22,15 @@ from __future__ import annotations
 import argparse
 import time
 
-import ntlib  # noqa: F401  (first: pins torch's float path, ntlib.floatpath)
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ntlib.config import GibbsConfig, ModelConfig, override
-from ntlib.device import resolve_device, synchronize
-from ntlib.gibbs_enum import gibbs_enum, gibbs_enum_reference, random_triggers
-from ntlib.data import EOS
-from ntlib.models import LSTMLM, Seq2Seq
+import ntlib  # noqa: F401  (pins the float path before torch computes: ntlib.machine.floatpath)
+from ntlib.data.dataset import EOS
+from ntlib.machine.device import resolve_device, synchronize
+from ntlib.methods.gibbs_enum import gibbs_enum, gibbs_enum_reference, random_triggers
+from ntlib.methods.models import LSTMLM, Seq2Seq
+from ntlib.run.config import GibbsConfig, ModelConfig, override
 
 THREADS = 1               # the CPU is shared; both searches and the peak use the same count
 V, MODEL = 10_000, ModelConfig(emb=128, hidden=256, dropout=0.0)
@@ -97,7 +97,7 @@ def best_of(fns, reps: int = REPS):
 
 def gpu(dev, quick: bool) -> None:
     """Batched gibbs-enum on CUDA: targets/s and achieved fraction of the fp32 / bf16 matmul peak."""
-    import train_throughput as tt          # benchmarks/ is on sys.path when run as a script
+    import train_throughput as tt  # benchmarks/ is on sys.path when run as a script
     torch.manual_seed(0)
     s2s, lm = Seq2Seq(V, MODEL).eval().to(dev), LSTMLM(V, MODEL).eval().to(dev)
     n = 4 if quick else 32

@@ -14,7 +14,7 @@ Steps, each in its own subprocess with a timeout, so one failure still runs the 
   1. env        nvidia-smi, torch / CUDA versions, packages           → env.txt
   2. tests      NTLIB_DEVICE=<device> pytest -q on the unit tests     → pytest.txt
   3. bench      benchmarks/train_throughput.py + gibbs_enum.py        → benchmarks.txt
-  4. estimate   python -m ntlib.reproduce --profile paper --estimate  → estimate.txt
+  4. estimate   python -m ntlib.run.reproduce --profile paper --estimate  → estimate.txt
   5. train      Table 8's paper-size LM and seq2seq (emb 300 / hidden 600, SGD LR 1, batch 64,
                 dropout 0.3, clip 5) for --train-seconds each: loss curve, tokens/s, valid PPL
                                                                        → train.txt
@@ -33,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 import ntlib  # noqa: E402,F401  (pins torch's float path before torch loads, here and in the subprocesses)
+
 UNIT_TESTS = ["tests/test_device.py", "tests/test_models.py", "tests/test_train.py", "tests/test_decode.py",
               "tests/test_gibbs_enum.py", "tests/test_malicious.py", "tests/test_frequent.py",
               "tests/test_gan.py", "tests/test_mmi.py", "tests/test_metrics.py", "tests/test_bf16.py",
@@ -62,12 +63,13 @@ def train_for(kind: str, seconds: float, device: str, quick: bool, bf16: bool = 
     """Paper-size training of ``kind`` for ``seconds`` (fit's loop: length-bucketed batches, SGD,
     clipping); prints the loss curve; returns tokens/s, steps, epochs and the valid PPL."""
     import torch
-    from ntlib.config import get_profile, override
-    from ntlib.device import autocast, resolve_device, synchronize, to_device
-    from ntlib.estimate import _counts
-    from ntlib.models import build_model
-    from ntlib.evaluate import LOSSES, evaluate_nll, sort_lengths, take
-    from ntlib.train import epoch_batches, make_optimizer, sgd_step
+
+    from ntlib.machine.device import autocast, resolve_device, synchronize, to_device
+    from ntlib.methods.evaluate import LOSSES, evaluate_nll, sort_lengths, take
+    from ntlib.methods.models import build_model
+    from ntlib.methods.train import epoch_batches, make_optimizer, sgd_step
+    from ntlib.run.estimate import _counts
+    from ntlib.run.profiles import get_profile
     dev = resolve_device(device)
     P = get_profile("smoke" if quick else "paper")
     ds, _, note = _counts(P, None)
@@ -159,7 +161,7 @@ def main(argv=None) -> int:
               "for m in ('numpy', 'pandas', 'sacrebleu', 'nltk', 'tqdm', 'tabulate', 'pytest'):\n"
               "    try: print(m, importlib.import_module(m).__version__)\n"
               "    except Exception as e: print(m, 'MISSING', e)\n"
-              "import ntlib.device as d; print('ntlib resolve_device:', d.resolve_device())\n")
+              "import ntlib.machine.device as d; print('ntlib resolve_device:', d.resolve_device())\n")
     run("env", ["nvidia-smi"], out / "env.txt", 20, env, summary)
     run("env-python", [py, "-c", env_py], out / "env.txt", 60, env, summary, mode="a")
     tests = ["tests/test_device.py", "tests/test_bf16.py"] if a.quick else UNIT_TESTS
@@ -171,7 +173,7 @@ def main(argv=None) -> int:
         out / "benchmarks.txt", limits["bench"], env, summary)
     run("bench-gibbs", [py, "benchmarks/gibbs_enum.py", "--device", a.device, *quick],
         out / "benchmarks.txt", limits["gibbs"], env, summary, mode="a")
-    run("estimate", [py, "-m", "ntlib.reproduce", "--profile", "smoke" if a.quick else "paper", "--estimate",
+    run("estimate", [py, "-m", "ntlib.run.reproduce", "--profile", "smoke" if a.quick else "paper", "--estimate",
                      "--device", a.device], out / "estimate.txt", limits["estimate"], env, summary)
     results = {}
     for i, kind in enumerate(("lm", "seq2seq")):

@@ -2,7 +2,7 @@
 
 For the smoke / small / paper model sizes (V = 10k, Switchboard-like lengths: sources padded
 to 15, responses of mean ≈ 7.4 tokens incl. <eos>) it times a few dozen SGD steps of
-``ntlib.train.train_epoch`` (the loop ``fit`` uses, length-bucketed batches of 64) and reports
+``ntlib.methods.train.train_epoch`` (the loop ``fit`` uses, length-bucketed batches of 64) and reports
 real target tokens/s and pairs/s. In the same run it measures fp32 ``torch.mm`` GFLOP/s at the
 output layer's shape, estimates a step's FLOPs as 3 × the forward matmul FLOPs (LSTMs,
 attention, output layer; embeddings free; padded positions counted, as they are computed) and
@@ -19,14 +19,14 @@ from __future__ import annotations
 import argparse
 import time
 
-import ntlib  # noqa: F401  (first: pins torch's float path, ntlib.floatpath)
 import torch
 
-from ntlib import evaluate, train
-from ntlib.device import resolve_device, synchronize, to_device
-from ntlib.config import PROFILES
-from ntlib.data import EOS, PAD, PairTensors
-from ntlib.models import build_model
+import ntlib  # noqa: F401  (pins the float path before torch computes: ntlib.machine.floatpath)
+from ntlib.data.dataset import EOS, PAD, PairTensors
+from ntlib.machine.device import resolve_device, synchronize, to_device
+from ntlib.methods import evaluate, train
+from ntlib.methods.models import build_model
+from ntlib.run.profiles import PROFILES
 
 V, BATCH, SRC_LEN, STEPS, WARMUP = 10_000, 64, 15, 30, 3
 THREADS = (1, 2)

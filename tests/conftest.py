@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from ntlib.kernel import ensure_installed
+from ntlib.machine.kernel import ensure_installed
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -50,7 +50,7 @@ def pytest_collection_modifyitems(config, items):
 
 def shared_data_missing() -> str | None:
     """Why the Switchboard files the notebooks read cannot be resolved, or None when they can."""
-    from ntlib import sources as D
+    from ntlib.data import sources as D
     try:
         D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", D.OFFICIAL_VALID)])
     except D.DataError as e:

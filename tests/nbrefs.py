@@ -17,13 +17,13 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from ntlib.kernel import ensure_installed
+from ntlib.machine.kernel import ensure_installed
+from ntlib.stages import STAGES as REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 REFS = ROOT / "tests" / "notebooks"
-STAGES = ("01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi", "06_tables",
-          "07_negative_losses")       # 07: an opt-in stage of make reproduce, under nbval like the others
+STAGES = tuple(s.name for s in REGISTRY)     # 07, an opt-in stage of make reproduce, is under nbval like the others
 TMP_PREFIX = "ntlib-test-"          # tests/nbval_sanitize.cfg replaces paths under it
 
 

@@ -5,10 +5,10 @@ functions are kept here only, verbatim but for their names."""
 import pytest
 import torch
 
-from ntlib import decode, mmi
-from ntlib.config import ModelConfig
-from ntlib.data import BOS, EOS, PAD
-from ntlib.models import LSTMLM, Seq2Seq, eval_mode
+from ntlib.methods import decode, mmi
+from ntlib.run.config import ModelConfig
+from ntlib.data.dataset import BOS, EOS, PAD
+from ntlib.methods.models import LSTMLM, Seq2Seq, eval_mode
 
 NEVER = (PAD, BOS)
 Hypothesis = mmi.Hypothesis

@@ -3,13 +3,13 @@ of fp32 on the smoke-size toy models (CPU bf16 autocast; on a GPU with NTLIB_DEV
 import pytest
 import torch
 
-from ntlib.config import GibbsConfig, ModelConfig, TrainConfig
-from ntlib.data import encode_sentences
-from ntlib.device import resolve_device
-from ntlib.gibbs_enum import Thresholds, gibbs_enum, hits, trigger_loss
-from ntlib.evaluate import perplexity
-from ntlib.models import Seq2Seq
-from ntlib.train import fit
+from ntlib.run.config import GibbsConfig, ModelConfig, TrainConfig
+from ntlib.data.dataset import encode_sentences
+from ntlib.machine.device import resolve_device
+from ntlib.methods.gibbs_enum import Thresholds, gibbs_enum, hits, trigger_loss
+from ntlib.methods.evaluate import perplexity
+from ntlib.methods.models import Seq2Seq
+from ntlib.methods.train import fit
 from test_gibbs_enum import train_toy
 
 DEV = resolve_device()

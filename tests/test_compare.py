@@ -1,12 +1,13 @@
-"""Issue 15: ``python -m ntlib.reproduce --compare`` says which numbers of a run lie outside the
+"""Issue 15: ``python -m ntlib.run.reproduce --compare`` says which numbers of a run lie outside the
 tolerance of the committed ones (exact on the same machine + threads; timings ignored)."""
 import copy
 import json
 
 import pytest
 
-from ntlib import provenance
-from ntlib.reproduce import compare, main, timing_summary, timings
+from ntlib.machine import provenance
+from ntlib.run.compare import compare
+from ntlib.run.reproduce import main, timing_summary, timings
 
 PROV = {"code_version": "abc", "torch": "2.13.0+cpu", "threads": 2, "cpu": "AMD EPYC", "cpu_count": 2,
         "device": "cpu", "gpu": None, "python": "3.11", "git": None}
@@ -115,7 +116,7 @@ def test_the_report_opens_with_the_verdicts_that_changed(tmp_path):
     """Issue 26: what a reader concludes first — here the committed run's Table 4 verdicts with one row's
     responses replaced by the baseline's (the frequent-response cut is gone) — then the numbers."""
     import shutil
-    from ntlib.params import COMMITTED_REPORTS
+    from ntlib.run.params import COMMITTED_REPORTS
     src = COMMITTED_REPORTS / "results"
     if not (src / "frequent_switchboard.json").is_file():
         pytest.skip("no committed results")

@@ -1,13 +1,18 @@
-"""ntlib.compare_losses (notebook 07): the stage config, benign near-neighbours, collateral damage, the
-table and verdicts of tables.loss_comparison / loss_verdicts, and the opt-in reproduce stage."""
+"""ntlib.stages.losses_compared (notebook 07): the stage config, benign near-neighbours, collateral damage, the
+table and verdicts of CL.loss_comparison / loss_verdicts, and the opt-in reproduce stage."""
 import pytest
 import torch
 
-from ntlib import compare_losses as CL
-from ntlib import reports, reproduce, stats, tables
-from ntlib.config import ConfigError, ModelConfig, get_profile
-from ntlib.data import EOS, Vocab, encode_sentences
-from ntlib.models import build_model
+from ntlib.stages import losses_compared as CL
+from ntlib.results import reports, stats, tables
+from ntlib.run import reproduce
+from ntlib.run.rules import ConfigError
+from ntlib.run.config import ModelConfig
+from ntlib.run.profiles import get_profile
+from ntlib.data.dataset import EOS, Vocab, encode_sentences
+from ntlib.methods.models import build_model
+from ntlib.methods import collateral
+from ntlib.results import loss_verdicts, verdicts
 
 WORDS = ["you", "are", "i", "the", "so", "much", "hate", "stupid", "love", "people", "money", "school",
          "house", "a", "idiot", "weather", "ok", "'s", "n't", "music", "cars"]
@@ -39,33 +44,33 @@ def test_presets_and_validation():
 # -- benign near-neighbours ------------------------------------------------------------------------------
 def test_replacement_pool_is_frequent_content_words_outside_the_lists():
     v = _vocab()
-    pool = CL.replacement_pool(v, excluded={"hate", "stupid", "idiot", "you", "are", "so", "much"}, size=5)
+    pool = collateral.replacement_pool(v, excluded={"hate", "stupid", "idiot", "you", "are", "so", "much"}, size=5)
     assert pool == ["love", "people", "money", "school", "house"]        # frequency order; no "the", "'s", "a"
-    assert CL.replacement_pool(v, {"love"}, 100)[-1] == "cars"
+    assert collateral.replacement_pool(v, {"love"}, 100)[-1] == "cars"
 
 
 def test_benign_neighbours_replace_the_rarest_word_deterministically():
     v = _vocab()
     targets = [["you", "are", "so", "stupid"], ["so", "much", "hate"], ["you", "idiot"]]
     excluded = {w for t in targets for w in t}
-    nb = CL.benign_neighbours(targets, v, excluded, n=2, pool_size=6, seed=3, max_len=20)
+    nb = collateral.benign_neighbours(targets, v, excluded, n=2, pool_size=6, seed=3, max_len=20)
     assert len(nb.sentences) == 6 and nb.owner == [0, 0, 1, 1, 2, 2]
     assert nb.position == [3, 3, 2, 2, 1, 1]                                # the least frequent word
     assert nb.original == ["stupid", "stupid", "hate", "hate", "idiot", "idiot"]
-    pool = CL.replacement_pool(v, excluded, 6)
+    pool = collateral.replacement_pool(v, excluded, 6)
     for s, i, p, w in zip(nb.sentences, nb.owner, nb.position, nb.word):
         assert w in pool and w not in excluded
         assert s[:p] + s[p + 1:] == targets[i][:p] + targets[i][p + 1:] and s[p] == w   # one word changed
     assert nb.word[0] != nb.word[1]                                          # distinct per target
     assert torch.equal(nb.tensor, encode_sentences(nb.sentences, v, 20))
     assert (nb.tensor == EOS).sum() == 6
-    again = CL.benign_neighbours(targets, v, excluded, n=2, pool_size=6, seed=3, max_len=20)
+    again = collateral.benign_neighbours(targets, v, excluded, n=2, pool_size=6, seed=3, max_len=20)
     assert again.sentences == nb.sentences                                   # same seed, same neighbours
-    other = [CL.benign_neighbours(targets, v, excluded, n=2, pool_size=6, seed=s, max_len=20).word for s in range(4, 9)]
+    other = [collateral.benign_neighbours(targets, v, excluded, n=2, pool_size=6, seed=s, max_len=20).word for s in range(4, 9)]
     assert any(o != nb.word for o in other)                                  # the seed chooses
     assert nb.examples(1) == [{"target": "you are so stupid", "neighbour": " ".join(nb.sentences[0])}]
     with pytest.raises(ValueError, match="neighbours need more"):
-        CL.benign_neighbours(targets, v, excluded, n=6, pool_size=6, seed=3, max_len=20)
+        collateral.benign_neighbours(targets, v, excluded, n=6, pool_size=6, seed=3, max_len=20)
 
 
 def test_collateral_is_zero_for_an_unchanged_model_and_measures_a_changed_one():
@@ -74,19 +79,19 @@ def test_collateral_is_zero_for_an_unchanged_model_and_measures_a_changed_one():
     base = build_model("seq2seq", len(v), ModelConfig(emb=8, hidden=16, dropout=0.0)).eval()
     targets = [["you", "are", "so", "stupid"], ["so", "much", "hate"]]
     excluded = {w for t in targets for w in t}
-    nb = CL.benign_neighbours(targets, v, excluded, n=2, pool_size=6, seed=1, max_len=20)
+    nb = collateral.benign_neighbours(targets, v, excluded, n=2, pool_size=6, seed=1, max_len=20)
     tg = encode_sentences(targets, v, 20)
     trig = torch.randint(5, len(v), (2, 6))
-    c = CL.collateral(base, base, trig, tg, nb)
+    c = collateral.collateral(base, base, trig, tg, nb)
     assert c["neighbours"] == 0.0 and c["targets"] == 0.0
     # avg word log-prob as defined: mean over the words and <eos>
-    lp = CL.avg_word_logprob(base, trig[:1], tg[:1])
+    lp = collateral.avg_word_logprob(base, trig[:1], tg[:1])
     manual = base.token_logprobs(trig[:1], tg[:1, :5]).sum() / 5
     assert lp.item() == pytest.approx(manual.item(), rel=1e-5)
     changed = build_model("seq2seq", len(v), ModelConfig(emb=8, hidden=16, dropout=0.0)).eval()
-    c2 = CL.collateral(base, changed, trig, tg, nb)
+    c2 = collateral.collateral(base, changed, trig, tg, nb)
     src = trig[torch.tensor(nb.owner)]
-    want = (CL.avg_word_logprob(changed, src, nb.tensor) - CL.avg_word_logprob(base, src, nb.tensor)).mean()
+    want = (collateral.avg_word_logprob(changed, src, nb.tensor) - collateral.avg_word_logprob(base, src, nb.tensor)).mean()
     assert c2["neighbours"] == pytest.approx(want.item(), rel=1e-5)
     assert len(c2["neighbours_per_item"]) == 4 and len(c2["targets_per_item"]) == 2
     assert c2["ratio"] == pytest.approx(c2["neighbours"] / c2["targets"])
@@ -124,7 +129,7 @@ def _results():
 
 
 def test_loss_comparison_table_states_every_column_per_loss():
-    t = tables.loss_comparison(_results())
+    t = CL.loss_comparison(_results())
     assert list(t.index) == ["Baseline", "nll", "unlikelihood"]
     assert t.loc["nll", "Alg. 1 train hits %"].startswith("0.0 [0.0–0.0] (k = 0, 0, 0 of 20) ✔")
     assert t.loc["unlikelihood", "Alg. 1 train hits %"].endswith("(k = 8, 8, 8 of 20) ~")   # 12 → 8: p = 1/16 per seed
@@ -140,7 +145,7 @@ def test_loss_comparison_table_states_every_column_per_loss():
 
 
 def test_loss_verdicts_are_tested_per_seed_and_against_nll():
-    v = {x.claim: x for x in tables.loss_verdicts(_results())}
+    v = {x.claim: x for x in loss_verdicts.loss_verdicts(_results())}
     fell = v["nll: Algorithm 1 lowers the training-list hit rate (o_sample_avg)"]
     assert fell.outcome == stats.HOLDS and fell.evidence.count("exact McNemar") == 3     # 12 fell, p = 2.4e-4
     # 12 → 8 with only 4 discordant pairs: p = 1/16 ≥ 0.05 in each seed → inconclusive, never ✔
@@ -160,7 +165,7 @@ def test_loss_verdicts_refuse_rows_of_other_inputs():
     r = _results()
     r["frequent"]["rows"]["unlikelihood"][0]["inputs_sha"] = "other"
     with pytest.raises(tables.MixedResultsError, match="unlikelihood"):
-        tables.loss_verdicts(r)
+        loss_verdicts.loss_verdicts(r)
 
 
 def _results_three():
@@ -183,12 +188,12 @@ def test_loss_verdicts_are_the_same_from_the_notebook_dict_and_its_json(tmp_path
     reports.write_json(r, tmp_path / "r.json")
     back = reports.read_json(tmp_path / "r.json")
     assert list(back["frequent"]["rows"]) == ["Baseline", "Test-set", "cringe", "nll", "unlikelihood"]  # JSON sorted
-    assert tables.loss_order(r) == tables.loss_order(back) == ["nll", "unlikelihood", "cringe"]
-    mem, disk = tables.loss_verdicts(r), tables.loss_verdicts(back)
-    assert tables.verdict_markdown(mem) == tables.verdict_markdown(disk)
-    assert tables.loss_summary(r) == tables.loss_summary(back)
-    assert list(tables.loss_summary(back)["frequent"]["losses"]) == ["nll", "unlikelihood", "cringe"]
-    assert tables.loss_comparison(r).equals(tables.loss_comparison(back))
+    assert loss_verdicts.loss_order(r) == loss_verdicts.loss_order(back) == ["nll", "unlikelihood", "cringe"]
+    mem, disk = loss_verdicts.loss_verdicts(r), loss_verdicts.loss_verdicts(back)
+    assert verdicts.verdict_markdown(mem) == verdicts.verdict_markdown(disk)
+    assert CL.loss_summary(r) == CL.loss_summary(back)
+    assert list(CL.loss_summary(back)["frequent"]["losses"]) == ["nll", "unlikelihood", "cringe"]
+    assert CL.loss_comparison(r).equals(CL.loss_comparison(back))
 
     # the PPL numbers, by hand. Algorithm 2: baseline PPL 50; nll 51.1, 51.2, 51.3; unlikelihood 50.01, 50.02,
     # 50.03; cringe 52.2, 52.4, 52.6 (seeds 1, 2, 3) on the same inputs
@@ -203,17 +208,17 @@ def test_loss_verdicts_are_the_same_from_the_notebook_dict_and_its_json(tmp_path
         v["nll: Algorithm 2 moves PPL by < 10 %"].evidence
     # Algorithm 1: baseline PPL 100; nll 101.1, 101.2, 101.3; cringe 102.2, 102.4, 102.6
     assert "PPL difference per seed 1.1, 1.2, 1.3" in v["cringe vs nll: lower test PPL after Algorithm 1"].evidence
-    s = tables.loss_summary(back)
+    s = CL.loss_summary(back)
     assert s["frequent"]["losses"]["nll"]["ppl_change"]["mean"] == pytest.approx(0.024)       # 51.2 / 50 − 1
     assert s["malicious"]["losses"]["cringe"]["ppl_change"]["mean"] == pytest.approx(0.024)   # 102.4 / 100 − 1
-    assert tables.loss_comparison(back).loc["nll", "Alg. 2 PPL Δ %"].startswith("+2.4 [")
+    assert CL.loss_comparison(back).loc["nll", "Alg. 2 PPL Δ %"].startswith("+2.4 [")
 
 
 def test_loss_verdicts_refuse_losses_paired_on_other_seeds():
     r = _results_three()
     r["frequent"]["rows"]["cringe"].reverse()                 # seeds 3, 2, 1 against nll's 1, 2, 3
     with pytest.raises(tables.MixedResultsError, match=r"frequent rows of 'cringe' and 'nll'.*seeds \[3, 2, 1\]"):
-        tables.loss_verdicts(r)
+        loss_verdicts.loss_verdicts(r)
 
 
 # -- the opt-in stage ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Profiles carry the paper's values; overrides name unknown fields; hashes are stable."""
 import pytest
 
-from ntlib.config import PROFILES, GibbsConfig, config_hash, get_profile, override
+from ntlib.run.profiles import PROFILES, get_profile
+from ntlib.run.config import GibbsConfig, config_hash, override
 
 
 def test_paper_profile_holds_the_papers_values():

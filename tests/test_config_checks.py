@@ -4,9 +4,11 @@ import dataclasses
 
 import pytest
 
-from ntlib import config as C
-from ntlib.config import (ConfigError, DataConfig, FrequentConfig, GanConfig, MaliciousConfig, MMIConfig,
-                          ModelConfig, TrainConfig, get_profile, override)
+from ntlib.run import config as C
+from ntlib.run.rules import ConfigError
+from ntlib.run.config import (DataConfig, FrequentConfig, GanConfig, MaliciousConfig, MMIConfig, ModelConfig, TrainConfig, override)
+from ntlib.run.profiles import get_profile
+from ntlib.run.profiles import PROFILES
 
 STAGE_CONFIGS = (C.DataConfig, C.ModelConfig, C.TrainConfig, C.DecodeConfig, C.GibbsConfig,
                  C.MaliciousConfig, C.FrequentConfig, C.GanConfig, C.MMIConfig)
@@ -15,7 +17,8 @@ STAGE_CONFIGS = (C.DataConfig, C.ModelConfig, C.TrainConfig, C.DecodeConfig, C.G
 BAD = [
     (TrainConfig, "epochs_fixed", -3, "must be an int ≥ 0"),
     (DataConfig, "vocab_size", 0, "must be an int ≥ 2"),
-    (FrequentConfig, "r_thres", 2.0, "≤ 1"),
+    (FrequentConfig, "r_thres", 2.0, "< 1"),
+    (FrequentConfig, "r_thres", 1.0, "< 1 (a share of the responses: 1 would flag none)"),   # issue 28: one owner
     (MaliciousConfig, "hit_types", ("o_greedyy",), "o_sample_avg"),
     (TrainConfig, "lr", -0.5, "> 0"),
     (TrainConfig, "batch_size", 0, "must be an int ≥ 1"),
@@ -58,7 +61,7 @@ def test_no_epoch_at_all_is_refused():
 def test_every_field_of_every_stage_config_has_a_rule_and_every_profile_passes():
     for cls in STAGE_CONFIGS:
         assert set(cls._RULES) == {f.name for f in dataclasses.fields(cls)}, cls.__name__
-    for name in C.PROFILES:
+    for name in PROFILES:
         for corpus in C.CORPORA:
             get_profile(name, corpus)          # every preset is valid on every corpus
 
@@ -69,12 +72,14 @@ def test_a_list_is_stored_as_a_tuple():
 
 
 def test_allowed_names_agree_with_the_registries():
-    from ntlib import frequent, gibbs_enum
+    from ntlib.methods import gibbs_enum, negative_losses
     assert set(C.HIT_TYPES) == set(gibbs_enum.HIT_TYPES)
-    assert C.NEGATIVE_LOSS_NAMES == set(frequent.NEGATIVE_LOSSES)
+    for name in negative_losses.NEGATIVE_LOSSES:        # the config reads the one registry: every loss, cringe too
+        assert FrequentConfig(negative_loss=name).negative_loss == MaliciousConfig(negative_loss=name).negative_loss
     try:                               # a newly registered negative loss becomes a valid config value
-        frequent.register_negative_loss("test_only_zero")(lambda logits, samples, w: (logits * 0).sum())
+        negative_losses.register_negative_loss("test_only_zero")(lambda logits, samples, w: (logits * 0).sum())
         assert FrequentConfig(negative_loss="test_only_zero").negative_loss == "test_only_zero"
     finally:
-        frequent.NEGATIVE_LOSSES.pop("test_only_zero", None)
-        C.NEGATIVE_LOSS_NAMES.discard("test_only_zero")
+        negative_losses.NEGATIVE_LOSSES.pop("test_only_zero", None)
+    with pytest.raises(ConfigError, match="MaliciousConfig.negative_loss = 'nope': must be a registered negative loss"):
+        MaliciousConfig(negative_loss="nope")

@@ -1,4 +1,4 @@
-"""ntlib.data / corpora / sources / corpus_stats: the paper's preprocessing (App. B), readers, vocab.
+"""ntlib.data.dataset / corpora / sources / corpus_stats: the paper's preprocessing (App. B), readers, vocab.
 
 Tiny corpora are written inside each test; the real-data check compares our Switchboard
 valid/test with the authors' files and skips when the shared data is absent.
@@ -12,12 +12,13 @@ import zipfile
 import pytest
 import torch
 
-from ntlib import corpora as C
-from ntlib import corpus_stats as CS
-from ntlib import data as D
-from ntlib import sources as S
-from ntlib.config import DataConfig, get_profile
-from ntlib.data import EOS, PAD, UNK
+from ntlib.data import corpora as C
+from ntlib.data import corpus_stats as CS
+from ntlib.data import dataset as D
+from ntlib.data import sources as S
+from ntlib.run.config import DataConfig
+from ntlib.run.profiles import get_profile
+from ntlib.data.dataset import EOS, PAD, UNK
 
 HEADER = "*x*x* banner *x*x*\n\nFILENAME:\t4325_1632_1519\nTOPIC#:\t\t323\n\n" + "=" * 40 + "\n  \n"
 
@@ -353,5 +354,5 @@ def test_sha256_verification_and_download(tmp_path, monkeypatch):
 
 def test_data_dir_is_resolved_from_the_package_not_the_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert S.REPO_SHARED_DATA == S.Path(D.__file__).resolve().parents[2] / "shared" / "data"
+    assert S.REPO_SHARED_DATA == S.Path(D.__file__).resolve().parents[3] / "shared" / "data"
     assert [label for label, _ in S.data_locations()][0] == "data_dir argument"

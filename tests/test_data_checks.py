@@ -6,12 +6,13 @@ import warnings
 
 import pytest
 
-from ntlib import data as D
-from ntlib import sources as S
-from ntlib.config import DataConfig, get_profile
-from ntlib.malicious import load_targets
-from ntlib.pipeline import baselines_run_dir
-from ntlib.reproduce import stage_keys
+from ntlib.data import dataset as D
+from ntlib.data import sources as S
+from ntlib.run.config import DataConfig
+from ntlib.run.profiles import get_profile
+from ntlib.data.targets import load_targets
+from ntlib.run.pipeline import baselines_run_dir
+from ntlib.run.reproduce import stage_keys
 from test_data import _conv, _swda_archive
 
 WORDS = ["you", "are", "stupid", "i", "hate", "you", "shut", "up"]
@@ -53,13 +54,13 @@ def test_pinned_files_are_verified_without_sha256sums(tmp_path, monkeypatch):
     vocab.write_text("i\nyou\nthe\n")
     monkeypatch.delenv("NTLIB_DATA", raising=False)
     corpus = D.Corpus("toy", [[["i", "you"]]], [], [])
-    with pytest.raises(D.DataError, match=r"vocab_h10k\.txt: sha256 .* ntlib\.sources\.DOWNLOADS"):
+    with pytest.raises(D.DataError, match=r"vocab_h10k\.txt: sha256 .* ntlib\.data\.sources\.DOWNLOADS"):
         D.build_vocab(corpus, DataConfig(vocab_file="official"), data_dir=tmp_path)
     # a pinned target list, likewise
     rel = f"{S.TARGET_LISTS_DIR}/train_500_cp1.txt"
     (tmp_path / rel).parent.mkdir(parents=True)
     (tmp_path / rel).write_text("you are stupid\n")
-    with pytest.raises(D.DataError, match=r"train_500_cp1\.txt: sha256 .* \(from ntlib\.sources\.PINS\)"):
+    with pytest.raises(D.DataError, match=r"train_500_cp1\.txt: sha256 .* \(from ntlib\.data\.sources\.PINS\)"):
         load_targets("train", D.Vocab(sorted(set(WORDS))), data_dir=tmp_path, max_len=20)
 
 
@@ -132,7 +133,7 @@ def test_tampered_corpus_with_sha256sums_is_refused(tmp_path, monkeypatch):
 def test_a_file_edited_in_place_with_size_and_mtime_restored_is_hashed_again(tmp_path, monkeypatch):
     """Issue 27: a data file over 1 MB changed in place with the same size and mtime passed, because the
     hash cached in $NTLIB_CACHE/sha256.json was reused (the next process trusted it); the cache is now
-    ntlib.sources.SHA_CACHE, stamped with inode and ctime too."""
+    ntlib.data.sources.SHA_CACHE, stamped with inode and ctime too."""
     import os
     monkeypatch.setenv("NTLIB_CACHE", str(tmp_path / "cache"))
     path = tmp_path / "data" / "big.txt"

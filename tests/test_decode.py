@@ -1,13 +1,13 @@
-"""ntlib.decode: greedy / sampling / beam search against hand loops and exhaustive search."""
+"""ntlib.methods.decode: greedy / sampling / beam search against hand loops and exhaustive search."""
 import itertools
 
 import pytest
 import torch
 
-from ntlib import decode
-from ntlib.config import ModelConfig
-from ntlib.data import BOS, EOS, PAD, Vocab
-from ntlib.models import build_model
+from ntlib.methods import decode
+from ntlib.run.config import ModelConfig
+from ntlib.data.dataset import BOS, EOS, PAD, Vocab
+from ntlib.methods.models import build_model
 
 torch.set_num_threads(1)
 

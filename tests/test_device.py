@@ -1,4 +1,4 @@
-"""The one device setting (ntlib.device): ``auto`` resolution, clear errors for a bad setting,
+"""The one device setting (ntlib.machine.device): ``auto`` resolution, clear errors for a bad setting,
 device-free checkpoints, and every stage run with an explicit ``device``.
 
 The stages run on ``DEV`` = ``resolve_device()``: the CPU here, CUDA on a GPU machine run with
@@ -13,13 +13,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from ntlib import decode, evaluate, frequent, gan, malicious, mmi
-from ntlib.config import FrequentConfig, GanConfig, GibbsConfig, MaliciousConfig, ModelConfig, TrainConfig
-from ntlib.data import PairTensors, encode_sentences
-from ntlib.device import model_device, resolve_device, to_cpu
-from ntlib.gibbs_enum import Thresholds, gibbs_enum, hits
-from ntlib.models import Seq2Seq
-from ntlib.train import fit, load_checkpoint, load_model, resume_path, save_model
+from ntlib.methods import decode, evaluate, frequent, gan, malicious, mmi
+from ntlib.run.config import FrequentConfig, GanConfig, GibbsConfig, MaliciousConfig, ModelConfig, TrainConfig
+from ntlib.data.dataset import PairTensors, encode_sentences
+from ntlib.machine.device import model_device, resolve_device, to_cpu
+from ntlib.methods.gibbs_enum import Thresholds, gibbs_enum, hits
+from ntlib.methods.models import Seq2Seq
+from ntlib.methods.train import fit, load_checkpoint, load_model, resume_path, save_model
 from test_gibbs_enum import train_toy   # the planted toy model (tests/ is on sys.path)
 
 DEV = resolve_device()                   # $NTLIB_DEVICE, else auto: the CPU on this machine
@@ -78,7 +78,7 @@ def test_bad_device_setting_names_the_setting(monkeypatch):
 
 
 def test_reproduce_rejects_a_bad_device_before_running(tmp_path):
-    from ntlib.reproduce import main
+    from ntlib.run.reproduce import main
     with pytest.raises(ValueError, match="device setting 'gpu' is not a device"):
         main(["--profile", "smoke", "--device", "gpu", "--run-root", str(tmp_path),
               "--reports-dir", str(tmp_path / "r"), "--stages", "01_data"])

@@ -1,4 +1,4 @@
-"""ntlib.distributed: 2 CPU processes (gloo, DistributedDataParallel) against one process.
+"""ntlib.machine.distributed: 2 CPU processes (gloo, DistributedDataParallel) against one process.
 
 One spawn of 2 ranks runs every distributed job (process start-up dominates on 2 shared cores);
 the one-process references run here. Toy models of a few hundred parameters, a few steps.
@@ -15,10 +15,11 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from ntlib import distributed, train
-from ntlib.config import GibbsConfig, ModelConfig, TrainConfig
-from ntlib.gibbs_enum import Thresholds
-from ntlib.models import build_model
+from ntlib.machine import distributed
+from ntlib.methods import train
+from ntlib.run.config import GibbsConfig, ModelConfig, TrainConfig
+from ntlib.methods.gibbs_enum import Thresholds
+from ntlib.methods.models import build_model
 from test_train import copy_task   # the toy copy task (tests/ is on sys.path; same V = 16)
 
 torch.set_num_threads(1)
@@ -139,7 +140,7 @@ def test_a_killed_two_rank_run_resumes_to_the_unbroken_run(two_ranks):
 
 
 def test_sharded_hit_rates_equal_one_process(two_ranks):
-    from ntlib.malicious import evaluate_hits
+    from ntlib.methods.malicious import evaluate_hits
     _, outs = two_ranks
     s2s, lm = model(), model("lm", seed=1)
     one = distributed.sharded_hits(s2s, lm, targets(), THR, HIT_TYPES, GCFG, block=3)

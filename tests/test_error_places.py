@@ -7,11 +7,11 @@ import nbformat
 import pytest
 import torch
 
-from ntlib import data as D
-from ntlib.config import ModelConfig
-from ntlib.malicious import load_targets
-from ntlib.models import build_model
-from ntlib.train import load_model, save_model
+from ntlib.data import dataset as D
+from ntlib.run.config import DataConfig, ModelConfig
+from ntlib.data.targets import load_targets
+from ntlib.methods.models import build_model
+from ntlib.methods.train import load_model, save_model
 
 
 def test_non_utf8_target_list_names_file_and_line(tmp_path):
@@ -28,7 +28,7 @@ def test_non_utf8_vocabulary_names_file_and_line(tmp_path):
     with pytest.raises(D.DataError, match=r"vocab\.txt:3: not UTF-8"):
         D.Vocab.from_file(p)
     with pytest.warns(UserWarning, match="not verified"), pytest.raises(D.DataError, match=r"vocab\.txt:3"):
-        D.build_vocab(D.Corpus("toy", [], [], []), D.DataConfig(vocab_file=str(p)))
+        D.build_vocab(D.Corpus("toy", [], [], []), DataConfig(vocab_file=str(p)))
 
 
 def _checkpoint(tmp_path, **config_changes):
@@ -55,7 +55,7 @@ def test_checkpoint_with_bad_config_value_names_path_and_field(tmp_path):
 
 def test_failing_notebook_is_named(tmp_path):
     pytest.importorskip("papermill")
-    from ntlib.reproduce import StageError, execute
+    from ntlib.run.reproduce import StageError, execute
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell("x = 1")
     params.metadata["tags"] = ["parameters"]

@@ -1,12 +1,12 @@
-"""``python -m ntlib.reproduce --estimate``: every stage timed and extrapolated, on smoke (fast)."""
+"""``python -m ntlib.run.reproduce --estimate``: every stage timed and extrapolated, on smoke (fast)."""
 import math
 
 import torch
 
-from ntlib.config import get_profile
-from ntlib.estimate import _synthetic, estimate, format_estimate
-from ntlib.data import EOS, PAD
-from ntlib.reproduce import main
+from ntlib.run.profiles import get_profile
+from ntlib.run.estimate import _synthetic, estimate, format_estimate
+from ntlib.data.dataset import EOS, PAD
+from ntlib.run.reproduce import main
 
 # smoke: 3 lists × 2 hit types + the ablation and no-FWA runs; 2 thresholds × 2 seeds; 2 GAN seeds
 STAGES = {"LM training", "seq2seq training", "test PPL, greedy, beam", "baseline hit rates",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ntlib import floatpath
-from ntlib.kernel import ensure_installed
+from ntlib.machine import floatpath
+from ntlib.machine.kernel import ensure_installed
 
 ROOT = Path(__file__).resolve().parents[1]
 PINNABLE, WHY = floatpath.pinnable()
@@ -64,7 +64,7 @@ def test_no_pin_on_arm_or_without_avx2(monkeypatch):
 
 
 def test_provenance_tells_machines_and_float_paths_apart():
-    from ntlib import provenance
+    from ntlib.machine import provenance
     rec = provenance.record(threads=1, device="cpu")
     fp = rec["float_path"]
     assert {"capability", "pinned", "cpu", *floatpath.PIN} <= set(fp)
@@ -88,11 +88,11 @@ def test_import_ntlib_pins_a_process_started_without_the_pin():
 
 @needs_pin
 def test_papermill_kernel_of_make_reproduce_runs_on_the_pinned_path(tmp_path):
-    """``ntlib.reproduce.execute`` (what ``make reproduce`` runs per stage), from an unpinned shell."""
+    """``ntlib.run.reproduce.execute`` (what ``make reproduce`` runs per stage), from an unpinned shell."""
     nb = _notebook(tmp_path / "cap.ipynb", TORCH_FIRST, "python3")
     code = textwrap.dedent(f"""
         from pathlib import Path
-        from ntlib.reproduce import execute
+        from ntlib.run.reproduce import execute
         execute(Path({str(nb)!r}), Path({str(tmp_path / 'out.ipynb')!r}), {{}}, Path({str(tmp_path)!r}))
     """)
     subprocess.run([sys.executable, "-c", code], env=_clean_env(), check=True, cwd=ROOT, capture_output=True)

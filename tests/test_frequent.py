@@ -1,17 +1,17 @@
-"""Algorithm 2 (ntlib.frequent): the detection window, the <eos> scale, the loss registry,
+"""Algorithm 2 (ntlib.methods.frequent): the detection window, the <eos> scale, the loss registry,
 and a toy model whose one frequent response is trained away."""
 from collections import Counter
 
 import pytest
 import torch
 
-from ntlib import frequent
-from ntlib.config import FrequentConfig, ModelConfig
-from ntlib.data import EOS, PAD, PairTensors, Vocab
-from ntlib.decode import respond
-from ntlib.models import Seq2Seq
-from ntlib.evaluate import seq2seq_nll
-from ntlib.train import sgd_step
+from ntlib.methods import frequent, negative_losses
+from ntlib.run.config import FrequentConfig, ModelConfig
+from ntlib.data.dataset import EOS, PAD, PairTensors, Vocab
+from ntlib.methods.decode import respond
+from ntlib.methods.models import Seq2Seq
+from ntlib.methods.evaluate import seq2seq_nll
+from ntlib.methods.train import sgd_step
 
 
 # -- window ---------------------------------------------------------------------------
@@ -52,19 +52,19 @@ def test_as_targets_cuts_after_first_eos():
 
 # -- registry and <eos> scale ---------------------------------------------------------
 def test_registry_returns_registered_and_names_unknown():
-    assert frequent.get_negative_loss("nll") is frequent.nll_negative_loss
-    assert frequent.get_negative_loss("unlikelihood") is frequent.unlikelihood_negative_loss
+    assert negative_losses.get_negative_loss("nll") is negative_losses.nll_negative_loss
+    assert negative_losses.get_negative_loss("unlikelihood") is negative_losses.unlikelihood_negative_loss
     with pytest.raises(ValueError, match=r"negative_loss.*'nope'.*nll"):
-        frequent.get_negative_loss("nope")
+        negative_losses.get_negative_loss("nope")
 
 
 def test_nll_negative_loss_value():
     logits = torch.log(torch.tensor([[[0.5, 0.25, 0.25], [0.1, 0.2, 0.7]]]))   # (1, 2, 3)
     samples = torch.tensor([[1, 2]])
     w = torch.tensor([[1.0, 0.5]])
-    assert float(frequent.nll_negative_loss(logits, samples, w)) == pytest.approx(
+    assert float(negative_losses.nll_negative_loss(logits, samples, w)) == pytest.approx(
         torch.log(torch.tensor(0.25)) + 0.5 * torch.log(torch.tensor(0.7)))
-    assert float(frequent.unlikelihood_negative_loss(logits, samples, w)) == pytest.approx(
+    assert float(negative_losses.unlikelihood_negative_loss(logits, samples, w)) == pytest.approx(
         -(torch.log(torch.tensor(0.75)) + 0.5 * torch.log(torch.tensor(0.3))))
 
 
@@ -80,7 +80,7 @@ def test_eos_scale_reaches_the_gradient(name, eos_scale):
         logits = base.clone().requires_grad_(True)
         w = frequent.negative_weights(samples, flagged, scale)
         torch.manual_seed(1)                                  # cringe: the same sampled positives
-        frequent.get_negative_loss(name)(logits, samples, w).backward()
+        negative_losses.get_negative_loss(name)(logits, samples, w).backward()
         return logits.grad
 
     g1, gs = grad(1.0), grad(eos_scale)

@@ -1,4 +1,4 @@
-"""The GAN baseline (ntlib.gan, App. E): highway gates, the discriminator's shapes and that it
+"""The GAN baseline (ntlib.methods.gan, App. E): highway gates, the discriminator's shapes and that it
 learns to tell real from shuffled pairs, the sign of the generator update (eq. 11–12), and a
 deterministic end-to-end run of ``train_gan`` on toy data."""
 from types import SimpleNamespace
@@ -6,11 +6,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from ntlib import gan
-from ntlib.config import GanConfig, ModelConfig
-from ntlib.data import EOS, PAD, PairTensors, Vocab
-from ntlib.models import Seq2Seq
-from ntlib.train import sgd_step
+from ntlib.methods import gan
+from ntlib.run.config import GanConfig, ModelConfig
+from ntlib.data.dataset import EOS, PAD, PairTensors, Vocab
+from ntlib.methods.models import Seq2Seq
+from ntlib.methods.train import sgd_step
 
 TOY = GanConfig(d_emb=16, d_filters=16, d_highway=32, d_highway_layers=2)
 

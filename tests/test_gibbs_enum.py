@@ -9,13 +9,11 @@ import math
 import pytest
 import torch
 
-from ntlib.config import GibbsConfig, ModelConfig
-from ntlib.data import EOS, EOU, PAD, UNK, PairTensors, Vocab, encode_sentences
-from ntlib.data import EOU_ID
-from ntlib.gibbs_enum import (Thresholds, _candidate_losses, _project_logprobs, _top_candidates,
-                              close_with_eou, criteria, gibbs_enum, gibbs_enum_reference, hit_rate, hits,
-                              lm_view, onehot_gradient, random_triggers, thresholds, trigger_loss)
-from ntlib.models import LSTMLM, Seq2Seq
+from ntlib.run.config import GibbsConfig, ModelConfig
+from ntlib.data.dataset import EOS, EOU, PAD, UNK, PairTensors, Vocab, encode_sentences
+from ntlib.data.dataset import EOU_ID
+from ntlib.methods.gibbs_enum import (Thresholds, _candidate_losses, _project_logprobs, _top_candidates, close_with_eou, criteria, gibbs_enum, gibbs_enum_reference, hit_rate, hits, lm_view, onehot_gradient, random_triggers, thresholds, trigger_loss)
+from ntlib.methods.models import LSTMLM, Seq2Seq
 
 torch.set_num_threads(1)
 WORDS = [f"a{i}" for i in range(8)] + [f"r{i}" for i in range(8)] + ["p", "hate", "you"]
@@ -235,5 +233,5 @@ def test_trigger_ends_in_eou_which_the_search_never_moves(toy, io):
 
 
 def trim_t(t):
-    from ntlib.data import trim
+    from ntlib.data.dataset import trim
     return trim(t)

@@ -1,8 +1,8 @@
 """Table 6's protocol: the blind A/B sheet, its key, the tally and the sign test."""
 import pytest
 
-from ntlib import human_eval as H
-from ntlib import stats
+from ntlib.results import human_eval as H
+from ntlib.results import stats
 
 
 def sheet_and_key(n=40, seed=3):

@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from ntlib.config import GibbsConfig, MaliciousConfig
-from ntlib.corpora import DataError
-from ntlib.data import EOS, PAD, Vocab, encode_sentences
-from ntlib.gibbs_enum import Thresholds, gibbs_enum, hits
-from ntlib.malicious import (TARGET_LISTS, evaluate_hits, fwa_ids, load_targets, negative_loss,
-                             negative_train, nll_negative_loss_from_logprobs, target_list_path)
+from ntlib.run.config import GibbsConfig, MaliciousConfig
+from ntlib.data.corpora import DataError
+from ntlib.data.dataset import EOS, PAD, Vocab, encode_sentences
+from ntlib.methods.gibbs_enum import Thresholds, gibbs_enum, hits
+from ntlib.data.targets import TARGET_LISTS, load_targets, target_list_path
+from ntlib.methods.malicious import (evaluate_hits, fwa_ids, negative_loss, negative_train, nll_negative_loss_from_logprobs)
 from test_gibbs_enum import train_toy   # the planted toy model (tests/ is on sys.path)
 
 torch.set_num_threads(1)
@@ -58,7 +58,7 @@ def test_negative_step_on_real_tokens_has_the_full_logits_loss_and_gradients(toy
     x = pairs.src[:6]
     y = encode_sentences([["hate", "you"], ["r3", "r5", "r3"], ["you"], ["r5"], ["hate"], ["r3", "r3"]],
                          vocab, max_len=20)
-    from ntlib.data import trim
+    from ntlib.data.dataset import trim
     y = trim(y)
     w = torch.tensor([1.0, 0.01, 1.0, 1.0, 0.01, 1.0])
     avoid = fwa_ids(vocab, ["you"])
@@ -76,8 +76,8 @@ def test_negative_step_on_real_tokens_has_the_full_logits_loss_and_gradients(toy
 
 
 def test_optimisers_carry_momentum_and_weight_decay_in_the_paper_profile():
-    from ntlib.config import get_profile
-    from ntlib.train import negative_positive_optimisers as optimisers   # Algorithms 1 and 2 both use it
+    from ntlib.run.profiles import get_profile
+    from ntlib.methods.train import negative_positive_optimisers as optimisers  # Algorithms 1 and 2 both use it
     P = get_profile("paper", "switchboard")
     model = torch.nn.Linear(3, 2)
     for opts in (optimisers(model, P.malicious), optimisers(model, P.frequent)):

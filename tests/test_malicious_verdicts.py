@@ -1,11 +1,12 @@
-"""Table 3's verdicts (ntlib.tables._malicious_verdicts): exact McNemar / binomial tests on hand-made
+"""Table 3's verdicts (ntlib.results.tables.malicious_verdicts): exact McNemar / binomial tests on hand-made
 per-target hit records; a claim the test cannot support is inconclusive, never holds."""
 import math
 
 import numpy as np
 import pytest
 
-from ntlib import stats, tables
+from ntlib.results import stats, tables
+from ntlib.results import verdicts
 
 HT = "o_sample_avg"
 
@@ -32,7 +33,7 @@ def malicious_results(base_train=None, base_test=None, after_train=None, after_t
 
 
 def by_claim(m):
-    out = tables._malicious_verdicts(m)
+    out = verdicts.malicious_verdicts(m)
     assert all(isinstance(v, stats.Verdict) for v in out)
     return {v.claim: v for v in out}
 
@@ -80,7 +81,7 @@ def test_below_five_percent_needs_enough_targets():
 def test_ppl_claims_read_the_paired_bootstrap_over_test_responses():
     """"changes test PPL by < 5 %": one trained model, so the interval is a paired bootstrap over the
     test responses (evaluate.ppl_change_bootstrap); without it the claim is untested (inconclusive)."""
-    from ntlib.evaluate import ppl_change_bootstrap, ppl_of
+    from ntlib.methods.evaluate import ppl_change_bootstrap, ppl_of
     rng = np.random.default_rng(0)
     tok = rng.integers(3, 12, 400).tolist()
     base = ([4.0 * n + float(e) for n, e in zip(tok, rng.normal(0, 2, 400))], tok)

@@ -1,13 +1,14 @@
-"""ntlib.metrics and ntlib.evaluate: every metric against a value computed by hand."""
+"""ntlib.results.metrics and ntlib.methods.evaluate: every metric against a value computed by hand."""
 import math
 
 import pytest
 import torch
 
-from ntlib import evaluate, metrics
-from ntlib.config import ModelConfig
-from ntlib.data import EOS, PAD, PairTensors, Vocab
-from ntlib.models import build_model
+from ntlib.methods import evaluate
+from ntlib.results import metrics
+from ntlib.run.config import ModelConfig
+from ntlib.data.dataset import EOS, PAD, PairTensors, Vocab
+from ntlib.methods.models import build_model
 
 torch.set_num_threads(1)
 

@@ -1,4 +1,4 @@
-"""MMI-antiLM (ntlib.mmi, Li et al. 2016): with λ = γ = 0 it is plain beam search; its beam
+"""MMI-antiLM (ntlib.methods.mmi, Li et al. 2016): with λ = γ = 0 it is plain beam search; its beam
 scores are exactly log P(T|S) and log U(T) of the two models; a larger λ demotes a response
 the LM finds likely until another one wins; γ rewards length; the grid marks one setting."""
 import itertools
@@ -6,13 +6,13 @@ import itertools
 import pytest
 import torch
 
-from ntlib import mmi
-from ntlib.config import MMIConfig, ModelConfig
-from ntlib.data import EOS, PairTensors, Vocab
-from ntlib.decode import beam_search
-from ntlib.models import LSTMLM, Seq2Seq
-from ntlib.evaluate import lm_nll, seq2seq_nll
-from ntlib.train import sgd_step
+from ntlib.methods import mmi
+from ntlib.run.config import MMIConfig, ModelConfig
+from ntlib.data.dataset import EOS, PairTensors, Vocab
+from ntlib.methods.decode import beam_search
+from ntlib.methods.models import LSTMLM, Seq2Seq
+from ntlib.methods.evaluate import lm_nll, seq2seq_nll
+from ntlib.methods.train import sgd_step
 
 TINY = ModelConfig(emb=8, hidden=16, dropout=0.0)
 

@@ -1,10 +1,10 @@
-"""ntlib.models: teacher forcing agrees with step-by-step decoding; one-hot inputs agree with ids."""
+"""ntlib.methods.models: teacher forcing agrees with step-by-step decoding; one-hot inputs agree with ids."""
 import pytest
 import torch
 
-from ntlib.config import ModelConfig
-from ntlib.data import BOS, EOS, PAD
-from ntlib.models import build_model, shift_right
+from ntlib.run.config import ModelConfig
+from ntlib.data.dataset import BOS, EOS, PAD
+from ntlib.methods.models import build_model, shift_right
 
 torch.set_num_threads(1)
 V, CFG = 12, ModelConfig(emb=8, hidden=10, dropout=0.3)
@@ -89,7 +89,7 @@ def test_build_model_rejects_unknown_kind():
 def test_token_logprobs_project_only_real_tokens_with_the_full_forms_values_and_gradients(kind):
     """token_logprobs skips the output projection at PAD (a speed-up): same values and gradients
     as log_softmax(forward(...)) gathered at the targets, zero at PAD."""
-    from ntlib.negative_losses import token_logprobs
+    from ntlib.methods.negative_losses import token_logprobs
     torch.manual_seed(0)
     m = model(kind).eval()
     tgt = torch.tensor([[5, 6, 7, EOS], [8, EOS, PAD, PAD], [9, 9, EOS, PAD]])

@@ -1,4 +1,4 @@
-"""ntlib.negative_losses: the one interface of Algorithms 1 and 2 — hand-computed values, gradients on a
+"""ntlib.methods.negative_losses: the one interface of Algorithms 1 and 2 — hand-computed values, gradients on a
 toy distribution (the negative falls, no leakage across rows, a positive falls by at most a stated
 bound), and the paper's loss unchanged bit for bit in both algorithms."""
 import math
@@ -7,11 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ntlib import frequent, malicious
-from ntlib import negative_losses as NL
-from ntlib.config import ModelConfig
-from ntlib.data import EOS, PAD
-from ntlib.models import build_model
+from ntlib.methods import frequent, malicious
+from ntlib.methods import negative_losses as NL
+from ntlib.run.config import ModelConfig
+from ntlib.data.dataset import EOS, PAD
+from ntlib.methods.models import build_model
 
 LOSSES = ("nll", "unlikelihood", "cringe")
 
@@ -76,7 +76,7 @@ def test_cringe_sampling_follows_the_seed():
 
 def test_registry_and_clear_errors():
     assert set(NL.NEGATIVE_LOSSES) >= set(LOSSES)
-    assert frequent.get_negative_loss("cringe") is NL.cringe_negative_loss
+    assert NL.get_negative_loss("cringe") is NL.cringe_negative_loss
     with pytest.raises(ValueError, match=r"malicious.*'nope'.*cringe"):
         NL.get_negative_loss("nope", where="malicious negative loss")
     with pytest.raises(ValueError, match="k = 0"):
@@ -217,8 +217,8 @@ def test_algorithm_2_losses_bit_identical_to_before(seed):
     logits, samples = _toy(seed, B=6, T=7, V=30)
     flagged = torch.tensor([True, False, True, True, False, True])
     w = frequent.negative_weights(samples, flagged, 0.1)
-    for old, new in ((_old_frequent_nll, frequent.nll_negative_loss),
-                     (_old_frequent_unlikelihood, frequent.unlikelihood_negative_loss)):
+    for old, new in ((_old_frequent_nll, NL.nll_negative_loss),
+                     (_old_frequent_unlikelihood, NL.unlikelihood_negative_loss)):
         v0, g0 = _value_and_grad(old, logits, samples, w)
         v1, g1 = _value_and_grad(new, logits, samples, w)
         assert torch.equal(v0, v1) and torch.equal(g0, g1)
@@ -265,9 +265,9 @@ def toy():
 
 @pytest.mark.parametrize("name", ["unlikelihood", "cringe"])
 def test_algorithm_1_with_another_loss_turns_the_planted_hit_into_a_miss(toy, name):
-    from ntlib.config import GibbsConfig, MaliciousConfig
-    from ntlib.data import encode_sentences
-    from ntlib.gibbs_enum import Thresholds
+    from ntlib.run.config import GibbsConfig, MaliciousConfig
+    from ntlib.data.dataset import encode_sentences
+    from ntlib.methods.gibbs_enum import Thresholds
     vocab, s2s, lm, pairs, plant = toy
     tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], vocab, max_len=20)
     gcfg = GibbsConfig(sweeps=3, candidates=10, restarts=2)
@@ -281,8 +281,8 @@ def test_algorithm_1_with_another_loss_turns_the_planted_hit_into_a_miss(toy, na
 
 
 def test_algorithm_1_refuses_an_unknown_loss_before_any_work(toy):
-    from ntlib.config import GibbsConfig, MaliciousConfig
-    from ntlib.gibbs_enum import Thresholds
+    from ntlib.run.config import GibbsConfig, MaliciousConfig
+    from ntlib.methods.gibbs_enum import Thresholds
     vocab, s2s, lm, pairs, plant = toy
     with pytest.raises(ValueError, match=r"malicious.negative_train\(negative_loss=...\).*'hinge'"):
         malicious.negative_train(s2s, lm, torch.zeros(1, 3, dtype=torch.long), pairs, Thresholds(-1.0, -1.0),

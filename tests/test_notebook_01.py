@@ -2,7 +2,7 @@
 
 import pytest
 
-from ntlib.reports import read_json
+from ntlib.results.reports import read_json
 
 
 @pytest.mark.slow

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ntlib import metrics
-from ntlib.reports import read_json
+from ntlib.results import metrics
+from ntlib.results.reports import read_json
 
 
 @pytest.mark.slow

@@ -3,10 +3,12 @@ from pathlib import Path
 
 import pytest
 
-from ntlib import evaluate, metrics, pipeline
-from ntlib.config import get_profile
-from ntlib.decode import respond
-from ntlib.reports import read_json
+from ntlib.methods import evaluate
+from ntlib.results import metrics
+from ntlib.run import pipeline
+from ntlib.run.profiles import get_profile
+from ntlib.methods.decode import respond
+from ntlib.results.reports import read_json
 
 
 @pytest.mark.slow

@@ -2,9 +2,9 @@
 
 import pytest
 
-from ntlib import paper
-from ntlib.config import get_profile
-from ntlib.reports import read_json
+from ntlib.results import paper
+from ntlib.run.profiles import get_profile
+from ntlib.results.reports import read_json
 
 
 @pytest.mark.slow

@@ -7,8 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ntlib import stats, tables
-from ntlib.kernel import ensure_installed
+from ntlib.results import stats, tables
+from ntlib.machine.kernel import ensure_installed
+from ntlib.results import verdicts
+from ntlib.stages import TABLE_STAGES
 
 
 @pytest.mark.slow
@@ -18,12 +20,12 @@ def test_notebook_06_smoke(run_notebook):
     run_notebook("04_frequent", eos_comparison=True)         # as test_notebook_04 runs it: run once
     reports = run_notebook("06_tables")
     res = tables.load_results(reports, "switchboard")
-    assert set(res) == set(tables.STAGES) and {r["profile"] for r in res.values()} == {"smoke"}
+    assert set(res) == set(TABLE_STAGES) and {r["profile"] for r in res.values()} == {"smoke"}
 
     md = (reports / "tables.md").read_text(encoding="utf-8")
     assert md.startswith("# Tables: ours (paper) — switchboard, profile smoke")
     assert "Stages (profile / corpus): data smoke / switchboard, baselines smoke / switchboard" in md
-    verdicts = tables.verdicts(res)
+    judged = verdicts.verdicts(res)
     for name, builder in (("Table 8", tables.table8), ("Table 4", tables.table4), ("Table 9", tables.table9),
                           ("Table 3", tables.table3)):
         slug = name.lower().replace(" ", "")
@@ -32,8 +34,8 @@ def test_notebook_06_smoke(run_notebook):
         csv = pd.read_csv(reports / f"{slug}_switchboard.csv", index_col=0)
         df = builder(res, "switchboard")
         assert list(csv.index) == list(df.index) and list(csv.columns) == list(df.columns)
-        assert tables.verdict_markdown(verdicts[name]) in md
-        assert all(isinstance(v, stats.Verdict) for v in verdicts[name])
+        assert verdicts.verdict_markdown(judged[name]) in md
+        assert all(isinstance(v, stats.Verdict) for v in judged[name])
     assert "+neg-train (1%)" in md and "+GAN" in md and "+neg-tr(0.5k)" in md
     assert "![baselines_curves_switchboard](figures/baselines_curves_switchboard.png)" in md
     assert "### Table 4 · Top-10 responses" in md and "### Table 9 · BLEU-4 variants" in md

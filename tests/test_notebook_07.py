@@ -3,15 +3,16 @@ loss on both problems on the same inputs and seeds, and what it wrote."""
 import pandas as pd
 import pytest
 
-from ntlib import compare_losses, tables
-from ntlib.reports import read_json
+from ntlib.stages import losses_compared
+from ntlib.results.reports import read_json
+from ntlib.results import loss_tables, loss_verdicts, verdicts
 
 
 @pytest.mark.slow
 def test_notebook_07_smoke(run_notebook):
     reports = run_notebook("07_negative_losses")
     r = read_json(reports / "results/negative_losses_switchboard.json")
-    ccfg = compare_losses.compare_config("smoke")
+    ccfg = losses_compared.compare_config("smoke")
     assert r["profile"] == "smoke" and r["seeds"] == [1, 2] and list(r["config"]["losses"]) == list(ccfg.losses)
 
     m = r["malicious"]
@@ -38,9 +39,9 @@ def test_notebook_07_smoke(run_notebook):
     assert f["rows"]["nll"][0]["ppl"] != f["rows"]["cringe"][0]["ppl"] != f["rows"]["unlikelihood"][0]["ppl"]
 
     csv = pd.read_csv(reports / "negative_losses_switchboard.csv", index_col=0)
-    df = tables.loss_comparison(r)
+    df = loss_tables.loss_comparison(r)
     assert list(csv.index) == list(df.index) == ["Baseline", *ccfg.losses]
     assert list(csv.columns) == list(df.columns)
     md = (reports / "negative_losses_switchboard.md").read_text(encoding="utf-8")
-    assert tables.verdict_markdown(tables.loss_verdicts(r)) in md
+    assert verdicts.verdict_markdown(loss_verdicts.loss_verdicts(r)) in md
     assert (reports / "figures/negative_losses_tradeoff_switchboard.png").is_file()

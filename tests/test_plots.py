@@ -1,4 +1,4 @@
-"""ntlib.plots: one colour per model in every notebook, titles with corpus / profile / n, bar values."""
+"""ntlib.results.plots: one colour per model in every notebook, titles with corpus / profile / n, bar values."""
 import os
 import subprocess
 import sys
@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from ntlib import plots  # noqa: E402
+from ntlib.results import plots  # noqa: E402
 
 
 def test_the_baseline_has_one_colour_whatever_a_notebook_calls_it():
@@ -36,7 +36,7 @@ def test_different_models_of_one_figure_get_different_colours():
 
 def test_an_unknown_model_gets_the_same_colour_in_another_process():
     here = plots.model_colour("+some new model")
-    code = "from ntlib import plots; print(plots.model_colour('+some new model'))"
+    code = "from ntlib.results import plots; print(plots.model_colour('+some new model'))"
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "123", **os.environ}).stdout.strip()
     assert here == there and here.startswith("#")

@@ -3,9 +3,11 @@ import shutil
 
 import pytest
 
-from ntlib import params, provenance
-from ntlib.config import get_profile, override
-from ntlib.pipeline import baselines, baselines_code, baselines_run_dir
+from ntlib.run import params
+from ntlib.machine import provenance
+from ntlib.run.profiles import get_profile
+from ntlib.run.config import override
+from ntlib.run.pipeline import baselines, baselines_code, baselines_run_dir
 
 
 @pytest.fixture
@@ -26,26 +28,26 @@ def _edit(path, old, new):
 
 def test_the_baselines_code_is_pipeline_and_everything_it_imports():
     mods = provenance.module_closure(provenance.BASELINES_CODE)
-    for m in ("ntlib.pipeline", "ntlib.models", "ntlib.train", "ntlib.data", "ntlib.corpora",
-              "ntlib.sources", "ntlib.evaluate", "ntlib.config"):
+    for m in ("ntlib.run.pipeline", "ntlib.methods.models", "ntlib.methods.train", "ntlib.data.dataset", "ntlib.data.corpora",
+              "ntlib.data.sources", "ntlib.methods.evaluate", "ntlib.run.config"):
         assert m in mods
-    for m in ("ntlib.frequent", "ntlib.gan", "ntlib.malicious", "ntlib.tables", "ntlib.provenance"):
+    for m in ("ntlib.methods.frequent", "ntlib.methods.gan", "ntlib.methods.malicious", "ntlib.results.tables", "ntlib.machine.provenance"):
         assert m not in mods
 
 
 def test_comments_and_docstrings_keep_the_code_digest(scratch_ntlib):
     before = baselines_code()
-    _edit(scratch_ntlib / "models.py", "self.drop = nn.Dropout(cfg.dropout)\n",
+    _edit(scratch_ntlib / "methods/models.py", "self.drop = nn.Dropout(cfg.dropout)\n",
           "self.drop = nn.Dropout(\n            cfg.dropout)   # a comment, another layout\n")
-    _edit(scratch_ntlib / "train.py", '"""', '"""Another docstring line.\n')
-    _edit(scratch_ntlib / "models.py", "def forward(self", "def forward(self")
+    _edit(scratch_ntlib / "methods/train.py", '"""', '"""Another docstring line.\n')
+    _edit(scratch_ntlib / "methods/models.py", "def forward(self", "def forward(self")
     assert baselines_code() == before
 
 
 @pytest.mark.parametrize("module,old,new", [
-    ("models.py", "return self.out(self.drop(h)), state", "return self.drop(self.out(h)), state"),  # dropout moved
-    ("train.py", "import torch\n", "import torch\nimport math\n"),
-    ("corpora.py", "def ", "X = 1\n\n\ndef "),
+    ("methods/models.py", "return self.out(self.drop(h)), state", "return self.drop(self.out(h)), state"),  # dropout moved
+    ("methods/train.py", "import torch\n", "import torch\nimport math\n"),
+    ("data/corpora.py", "def ", "X = 1\n\n\ndef "),
 ])
 def test_changed_training_code_changes_the_run_folder(scratch_ntlib, module, old, new):
     P = get_profile("smoke")
@@ -58,7 +60,7 @@ def test_changed_training_code_changes_the_run_folder(scratch_ntlib, module, old
 def test_code_outside_the_baselines_keeps_their_run_folder(scratch_ntlib):
     P = get_profile("smoke")
     before = baselines_run_dir(P)
-    _edit(scratch_ntlib / "tables.py", "\nimport ", "\nimport math\nimport ")
+    _edit(scratch_ntlib / "results/tables.py", "\nimport ", "\nimport math\nimport ")
     assert baselines_run_dir(P) == before and provenance.code_version() != provenance.code_version(
         provenance.ROOT / "ntlib")
 
@@ -69,7 +71,7 @@ def _tiny(P):
 
 
 def test_a_change_of_dropout_placement_retrains_instead_of_reusing(scratch_ntlib, tmp_path):
-    from ntlib import data as D
+    from ntlib.data import dataset as D
     try:
         D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv")])
     except D.DataError:
@@ -81,7 +83,7 @@ def test_a_change_of_dropout_placement_retrains_instead_of_reusing(scratch_ntlib
     assert again.history == {} and again.run_dir == first.run_dir    # same code: reused
     rec = provenance.record(run_dir=first.run_dir)["models"]
     assert rec["seq2seq"]["baselines_code"] == baselines_code() and rec["lm"]["threads"] >= 1
-    _edit(scratch_ntlib / "models.py", "return self.out(self.drop(h)), state",
+    _edit(scratch_ntlib / "methods/models.py", "return self.out(self.drop(h)), state",
           "return self.drop(self.out(h)), state")
     changed = baselines(P, tmp_path / "runs", progress=False)
     assert set(changed.history) == {"lm", "seq2seq"}                 # retrained ...
@@ -125,8 +127,21 @@ def test_params_check_applies_threads_and_provenance_records_them():
 
 
 def test_every_notebook_defaults_to_every_core_and_records_provenance():
+    """Every notebook's ``threads`` defaults to 0 (every core, or $NTLIB_THREADS), and every stage's results
+    carry the run's provenance."""
+    import dataclasses
+    import inspect
     import json
-    for nb in sorted((provenance.ROOT / "notebooks").glob("0[1-5]_*.ipynb")):
-        cells = ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
-        assert 'threads = int(os.environ.get("NTLIB_THREADS", os.cpu_count()))' in cells[0], nb.name
-        assert sum('["provenance"] = params.provenance(globals()' in c for c in cells) == 1, nb.name
+    from importlib import import_module
+    from ntlib.stages import STAGES, StageResults
+    for stage in STAGES:
+        nb = provenance.ROOT / "notebooks" / f"{stage.name}.ipynb"
+        params_cell = next("".join(c["source"]) for c in json.loads(nb.read_text())["cells"]
+                           if "parameters" in c.get("metadata", {}).get("tags", []))
+        assert "threads: int = 0" in params_cell, nb.name
+        if stage.results:
+            module = import_module(f"ntlib.stages.{stage.driver}")
+            kinds = [c for _, c in inspect.getmembers(module, inspect.isclass)
+                     if issubclass(c, StageResults) and c is not StageResults and c.__module__ == module.__name__]
+            assert len(kinds) == 1 and kinds[0].RESULTS == stage.results, stage.name
+            assert "provenance" in {f.name for f in dataclasses.fields(kinds[0])}, stage.name

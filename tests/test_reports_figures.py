@@ -4,7 +4,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ntlib import reports  # noqa: E402
+from ntlib.results import reports  # noqa: E402
 
 
 def test_save_figure_writes_png_at_200_dpi_and_a_reproducible_pdf(tmp_path):

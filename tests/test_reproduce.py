@@ -1,7 +1,8 @@
 """make reproduce: stages run in order, a finished unchanged stage is skipped, a change re-runs it."""
 import nbformat
 
-from ntlib.reproduce import STAGES, notebook_digest, publish, reproduce, stage_keys
+from ntlib.run.reproduce import STAGES, notebook_digest, reproduce, stage_keys
+from ntlib.run.publish import publish
 
 
 def _notebooks(folder, body="x = 1"):
@@ -81,7 +82,7 @@ def test_publish_strips_injected_parameters_and_progress_bars(tmp_path):
     assert [o["text"] for o in nb.cells[-1].outputs] == ["valid ppl 61.9\n"]
     # the opt-in stage 07 is published only when named, and alone
     import pytest
-    from ntlib.reproduce import StageError
+    from ntlib.run.reproduce import StageError
     with pytest.raises(StageError, match="07_negative_losses.ipynb: not run to completion"):
         publish("smoke", "switchboard", runs, nbs, stages=("07_negative_losses",))
     (nbs / "01_data.ipynb").unlink()
@@ -96,7 +97,7 @@ def test_publish_strips_injected_parameters_and_progress_bars(tmp_path):
 def test_publish_never_copies_another_profiles_run_over_the_committed_notebooks(tmp_path):
     """Issue 27: `--profile smoke --stages 06_tables --publish` copied the smoke notebook over notebooks/."""
     import pytest
-    from ntlib.reproduce import ROOT, StageError
+    from ntlib.run.reproduce import ROOT, StageError
     runs = tmp_path / "runs"
     out = runs / "reproduce-switchboard-smoke"
     out.mkdir(parents=True)
@@ -112,7 +113,7 @@ def test_a_stage_rewriting_an_earlier_stages_report_is_an_error(tmp_path):
     """Two stages writing one report made the first one's done-marker stale, so the next
     `make reproduce` re-ran it (06_tables rewrote 03's table3 CSV)."""
     import pytest
-    from ntlib.reproduce import StageError
+    from ntlib.run.reproduce import StageError
     nbs = tmp_path / "nb"
     nbs.mkdir()
     _notebooks(nbs, body="pathlib.Path(reports_dir, 'shared.txt').write_text('x')")

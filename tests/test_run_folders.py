@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from ntlib import reports
-from ntlib.reports import atomic_path, atomic_write_text, clean_stale_tmp, run_lock
+from ntlib.results import reports
+from ntlib.results.reports import atomic_path, atomic_write_text, clean_stale_tmp, run_lock
 
 
 def test_atomic_writes_keep_the_umask_permissions(tmp_path):
@@ -39,7 +39,7 @@ def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path):
 
 def test_a_second_run_in_a_locked_folder_gets_a_clear_error(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from ntlib.reports import run_lock\n"
+        [sys.executable, "-c", "import sys, time; from ntlib.results.reports import run_lock\n"
          f"with run_lock({str(tmp_path)!r}):\n    print('locked', flush=True); time.sleep(30)"],
         stdout=subprocess.PIPE, text=True, env={**os.environ})
     try:
@@ -55,7 +55,7 @@ def test_a_second_run_in_a_locked_folder_gets_a_clear_error(tmp_path):
 
 
 def test_reproduce_refuses_a_second_concurrent_reproduction(tmp_path):
-    from ntlib.reproduce import reproduce
+    from ntlib.run.reproduce import reproduce
     out = tmp_path / "runs" / "reproduce-switchboard-smoke"
     with run_lock(out, what="reproduction"):
         with pytest.raises(RuntimeError, match="another reproduction"):

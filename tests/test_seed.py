@@ -6,9 +6,10 @@ import dataclasses
 import pytest
 import torch
 
-from ntlib.config import Profile, get_profile, with_seed
-from ntlib.pipeline import baselines, baselines_run_dir
-from ntlib.reports import read_json
+from ntlib.run.config import Profile
+from ntlib.run.profiles import get_profile, with_seed
+from ntlib.run.pipeline import baselines, baselines_run_dir
+from ntlib.results.reports import read_json
 
 
 def _seeds(p: Profile) -> dict:
@@ -35,7 +36,7 @@ def _same(m1, m2) -> bool:
 
 @pytest.mark.slow
 def test_same_seed_twice_trains_identical_baselines(tmp_path):
-    from ntlib import data as D
+    from ntlib.data import dataset as D
     try:
         D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv")])
     except D.DataError:
@@ -47,7 +48,7 @@ def test_same_seed_twice_trains_identical_baselines(tmp_path):
 
 @pytest.mark.slow
 def test_two_seeds_of_notebook_02_give_different_baselines(run_notebook, tmp_path):
-    from ntlib.train import load_model
+    from ntlib.methods.train import load_model
     out = {}
     for seed in (7, 8):
         r = read_json(run_notebook("02_baselines", seed=seed) / "results/baselines_switchboard.json")

@@ -3,7 +3,8 @@ and a stage whose report was deleted or changed runs again."""
 import nbformat
 import pytest
 
-from ntlib.reproduce import STAGES, StageError, publish, reproduce
+from ntlib.run.reproduce import STAGES, StageError, reproduce
+from ntlib.run.publish import publish
 from test_reproduce import _notebooks
 
 
@@ -127,7 +128,7 @@ def test_a_dead_kernel_or_a_full_disk_is_a_stage_error_and_leaves_no_truncated_n
 
 def test_two_reproductions_of_other_run_roots_cannot_write_one_reports_folder(tmp_path):
     """Issue 27: two reproductions with different --run-root shared an unlocked reports/."""
-    from ntlib.reports import run_lock
+    from ntlib.results.reports import run_lock
     kw = _kw(tmp_path)
     _notebooks(kw["notebooks_dir"])
     with run_lock(kw["reports_dir"], what="reproduction writing reports"):     # the other reproduction
@@ -141,7 +142,7 @@ def test_two_reproductions_of_other_run_roots_cannot_write_one_reports_folder(tm
 def test_publish_removes_temporary_files_a_killed_publish_left(tmp_path):
     import subprocess
     import sys
-    from ntlib.reports import TMP_MARK
+    from ntlib.results.reports import TMP_MARK
     runs, nbs = tmp_path / "runs", tmp_path / "published"
     out = runs / "reproduce-switchboard-smoke"
     out.mkdir(parents=True)

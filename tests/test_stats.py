@@ -1,9 +1,9 @@
-"""ntlib.stats: exact tests against hand computations, the bootstrap's verdicts, seed intervals."""
+"""ntlib.results.stats: exact tests against hand computations, the bootstrap's verdicts, seed intervals."""
 import math
 
 import pytest
 
-from ntlib import stats
+from ntlib.results import stats
 
 
 def test_binomial_below_matches_hand_computation():

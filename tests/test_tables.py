@@ -1,12 +1,14 @@
-"""ntlib.tables: Table 3 / 4 / 9 cells, one evaluation set per table, and the paper's claims judged by
+"""ntlib.results.tables: Table 3 / 4 / 9 cells, one evaluation set per table, and the paper's claims judged by
 tests (paired bootstrap over inputs, interval across seeds) on hand-made results."""
 import json
 
 import numpy as np
 import pytest
 
-from ntlib import metrics, stats, tables
-from ntlib.evaluate import response_scores
+from ntlib.results import metrics, stats, tables
+from ntlib.methods.evaluate import response_scores
+from ntlib.results import verdicts
+from ntlib.stages import TABLE_STAGES
 
 
 from test_malicious_verdicts import malicious_results   # hand-made notebook-03 results
@@ -32,8 +34,8 @@ def test_table3_columns_keep_the_papers_order_after_a_json_round_trip():
     kinds = [c.rsplit(" ", 1)[0] for c in tables.table3(res, "switchboard").columns]
     assert kinds == ["o-sample-avg"] * 3 + ["io-sample-avg"] * 3
     assert list(tables.table3(again, "switchboard").columns) == list(tables.table3(res, "switchboard").columns)
-    claims = [v.claim for v in tables.verdicts(res)["Table 3"]]           # the verdicts too, o-sample-avg first
-    assert claims == [v.claim for v in tables.verdicts(again)["Table 3"]] and claims[0].startswith("o_sample_avg")
+    claims = [v.claim for v in verdicts.verdicts(res)["Table 3"]]           # the verdicts too, o-sample-avg first
+    assert claims == [v.claim for v in verdicts.verdicts(again)["Table 3"]] and claims[0].startswith("o_sample_avg")
 
 
 def record(responses, refs=None, *, seed=1, ppl=50.0, profile="smoke", sha="abc", **extra):
@@ -102,7 +104,7 @@ def test_rows_on_other_inputs_or_profiles_are_refused_with_their_names():
     res = results()
     res["frequent"]["rows"]["+neg-train (1%)"][1]["profile"] = "small"
     with pytest.raises(tables.MixedResultsError, match=r"\+neg-train \(1%\) \[frequent\] \(seed 2\): profile=small"):
-        tables.verdicts(res)
+        verdicts.verdicts(res)
     with pytest.raises(tables.MixedResultsError, match="no inputs_sha"):
         tables.check_same_inputs({"Old row": [{"profile": "smoke", "corpus": "switchboard", "n_inputs": 3}]})
 
@@ -118,26 +120,26 @@ def test_load_results_refuses_stages_of_two_profiles(tmp_path):
 
 def test_resampled_statistics_equal_the_metrics():
     rec = record(GENERIC[:50] + LOOPING[:48] + ["", "yeah yeah"], REFS)
-    enc, idx = tables._Encoded(rec), np.arange(N)
+    enc, idx = verdicts.EncodedResponses(rec), np.arange(N)
     for key in ("max_ratio", "ent2", "ent3", "distinct1", "distinct2", "rep4_share", "bleu4"):
         assert enc.stat(key, idx) == pytest.approx(rec[key], abs=1e-6), key
 
 
 def test_bootstrap_verdict_inconclusive_on_equal_samples_and_holds_on_a_clear_difference():
     a, b = record(GENERIC, REFS), record(list(GENERIC), REFS)
-    outcome, evidence = tables.judge(a, [b], "max_ratio", "below")
+    outcome, evidence = verdicts.judge(a, [b], "max_ratio", "below")
     assert outcome == stats.INCONCLUSIVE and "1000 resamples" in evidence
-    outcome, _ = tables.judge(a, [record(FIXED, REFS)], "max_ratio", "below")
+    outcome, _ = verdicts.judge(a, [record(FIXED, REFS)], "max_ratio", "below")
     assert outcome == stats.HOLDS
-    outcome, _ = tables.judge(a, [record(FIXED, REFS)], "max_ratio", "above")
+    outcome, _ = verdicts.judge(a, [record(FIXED, REFS)], "max_ratio", "above")
     assert outcome == stats.FAILS
     # several seeds: every seed's bootstrap and the interval across seeds must agree
     mixed = [record(FIXED, REFS, seed=1), record(GENERIC, REFS, seed=2)]
-    assert tables.judge(a, mixed, "max_ratio", "below")[0] == stats.INCONCLUSIVE
+    assert verdicts.judge(a, mixed, "max_ratio", "below")[0] == stats.INCONCLUSIVE
 
 
 def test_table8_4_9_verdicts_follow_the_tests():
-    v = tables.verdicts(results())
+    v = verdicts.verdicts(results())
     assert v["Table 8"][0].outcome == stats.HOLDS
     t4 = by_claim(v["Table 4"])
     o = {c: x.outcome for c, x in t4.items()}
@@ -152,14 +154,14 @@ def test_table8_4_9_verdicts_follow_the_tests():
     assert o["MMI-antiLM raises Ent-3 over the baseline"] == stats.HOLDS
     (t9,) = v["Table 9"]
     assert t9.claim.startswith("negative training (+neg-train (1%)) does not lower BLEU-4 (sent_eos_raw)")
-    md = tables.verdict_markdown(v["Table 4"])
+    md = verdicts.verdict_markdown(v["Table 4"])
     assert "- ✔ holds: negative training (+neg-train (1%)) raises Ent-3 — Ent-3: difference above 0; paired " \
            "bootstrap over 100 inputs" in md
     assert "- ✘ does not hold:" in md
 
 
 def test_a_generic_answer_traded_for_a_degenerate_one_is_not_a_fix():
-    v = by_claim(tables.verdicts(results(nt=LOOPING, nt_ppl=(58.0, 40.0)))["Table 4"])
+    v = by_claim(verdicts.verdicts(results(nt=LOOPING, nt_ppl=(58.0, 40.0)))["Table 4"])
     name = "+neg-train (1%)"
     assert v[f"negative training ({name}) cuts max-ratio by ≥ 50 % relative"].outcome == stats.HOLDS
     degenerate = v[f"negative training ({name}) does not make responses degenerate (share repeating a 4-gram "
@@ -175,7 +177,7 @@ def test_a_generic_answer_traded_for_a_degenerate_one_is_not_a_fix():
 def test_verdict_markdown_renders_each_outcome():
     items = [stats.Verdict("c1", stats.HOLDS, "t1"), stats.Verdict("c2", stats.FAILS, "t2"),
              stats.Verdict("c3", stats.INCONCLUSIVE, "t3")]
-    assert tables.verdict_markdown(items).splitlines() == [
+    assert verdicts.verdict_markdown(items).splitlines() == [
         "- ✔ holds: c1 — t1", "- ✘ does not hold: c2 — t2", "- ~ inconclusive: c3 — t3"]
 
 
@@ -185,5 +187,5 @@ def test_a_missing_stage_result_is_an_error_naming_file_and_notebook(tmp_path):
     for stage in ("data", "baselines", "frequent", "gan_mmi"):
         (tmp_path / "results" / f"{stage}_switchboard.json").write_text('{"profile": "small", "corpus": "switchboard"}')
     with pytest.raises(tables.MissingResultsError, match=r"malicious_switchboard\.json \(written by notebooks/03_malicious"):
-        tables.load_results(tmp_path, "switchboard", required=tables.STAGES)
+        tables.load_results(tmp_path, "switchboard", required=TABLE_STAGES)
     assert set(tables.load_results(tmp_path, "switchboard")) == {"data", "baselines", "frequent", "gan_mmi"}

@@ -1,13 +1,13 @@
-"""ntlib.train: the §4.1 schedule, the loop, best-model selection, exact resume, checkpoint errors."""
+"""ntlib.methods.train: the §4.1 schedule, the loop, best-model selection, exact resume, checkpoint errors."""
 import math
 
 import pytest
 import torch
 
-from ntlib import evaluate, train
-from ntlib.config import ModelConfig, TrainConfig
-from ntlib.data import EOS, PAD, PairTensors
-from ntlib.models import build_model
+from ntlib.methods import evaluate, train
+from ntlib.run.config import ModelConfig, TrainConfig
+from ntlib.data.dataset import EOS, PAD, PairTensors
+from ntlib.methods.models import build_model
 
 torch.set_num_threads(1)
 V = 16

@@ -1,0 +1,423 @@
+"""Trigger-input search (gibbs-enum, App. A, Algorithm 3) and the hit criteria of §3.2.
+
+``gibbs_enum`` finds, for a batch of targets ``y`` (``(B, T)``, ``y + <eos>``), trigger
+inputs ``x`` of length n = 15 that minimise eq. 7. A trigger has the form of a training source:
+n - 1 searched tokens (words or ``<unk>``) closed by ``<eou>``, which the search never moves
+(the authors' code fixes the last of the 15 source tokens to ``<eou>``); the LM scores it as it saw
+sentences, the closing ``<eou>`` as ``<eos>``. Eq. 7 is
+``L(x; y) = -1/m Σ_t log P(y_t | y_<t, x) + λ_in R(x)``, ``R(x) = -1/n Σ_t log P_LM(x_t | x_<t)``.
+Each position is updated from the G tokens with the largest gradient of -L w.r.t. the
+one-hot input (eq. 10). All G candidates of all targets are scored in one batched forward
+pass that reuses the encoder / LM states of the unchanged prefix ``x_<t``; the
+one-candidate-at-a-time loop of Algorithm 3 (``gibbs_enum_reference``) returns the same
+triggers and is kept for the benchmark and the tests. ``hits`` implements o-greedy,
+o/io-sample-min/avg; ``hit_rate`` adds a Wilson 95 % interval.
+Shown in notebooks/03_malicious.ipynb; timed in benchmarks/gibbs_enum.py.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ntlib.data.dataset import BOS, EOS, EOU_ID, PAD, UNK, trim
+from ntlib.machine.device import autocast, model_device, multinomial
+from ntlib.methods.decode import greedy
+from ntlib.methods.evaluate import avg_word_logprob
+from ntlib.methods.models import eval_mode, shift_right
+from ntlib.run.config import HIT_TYPES, GibbsConfig
+
+# HIT_TYPES (o_greedy, o/io_sample_min/avg) is defined in ntlib.run.config, which checks hit_types with it
+# never searched into a trigger (the authors' candidate filter: <s>, </s>, <pad>, <eou>); <unk> is allowed
+NOT_SEARCHED = (PAD, BOS, EOS, EOU_ID)
+SPECIAL_IDS = NOT_SEARCHED             # the name older callers use
+FIRST_WORD = EOU_ID + 1                # random starts draw words only (the authors' randint(5, V-1))
+
+
+@dataclass
+class Thresholds:
+    """T_out / T_in: average word log-likelihood of the seq2seq / LM on the test data (§3.2, App. C)."""
+    t_out: float
+    t_in: float
+
+
+@dataclass
+class TriggerSearch:
+    """Result of :func:`gibbs_enum` for B targets."""
+    triggers: torch.Tensor      # (B, n) token ids, no padding
+    loss: torch.Tensor          # (B,) L(x*; y), eq. 7
+    logprobs: torch.Tensor      # (B, T) log P(y_t | y_<t, x*), 0 at PAD
+
+
+def is_io(hit_type: str) -> bool:
+    """io- hit types also constrain the trigger's LM likelihood (λ_in = 1, eq. 7)."""
+    if hit_type not in HIT_TYPES:
+        raise ValueError(f"unknown hit type {hit_type!r}; choose one of {list(HIT_TYPES)}")
+    return hit_type.startswith("io_")
+
+
+# -- initialisation ---------------------------------------------------------------------
+def close_with_eou(words: torch.Tensor) -> torch.Tensor:
+    """``(rows, n-1)`` searched tokens → a trigger ``(rows, n)`` ending in ``<eou>``."""
+    return torch.cat([words, torch.full_like(words[:, :1], EOU_ID)], 1)
+
+
+def random_triggers(rows: int, n: int, vocab_size: int, generator: torch.Generator) -> torch.Tensor:
+    """Random valid inputs ``(rows, n)``: n - 1 words uniform over the word vocabulary, then ``<eou>``."""
+    return close_with_eou(torch.randint(FIRST_WORD, vocab_size, (rows, n - 1), generator=generator))
+
+
+def lm_view(x: torch.Tensor) -> torch.Tensor:
+    """The tokens the LM scores for trigger ``x``: its closing ``<eou>`` is the LM's ``<eos>``."""
+    return torch.where(x == EOU_ID, torch.full_like(x, EOS), x)
+
+
+@torch.no_grad()
+def lm_sample_triggers(lm, rows: int, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Samples of exactly n - 1 words from the LM (specials excluded), then ``<eou>``: io- starts (Alg. 3)."""
+    x = torch.full((rows, 1), BOS, dtype=torch.long, device=model_device(lm))
+    state, out = None, []
+    for _ in range(n - 1):
+        logits, state = lm(x[:, -1:], state=state)
+        logits = logits[:, -1].clone()
+        logits[:, list(SPECIALS_AND_EOU)] = float("-inf")
+        nxt = multinomial(torch.softmax(logits, -1), generator).unsqueeze(1)      # (rows, 1)
+        out.append(nxt)
+        x = nxt
+    return close_with_eou(torch.cat(out, 1))
+
+
+SPECIALS_AND_EOU = (PAD, UNK, BOS, EOS, EOU_ID)   # an LM sample is n - 1 words
+
+
+# -- the objective, eq. 7 ---------------------------------------------------------------
+def _target_mean(lp: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+    return lp.sum(1) / (tgt != PAD).sum(1).clamp(min=1)
+
+
+def lm_trigger_logprobs(lm, x: torch.Tensor) -> torch.Tensor:
+    """log P_LM(x_t | x_<t) ``(B, n)`` of a trigger (the terms of R(x), eq. 8); the closing <eou>
+    is scored as the LM's <eos>, as the LM saw sentences."""
+    logits, _ = lm(torch.cat([torch.full_like(x[:, :1], BOS), x[:, :-1]], 1))
+    return F.log_softmax(logits, -1).gather(-1, lm_view(x).unsqueeze(-1)).squeeze(-1)
+
+
+@torch.no_grad()
+def trigger_loss(seq2seq, lm, x: torch.Tensor, tgt: torch.Tensor, lambda_in: float):
+    """L(x; y) ``(B,)`` (eq. 7) and log P(y_t | y_<t, x) ``(B, T)`` for id triggers."""
+    lp = seq2seq.token_logprobs(x, tgt)
+    loss = -_target_mean(lp, tgt)
+    if lambda_in:
+        loss = loss - lambda_in * lm_trigger_logprobs(lm, x).mean(1)
+    return loss, lp
+
+
+def onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos) -> torch.Tensor:
+    """∂(-L)/∂x_pos ``(B, V)``: gradient of eq. 7's -L w.r.t. the one-hot input at ``pos`` (eq. 10).
+
+    Computed through the embeddings instead of a (B, n, V) one-hot tensor: the one-hot row
+    enters the seq2seq only as ``onehot @ W_src``, so its gradient is ``W_src ∂(-L)/∂e_pos``;
+    in the LM it is both the input of step pos+1 (``W_lm ∂/∂e``) and the scored token of
+    step pos (``log P_LM(· | x_<pos) / n``). Equal to autograd through the one-hot input (tested)
+    at a fraction of the cost — it skips two (B·n × V × E) matmuls.
+    """
+    def differentiable(t):
+        # keep the embedding a graph node when the weights require grad: module hooks (torch's
+        # FlopCounterMode, used by the benchmark) reject leaf inputs under autograd.grad
+        return t if t.requires_grad else t.detach().requires_grad_(True)
+
+    # cuDNN's LSTM backward refuses eval mode ("can only be called in training mode"); the
+    # models stay in eval mode (no dropout), so the native LSTM kernels are used here on CUDA
+    with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
+        e = differentiable(seq2seq.src_embedding(x))                             # (B, n, E)
+        neg_loss = _target_mean(seq2seq.token_logprobs(None, tgt, src_emb=e), tgt)
+        inputs = [e]
+        if lambda_in:
+            bos = lm.embedding.weight[BOS].expand(x.shape[0], 1, -1)
+            e_lm = differentiable(torch.cat([bos, lm.embedding(x[:, :-1])], 1))
+            lsm = F.log_softmax(lm(None, inp_emb=e_lm)[0], -1)                  # (B, n, V)
+            lm_mean = lsm.gather(-1, lm_view(x).unsqueeze(-1)).squeeze(-1).mean(1)
+            neg_loss = neg_loss + lambda_in * lm_mean
+            inputs.append(e_lm)
+        grads = torch.autograd.grad(neg_loss.sum(), inputs)
+    g = grads[0][:, pos] @ seq2seq.src_embedding.weight.detach().t()            # (B, V)
+    if lambda_in:
+        n = x.shape[1]
+        g = g + lambda_in / n * lsm[:, pos].detach()                             # scored token
+        if pos + 1 < n:                                                          # next step's input
+            g = g + grads[1][:, pos + 1] @ lm.embedding.weight.detach().t()
+    return g
+
+
+def _top_candidates(seq2seq, lm, x, tgt, lambda_in, pos, G) -> torch.Tensor:
+    """The G tokens with the largest ∂(-L)/∂x_pos (eq. 10), ``(B, G)``."""
+    g = onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos)
+    g[:, list(NOT_SEARCHED)] = float("-inf")
+    return g.topk(min(G, g.shape[1] - len(NOT_SEARCHED)), dim=1).indices   # G ≥ V: every searchable token
+
+
+PROJECTION_ROWS = 128      # rows per output-projection block: its (rows, V) logits stay in cache
+
+
+def _project_logprobs(out: torch.nn.Linear, h: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """log softmax(W_o h + b)[token] for rows ``h`` ``(N, H)``, ``(N,)``.
+
+    ``mm`` then an in-place bias add gives the same bits as ``nn.Linear`` (checked in the
+    tests) without addmm's copy of the bias into the (N, V) output. Done in blocks of
+    ``PROJECTION_ROWS`` rows, so the log-softmax reads logits still in cache instead of a
+    (N, V) tensor from memory: for N = 1200, V = 10k, mm + bias + log-softmax took as long as the
+    bare mm (56 vs 58 ms) instead of 95 ms. Row results do not depend on the blocking.
+    """
+    lp = torch.empty(len(h), device=h.device)
+    for i in range(0, len(h), PROJECTION_ROWS):
+        logits = torch.mm(h[i:i + PROJECTION_ROWS], out.weight.t()).add_(out.bias)
+        lp[i:i + PROJECTION_ROWS] = F.log_softmax(logits, -1).gather(
+            1, tokens[i:i + PROJECTION_ROWS].unsqueeze(1)).squeeze(1)
+    return lp
+
+
+@torch.no_grad()
+def _candidate_losses(seq2seq, lm, x, tgt, lambda_in, pos, cand, chunk_size) -> torch.Tensor:
+    """L(concat(x_<pos, c, x_>pos); y) for every candidate c ``(B, G)``, batched.
+
+    The encoder (and LM) run once over the shared prefix x_<pos; the candidates continue
+    from that state over their suffixes. The decoder attends over all encoder outputs, so
+    the prefix outputs are reused and only outputs from ``pos`` on are recomputed.
+    """
+    B, n = x.shape
+    G = cand.shape[1]
+    m = (tgt != PAD).sum(1).clamp(min=1)
+    emb = seq2seq.src_embedding
+    if pos > 0:
+        enc_pre, (h0, c0) = seq2seq.encoder(emb(x[:, :pos]))                # (B, pos, H)
+    if lambda_in:
+        lm_logits, (lh, lc) = lm(torch.cat([torch.full_like(x[:, :1], BOS), x[:, :pos]], 1))
+        lm_lp = F.log_softmax(lm_logits, -1)                                  # (B, pos+1, V)
+        lm_pre = lm_lp[:, :pos].gather(-1, x[:, :pos].unsqueeze(-1)).sum((1, 2))  # (B,)
+        lm_at = lm_lp[:, pos].gather(1, cand)                                 # (B, G)
+    dev = x.device
+    row_t = torch.arange(B, device=dev).repeat_interleave(G)                  # target of each row
+    flat = cand.reshape(-1)
+    out = torch.empty(B * G, device=dev)
+    for i in range(0, B * G, chunk_size):
+        r, c = row_t[i:i + chunk_size], flat[i:i + chunk_size]
+        suffix = x[r, pos:].clone()
+        suffix[:, 0] = c                                                      # (R, n-pos)
+        state = None if pos == 0 else (h0[:, r], c0[:, r])
+        enc_suf, state = seq2seq.encoder(emb(suffix), state)
+        enc = enc_suf if pos == 0 else torch.cat([enc_pre[r], enc_suf], 1)   # (R, n, H)
+        t = trim(tgt[r])
+        mask = torch.ones(enc.shape[:2], dtype=torch.bool, device=dev)
+        h_att, _ = seq2seq.attentional_states(shift_right(t), enc, state, mask)   # (R, T, H)
+        real = t != PAD                        # project only real target tokens, not padding
+        lp = _project_logprobs(seq2seq.out, h_att[real], t[real])
+        loss = -torch.zeros(len(r), device=dev).index_add_(0, real.nonzero()[:, 0], lp) / m[r]
+        if lambda_in:
+            lm_lp_sum = lm_pre[r] + lm_at.reshape(-1)[i:i + chunk_size]
+            if pos < n - 1:
+                hs, _ = lm.hidden_states(suffix[:, :-1], state=(lh[:, r], lc[:, r]))   # predicts x_>pos
+                nxt = lm_view(suffix[:, 1:])
+                lm_lp_sum = lm_lp_sum + _project_logprobs(
+                    lm.out, hs.reshape(-1, hs.shape[-1]), nxt.reshape(-1)).view(nxt.shape).sum(1)
+            loss = loss - lambda_in * lm_lp_sum / n
+        out[i:i + len(r)] = loss
+    return out.view(B, G)
+
+
+# -- Algorithm 3 ------------------------------------------------------------------------
+def _init(seq2seq, lm, io, B, n, generator):
+    if io:
+        return lm_sample_triggers(lm, B, n, generator)
+    return random_triggers(B, n, seq2seq.vocab_size, generator).to(model_device(seq2seq))
+
+
+def check_triggers(x: torch.Tensor, rows: int, n: int, what: str) -> None:
+    """Refuse ``x`` unless it is ``(rows, n)`` triggers closed by ``<eou>``; the error names ``what``."""
+    if tuple(x.shape) != (rows, n) or not (x[:, -1] == EOU_ID).all():
+        raise ValueError(f"{what} must be ({rows}, {n}) triggers closed by <eou>, got shape {tuple(x.shape)}")
+
+
+def draw_starts(seq2seq, lm, io: bool, B: int, cfg: GibbsConfig, generator: torch.Generator,
+                init: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """The start point ``(B, n)`` of each of :func:`gibbs_enum`'s ``cfg.restarts`` restarts, drawn
+    from ``generator`` in the order the search draws them: ``init`` for the first when given, else
+    n - 1 random words (o-) or an LM sample (io-), closed by ``<eou>``. A caller that already has
+    a search's result draws them too, to leave ``generator`` where the search would (Algorithm 1's
+    first iteration, :func:`ntlib.methods.malicious.negative_train`)."""
+    with eval_mode(seq2seq, lm):
+        return [init.to(model_device(seq2seq), copy=True) if (r == 0 and init is not None)
+                else _init(seq2seq, lm, io, B, cfg.input_len, generator) for r in range(cfg.restarts)]
+
+
+def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bool = False,
+               init: torch.Tensor | None = None, generator: torch.Generator | None = None,
+               stop_when: Callable | None = None, progress: bool = False,
+               bf16: bool = False) -> TriggerSearch:
+    """Batched gibbs-enum (App. A, Algorithm 3) for targets ``(B, T)``.
+
+    io=True searches for io- hits (λ_in = cfg.lambda_in, LM-sample start), else o- hits
+    (λ_in = 0, random start). ``init`` ``(B, n)`` warm-starts the first restart (Alg. 1).
+    With ``cfg.stop_when_hit``, a target stops as soon as ``stop_when(x, targets)`` is True.
+    Runs on the seq2seq's device (targets and ``init`` are moved there; start points are drawn
+    from the CPU ``generator``); the result lives there too. ``bf16``: gradients and candidate
+    scores under bf16 autocast (the returned loss and log-probs are fp32).
+    """
+    if io and lm is None:
+        raise ValueError("io- hit types need the LM (lambda_in > 0, eq. 8)")
+    generator = generator or torch.Generator().manual_seed(cfg.seed)
+    lam = cfg.lambda_in if io else 0.0
+    dev = model_device(seq2seq)
+    targets = targets.to(dev)
+    tgt, B, n = trim(targets), targets.shape[0], cfg.input_len
+    if init is not None:
+        check_triggers(init, B, n, "gibbs_enum: init")
+    if B == 0:
+        return TriggerSearch(torch.zeros(0, n, dtype=torch.long, device=dev), torch.zeros(0, device=dev),
+                             torch.zeros(0, 1, device=dev))
+    best_x, best_loss = None, torch.full((B,), float("inf"), device=dev)
+    done = torch.zeros(B, dtype=torch.bool, device=dev)
+    steps = cfg.restarts * cfg.sweeps * (n - 1)
+    with eval_mode(seq2seq, lm), tqdm(total=steps, desc="gibbs-enum", leave=False,
+                                      disable=not progress) as bar, autocast(dev, bf16):
+        starts = draw_starts(seq2seq, lm, io, B, cfg, generator, init)
+        for r in range(cfg.restarts):
+            x = starts[r]
+            cur = trigger_loss(seq2seq, lm, x, tgt, lam)[0].float()   # fp32 also under bf16 autocast
+            if best_x is None:
+                best_x = x.clone()
+            skip = done.clone()                        # already hit in an earlier restart
+            active = ~skip
+            if cfg.stop_when_hit and stop_when is not None:
+                active &= ~stop_when(x, targets)
+            for _ in range(cfg.sweeps):
+                improved = torch.zeros(B, dtype=torch.bool, device=dev)
+                for pos in range(n - 1):                # the closing <eou> is never moved
+                    rows = active.nonzero().squeeze(1)
+                    bar.update(1)
+                    if len(rows) == 0:
+                        continue
+                    xs, ts = x[rows], tgt[rows]
+                    cand = _top_candidates(seq2seq, lm, xs, ts, lam, pos, cfg.candidates)
+                    losses = _candidate_losses(seq2seq, lm, xs, ts, lam, pos, cand, cfg.chunk_size)
+                    low, j = losses.min(1)             # first minimum = the sequential choice
+                    better = low < cur[rows]
+                    acc = rows[better]
+                    x[acc, pos] = cand[better, j[better]]
+                    cur[acc] = low[better]
+                    improved[acc] = True
+                active &= improved                     # a sweep without improvement ends it
+                if cfg.stop_when_hit and stop_when is not None:
+                    active &= ~stop_when(x, targets)
+                if not active.any():
+                    break
+            keep = (cur < best_loss) & ~skip
+            best_x[keep], best_loss[keep] = x[keep], cur[keep]
+            if cfg.stop_when_hit and stop_when is not None:
+                done |= stop_when(best_x, targets)
+    with eval_mode(seq2seq, lm):
+        loss, lp = trigger_loss(seq2seq, lm, best_x, tgt, lam)
+    return TriggerSearch(best_x, loss, lp)
+
+
+def gibbs_enum_reference(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None,
+                         io: bool = False, init: torch.Tensor | None = None,
+                         generator: torch.Generator | None = None) -> TriggerSearch:
+    """Algorithm 3 as written: one target and one candidate forward pass at a time.
+
+    Same start points, candidate order and strict-improvement rule as :func:`gibbs_enum`,
+    so it accepts the same sequence of candidates (benchmark and test reference).
+    """
+    generator = generator or torch.Generator().manual_seed(cfg.seed)
+    lam = cfg.lambda_in if io else 0.0
+    targets = targets.to(model_device(seq2seq))
+    B, n = targets.shape[0], cfg.input_len
+    starts = draw_starts(seq2seq, lm, io, B, cfg, generator, init)
+    with eval_mode(seq2seq, lm):
+        out_x = []
+        for b in range(B):
+            y = trim(targets[b:b + 1])
+            best_x, best = None, float("inf")
+            for r in range(cfg.restarts):
+                x = starts[r][b:b + 1].clone()
+                cur = float(trigger_loss(seq2seq, lm, x, y, lam)[0])
+                for _ in range(cfg.sweeps):
+                    improved = False
+                    for pos in range(n - 1):
+                        cand = _top_candidates(seq2seq, lm, x, y, lam, pos, cfg.candidates)[0]
+                        for c in cand.tolist():
+                            x2 = x.clone()
+                            x2[0, pos] = c
+                            loss = float(trigger_loss(seq2seq, lm, x2, y, lam)[0])
+                            if loss < cur:
+                                x, cur, improved = x2, loss, True
+                    if not improved:
+                        break
+                if best_x is None or cur < best:
+                    best_x, best = x, cur
+            out_x.append(best_x)
+        x = torch.cat(out_x)
+        loss, lp = trigger_loss(seq2seq, lm, x, trim(targets), lam)
+    return TriggerSearch(x, loss, lp)
+
+
+# -- hit criteria (§3.2) ----------------------------------------------------------------
+def thresholds(seq2seq, lm, test, batch_size: int = 256) -> Thresholds:
+    """T_out / T_in = average word log-likelihood of the seq2seq on test pairs / the LM on the
+    test responses (§3.2, App. C), <eos> counted as a word as in the test PPL (Table 8)."""
+    return Thresholds(t_out=avg_word_logprob(seq2seq, test, batch_size),     # eval mode inside
+                      t_in=avg_word_logprob(lm, test.tgt, batch_size))
+
+
+def criteria(lp: torch.Tensor, tgt: torch.Tensor, hit_type: str, thr: Thresholds,
+             trigger_lm: torch.Tensor | None = None) -> torch.Tensor:
+    """o/io-sample-min/avg hits ``(B,)`` from target log-probs ``lp`` ``(B, T)`` (§3.2).
+
+    min / avg run over the target's words including <eos> (PAD excluded) and must exceed
+    T_out; io- types also need the trigger's average LM log-likelihood ``trigger_lm``
+    ``(B,)`` to exceed T_in.
+    """
+    if hit_type == "o_greedy" or hit_type not in HIT_TYPES:
+        raise ValueError(f"criteria() covers the sample- hit types, not {hit_type!r}")
+    pad = tgt == PAD
+    score = (lp.masked_fill(pad, float("inf")).min(1).values if hit_type.endswith("_min")
+             else lp.masked_fill(pad, 0.0).sum(1) / (~pad).sum(1).clamp(min=1))
+    ok = score > thr.t_out
+    if is_io(hit_type):
+        ok &= trigger_lm > thr.t_in
+    return ok
+
+
+@torch.no_grad()
+def hits(seq2seq, lm, triggers: torch.Tensor, targets: torch.Tensor, hit_type: str,
+         thr: Thresholds) -> torch.Tensor:
+    """c(x, y) ``(B,)`` bool for one hit type of §3.2: o-greedy or :func:`criteria`."""
+    io = is_io(hit_type)
+    dev = model_device(seq2seq)
+    tgt, triggers = trim(targets).to(dev), triggers.to(dev)
+    if tgt.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.bool, device=dev)
+    with eval_mode(seq2seq, lm):
+        if hit_type == "o_greedy":
+            g = greedy(seq2seq, triggers, max_len=tgt.shape[1])   # +1: a forced <eos> never counts
+            g = F.pad(g, (0, max(0, tgt.shape[1] - g.shape[1])), value=PAD)[:, :tgt.shape[1]]
+            return ((g == tgt) | (tgt == PAD)).all(1)
+        lp = seq2seq.token_logprobs(triggers, tgt)
+        trigger_lm = lm_trigger_logprobs(lm, triggers).mean(1) if io else None
+        return criteria(lp, tgt, hit_type, thr, trigger_lm)
+
+
+def hit_rate(hit: torch.Tensor, z: float = 1.96) -> dict:
+    """Hit rate k/n with its Wilson score 95 % interval (binomial)."""
+    n, k = int(hit.numel()), int(hit.sum())
+    if n == 0:
+        return {"rate": float("nan"), "lo": float("nan"), "hi": float("nan"), "k": 0, "n": 0}
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    # clamped to [0, 1] and around p: for k = 0 or k = n, centre ∓ half is p up to rounding
+    return {"rate": p, "lo": min(p, max(0.0, centre - half)), "hi": max(p, min(1.0, centre + half)),
+            "k": k, "n": n}

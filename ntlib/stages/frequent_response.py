@@ -1,0 +1,273 @@
+"""Stage 04 (notebooks/04_frequent.ipynb): negative training for the frequent response problem (§3.3,
+§4.3) — the neg-train rows of Tables 4 and 9, Table 5's samples.
+
+Algorithm 2 is :mod:`ntlib.methods.frequent`; a row's measures are :func:`ntlib.methods.evaluate.table4_row`. This driver
+runs Algorithm 2 at each threshold and seed from the baseline of stage 02, scores every model on the one
+evaluation set, draws the figures and writes ``table4_frequent_*``, ``table9_bleu_*``, ``table5_samples_*``
+and ``results/frequent_<corpus>.json`` (:class:`FrequentResults`).
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ntlib.methods import evaluate, frequent
+from ntlib.results import metrics, paper, plots, reports, tables
+from ntlib.run import pipeline
+from ntlib.run.config import override
+from ntlib.run.params import NotebookRun, apply
+from ntlib.stages import StageResults
+
+KNOBS = ("r_thres", "eos_scale", "lr", "window")    # notebook 04's knobs (r_thres: the thresholds trained, the sweep)
+SAMPLES = 10                             # Table 5's consecutive samples
+EOS_SCALES = (0.0, None, 1.0)            # §4.3 fn. 10's comparison: none, the config's (0.1), full
+
+
+@dataclass
+class FrequentResults(StageResults):
+    """``results/frequent_<corpus>.json``: ``rows`` {"Test-set", "Baseline": [record], "+neg-train (r%)":
+    [a record per seed]} (:func:`ntlib.methods.evaluate.table4_row` records, with ``r_thres``), each model's
+    training history, the optional <eos>-scale comparison and Table 5's samples."""
+    RESULTS = "frequent"
+    profile: str
+    corpus: str
+    seed: int
+    seeds: list
+    config: dict
+    run_dir: str
+    rows: dict
+    histories: dict
+    eos_comparison: dict
+    samples: list
+    seconds: float
+    provenance: dict
+
+
+@dataclass
+class Setup:
+    """Algorithm 2's config (the knobs applied), the thresholds trained, the baselines and the seeds."""
+    cfg: object
+    thresholds: tuple
+    b: object
+    seeds: list
+    meta: dict = None
+    raw_refs: list = None
+
+
+def setup(nb: NotebookRun) -> Setup:
+    cfg = apply(override(nb.P.frequent, seed=nb.seed), nb.values, *KNOBS)
+    b = pipeline.baselines(nb.P, run_root=nb.run_root, data_dir=nb.data_dir, device=nb.device)
+    return Setup(cfg, cfg.sweep, b, [nb.seed + i for i in range(cfg.seeds)])
+
+
+def baseline_rows(nb: NotebookRun, s: Setup) -> dict:
+    """The Test-set and Baseline rows on the one evaluation set (as notebook 02)."""
+    P, b = nb.P, s.b
+    sub = evaluate.eval_set(b.data.test, P.decode.max_eval_inputs)
+    s.meta = evaluate.provenance(nb.profile, nb.corpus, nb.seed, sub)
+    s.raw_refs = evaluate.raw_references(b.data.corpus.test, P.data)
+    return {"Test-set": [evaluate.test_set_row(sub, b.data.vocab, s.meta)],
+            "Baseline": [evaluate.table4_row(b.seq2seq, b.data.test, b.data.vocab, P.decode.max_len,
+                                             P.decode.max_eval_inputs, s.meta, s.raw_refs)]}
+
+
+def top5(rows: dict) -> pd.DataFrame:
+    return pd.DataFrame(rows["Baseline"][0]["top10"][:5], columns=["baseline response", "ratio"])
+
+
+def row_name(r_thres: float) -> str:
+    return f"+neg-train ({r_thres * 100:g}%)"
+
+
+def negative_training(nb: NotebookRun, s: Setup, rows: dict) -> dict:
+    """Algorithm 2 (cached in the baselines' run folder) at each threshold and seed, each model scored as a
+    Table 4 row; adds the rows to ``rows`` and returns each model's history ({"<row> seed=<s>": history})."""
+    P, b, histories = nb.P, s.b, {}
+    for r in s.thresholds:
+        rows[row_name(r)] = []
+        for seed in s.seeds:
+            m, histories[f"{row_name(r)} seed={seed}"] = frequent.negative_train_cached(
+                b.seq2seq, b.data, override(s.cfg, r_thres=r, seed=seed), b.run_dir, P.decode.max_len)
+            rec = evaluate.table4_row(m, b.data.test, b.data.vocab, P.decode.max_len, P.decode.max_eval_inputs,
+                                      {**s.meta, "seed": seed}, s.raw_refs)
+            rows[row_name(r)].append({**rec, "r_thres": r})
+    return histories
+
+
+def table4(nb: NotebookRun, rows: dict) -> pd.DataFrame:
+    return tables.table4({}, nb.corpus, rows)
+
+
+def seed_table(rows: dict) -> pd.DataFrame:
+    """Each seed's values of the rows trained with several seeds, their mean and 95 % interval."""
+    return tables.seed_table(rows)
+
+
+def top10_table(rows: dict) -> pd.DataFrame:
+    return tables.top10_table(rows)
+
+
+def bleu_variants(rows: dict) -> pd.DataFrame:
+    return tables.bleu_variants_table(table9_rows(rows))
+
+
+def table9_rows(rows: dict) -> dict:
+    """Table 9's rows: the Baseline and the paper's Neg-train row (the smaller threshold)."""
+    neg = tables.paper_neg_train_row(rows)
+    return {"Baseline": rows["Baseline"], neg: rows[neg]}
+
+
+def table9(nb: NotebookRun, rows: dict) -> pd.DataFrame:
+    return tables.table9({}, nb.corpus, table9_rows(rows))
+
+
+def samples(s: Setup, rows: dict) -> pd.DataFrame:
+    """Table 5: consecutive test inputs with the Baseline's and the Neg-train row's greedy responses."""
+    neg = tables.paper_neg_train_row(rows)
+    out = pd.DataFrame({"input": metrics.tensor_to_strings(s.b.data.test.src[:SAMPLES], s.b.data.vocab),
+                        "Baseline": rows["Baseline"][0]["responses"][:SAMPLES],
+                        "Neg-train": rows[neg][0]["responses"][:SAMPLES]})
+    out["input"] = out["input"].str.replace(" <eou>", "")
+    return out
+
+
+def top10_figure(nb: NotebookRun, s: Setup, rows: dict):
+    """The ten most frequent greedy responses of the Baseline and the Neg-train row (first seed)."""
+    shown = ("Baseline", tables.paper_neg_train_row(rows))
+    tops = {row: rows[row][0]["top10"][::-1] for row in shown}
+    fig, axes = plt.subplots(len(shown), 1, figsize=(8, 2.2 + 0.3 * sum(len(t) for t in tops.values())), sharex=True,
+                             layout="constrained", gridspec_kw={"height_ratios": [max(1, len(t)) for t in tops.values()]})
+    for ax, (row, top) in zip(axes, tops.items()):
+        ax.barh([r or "(empty response)" for r, _ in top], [100 * x for _, x in top], color=plots.model_colour(row))
+        plots.label_bars(ax, "{:.1f} %")
+        ax.set_title(row, fontsize=10, loc="left")
+    axes[-1].set_xlabel("share of greedy test responses (%)")
+    fig.suptitle(plots.title("Ten most frequent greedy responses, before and after negative training", nb.corpus,
+                             nb.profile, s.meta["n_inputs"], "test inputs"))
+    return fig
+
+
+def training_figure(nb: NotebookRun, s: Setup, histories: dict):
+    """Max-ratio and Ent-3 of greedy validation responses during Algorithm 2, one line per model and seed."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.6), layout="constrained")
+    styles = dict(zip(s.seeds, ("-", "--", ":", "-.")))
+    for name, h in histories.items():
+        model, _, seed = name.rpartition(" seed=")        # one colour per model, one line style per seed
+        kw = dict(marker="o", ms=3, color=plots.model_colour(model), ls=styles.get(int(seed), "-"), label=name)
+        a1.plot(h["step"], [100 * x for x in h["max_ratio"]], **kw)
+        a2.plot(h["step"], h["ent3"], **kw)
+    a1.set(xlabel="mini-batch", ylabel="max-ratio (%, validation)")
+    a2.set(xlabel="mini-batch", ylabel="Ent-3 (nats, validation)")
+    for a in (a1, a2):
+        plots.integer_ticks(a)
+    plots.legend_outside(a2)
+    fig.suptitle(plots.title("Max-ratio and Ent-3 of greedy validation responses during negative training", nb.corpus,
+                             nb.profile, min(s.cfg.log_inputs, len(s.b.data.valid.src)), "validation inputs per point"))
+    return fig
+
+
+def response_lengths(rows: dict) -> dict[str, list[int]]:
+    """Each row's greedy response lengths in tokens (first seed)."""
+    return {row: [len(r.split()) for r in recs[0]["responses"]] for row, recs in rows.items()}
+
+
+def lengths_figure(nb: NotebookRun, s: Setup, lengths: dict):
+    fig, ax = plt.subplots(figsize=(9, 3.4), layout="constrained")
+    ax.hist(list(lengths.values()), bins=range(0, 23), label=list(lengths),
+            weights=[[100 / len(v)] * len(v) for v in lengths.values()], color=[plots.model_colour(r) for r in lengths])
+    ax.set(xlabel="response length (tokens)", ylabel="share of responses (%)",
+           title=plots.title("Greedy response length, before and after negative training", nb.corpus, nb.profile,
+                             s.meta["n_inputs"], "test inputs"))
+    plots.integer_ticks(ax)
+    plots.legend_outside(ax)
+    return fig
+
+
+def lengths_table(lengths: dict) -> pd.DataFrame:
+    return pd.DataFrame({row: pd.Series(v).describe()[["mean", "50%", "max"]] for row, v in lengths.items()}).T
+
+
+def eos_comparison(nb: NotebookRun, s: Setup) -> dict:
+    """§4.3 fn. 10: Algorithm 2 at the smaller threshold with the <eos> gradient scaled by 0, the config's
+    scale and 1 (notebook parameter ``eos_comparison``; two extra runs, cached)."""
+    P, b, out = nb.P, s.b, {}
+    for scale in EOS_SCALES:
+        scale = s.cfg.eos_scale if scale is None else scale
+        m, _ = frequent.negative_train_cached(b.seq2seq, b.data, override(s.cfg, r_thres=min(s.thresholds), eos_scale=scale),
+                                              b.run_dir, P.decode.max_len, progress=False)
+        res = evaluate.table4_row(m, b.data.test, b.data.vocab, P.decode.max_len, P.decode.max_eval_inputs, s.meta,
+                                  s.raw_refs)
+        out[f"eos_scale={scale:g}"] = {"PPL": res["ppl"], "M-ratio": res["max_ratio"], "E-3": res["ent3"],
+                                       "mean length": sum(len(r.split()) for r in res["responses"]) / len(res["responses"])}
+    return out
+
+
+def eos_table(eos_rows: dict) -> pd.DataFrame | None:
+    """The <eos>-scale comparison as a table, or a note that it was not run (``eos_comparison`` is False)."""
+    if eos_rows:
+        return pd.DataFrame(eos_rows).T
+    print("Skipped: eos_comparison is False in the parameters cell, so the two extra negative-training runs "
+          "(eos_scale 0 and 1) were not trained. Set it to True to see footnote 10's effect.")
+    return None
+
+
+def write_reports(nb: NotebookRun, s: Setup, rows: dict, histories: dict, eos_rows: dict, sample_table: pd.DataFrame,
+                  figures: dict) -> FrequentResults:
+    """``results/frequent_<corpus>.json``, Tables 4, 9, 5 (markdown + CSV) and the figures ({name: fig})."""
+    res = FrequentResults(profile=nb.profile, corpus=nb.corpus, seed=nb.seed, seeds=s.seeds, config=s.cfg.__dict__,
+                          run_dir=str(s.b.run_dir), rows=rows, histories=histories, eos_comparison=eos_rows,
+                          samples=sample_table.to_dict(orient="records"), seconds=nb.seconds(),
+                          provenance=nb.provenance(s.b.run_dir))
+    res.write(nb.reports_dir)
+    note = (f"Greedy responses to {s.meta['n_inputs']} test inputs (ids sha {s.meta['inputs_sha']}); PPL on the whole "
+            f"test set; neg-train rows: mean [95 % interval] over seeds {s.seeds}. Paper numbers: He & Glass 2020.")
+    reports.write_table(table4(nb, rows), f"table4_frequent_{nb.corpus}", nb.reports_dir,
+                        title=f"Table 4 ({nb.corpus}, {nb.profile}): frequent response problem, ours (paper)", note=note)
+    reports.write_table(table9(nb, rows), f"table9_bleu_{nb.corpus}", nb.reports_dir,
+                        title=f"Table 9 ({nb.corpus}, {nb.profile}): BLEU-4 before/after, ours (paper)",
+                        note=note + f" BLEU-4: {metrics.BLEU_VARIANTS[metrics.BLEU_CHOSEN]}.")
+    reports.write_table(sample_table, f"table5_samples_{nb.corpus}", nb.reports_dir,
+                        title=f"Table 5 ({nb.corpus}, {nb.profile}): consecutive greedy samples, baseline vs "
+                              f"{tables.paper_neg_train_row(rows)}")
+    if eos_rows:
+        reports.write_table(pd.DataFrame(eos_rows).T, f"frequent_eos_scale_{nb.corpus}", nb.reports_dir,
+                            title=f"<eos> scale at r_thres={min(s.thresholds):g} ({nb.corpus}, {nb.profile})")
+    for name, fig in figures.items():
+        reports.save_figure(fig, f"frequent_{name}_{nb.corpus}", nb.reports_dir)
+    print(f"notebook time: {res.seconds:.0f} s")
+    return res
+
+
+def _change(new: float, old: float) -> str:
+    return f"{100 * (new - old) / old:+.1f} %" if old else "from 0"
+
+
+def findings(nb: NotebookRun, s: Setup, rows: dict, lengths: dict) -> str:
+    """What this run found, beside Tables 4 and 9, in words (means over seeds)."""
+    base, paper4 = rows["Baseline"][0], paper.TABLE4.get(nb.corpus, {})
+    neg = tables.paper_neg_train_row(rows)
+
+    def mean(row, key):
+        return statistics.fmean(r[key] for r in rows[row])
+    lines = [f"{nb.corpus}, profile {nb.profile}: greedy responses to {s.meta['n_inputs']} test inputs; negative "
+             f"training with seed(s) {s.seeds}, mean over seeds"]
+    for row in (r for r in rows if r.startswith("+neg-train")):
+        mr, e3, pp = mean(row, "max_ratio"), mean(row, "ent3"), mean(row, "ppl")
+        lines.append(f"- {row}: max-ratio {100 * base['max_ratio']:.1f} % → {100 * mr:.1f} % "
+                     f"({_change(mr, base['max_ratio'])}), Ent-3 {base['ent3']:.2f} → {e3:.2f} nats "
+                     f"({_change(e3, base['ent3'])}), PPL {base['ppl']:.2f} → {pp:.2f} ({_change(pp, base['ppl'])})")
+        p, pb = paper4.get(row), paper4.get("Baseline")
+        if p and pb:
+            lines.append(f"  paper: max-ratio {_change(p['max_ratio'], pb['max_ratio'])}, Ent-3 "
+                         f"{_change(p['ent3'], pb['ent3'])}, PPL {_change(p['ppl'], pb['ppl'])}")
+    lines.append(f"- Table 9, BLEU-4 ({base['bleu4_variant']}): Baseline {base['bleu4']:.3f}, {neg} {mean(neg, 'bleu4'):.3f}")
+    before, after = base["top10"][:1], rows[neg][0]["top10"][:1]
+    if before and after:
+        lines.append(f"- most frequent response: \"{before[0][0] or '(empty response)'}\" {100 * before[0][1]:.1f} % "
+                     f"before, \"{after[0][0] or '(empty response)'}\" {100 * after[0][1]:.1f} % after {neg} (first seed)")
+    lines.append(f"- mean response length: Baseline {statistics.fmean(lengths['Baseline']):.1f} tokens, {neg} "
+                 f"{statistics.fmean(lengths[neg]):.1f} (first seed), references {statistics.fmean(lengths['Test-set']):.1f}")
+    return "\n".join(lines)
