@@ -3,7 +3,7 @@ PY      ?= .venv/bin/python
 PROFILE ?= small
 CORPUS  ?= switchboard
 
-.PHONY: setup reproduce compare-losses compare test test-refs lab reports clean-runs browser-check
+.PHONY: setup reproduce compare-losses compare test test-fast test-refs lab reports clean-runs browser-check
 
 setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntlib (editable), then the `ntlib` Jupyter kernel
 
@@ -24,8 +24,11 @@ compare-losses: setup   ## opt-in stage, beyond the paper: notebook 07 (nll / un
 compare: setup   ## diff this profile's reports/results with the committed ones (exact on the same machine + threads, else within 5 %); exit 1 when outside
 	$(PY) -m ntlib.run.reproduce --compare --profile $(PROFILE) --corpus $(CORPUS)
 
-test: setup   ## unit tests, notebooks via papermill, and nbval comparing every result cell with tests/notebooks (smoke)
+test: setup   ## every layer: tests/notebooks (nbval re-executes the smoke references), tests/system (what they wrote, reproduce, make), tests/unit
 	@$(PY) -m pytest; s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests (exit 5): the collection is broken" >&2; exit $$s
+
+test-fast: setup   ## the unit layer only (tests/unit): about a minute
+	@$(PY) -m pytest tests/unit; s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests (exit 5): the collection is broken" >&2; exit $$s
 
 test-refs: setup   ## re-execute notebooks 01 -> 07 on smoke into tests/notebooks (nbval's references); review the diff
 	$(PY) tests/nbrefs.py

@@ -3,15 +3,13 @@ deterministic environment of tests/nbrefs.py (one thread, no progress bars), wri
 reports to a temporary folder, never to the committed reports/. ntlib is imported first: it pins
 torch's float path (ntlib.machine.floatpath) in this process and in every kernel papermill and nbval start."""
 import ntlib  # noqa: F401  (first: the float path is pinned before anything loads torch)
-import importlib.util
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location("nbrefs", Path(__file__).parent / "tests" / "nbrefs.py")
-nbrefs = sys.modules["nbrefs"] = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(nbrefs)
+sys.path.insert(0, str(Path(__file__).parent / "tests"))     # nbrefs, toys: what the test layers share
+import nbrefs  # noqa: E402
 
 _tmp = tempfile.mkdtemp(prefix=nbrefs.TMP_PREFIX)
 for _key, _value in nbrefs.smoke_env(_tmp).items():
@@ -22,13 +20,14 @@ for _key, _value in nbrefs.smoke_env(_tmp).items():
 # nbval ignores any comment that is not exactly one of its markers, and a mode switch (--nbval-lax)
 # can turn all comparisons off without a single failure. Counting what was compared at run time is
 # the guard: every reference notebook whose cells all ran must have had stored results compared.
-_nbval = {}     # notebook path -> {"cells": collected, "ran": executed, "compared": compared with results}
+_nbval = nbrefs.NBVAL_RUNS     # notebook stem -> {"cells": collected, "ran": executed, "compared": compared}
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if hasattr(item, "cell") and hasattr(item, "options"):          # an nbval IPyNbCell
-            _nbval.setdefault(str(item.fspath), {"cells": 0, "ran": 0, "compared": 0})["cells"] += 1
+            _nbval.setdefault(Path(str(item.fspath)).stem, {"cells": 0, "ran": 0, "compared": 0,
+                                                           "path": str(item.fspath)})["cells"] += 1
 
 
 def _flatten(cell, outputs, skip) -> dict:
@@ -82,20 +81,20 @@ def pytest_configure(config):
 
 def pytest_runtest_call(item):
     if hasattr(item, "cell") and hasattr(item, "options"):
-        n = _nbval[str(item.fspath)]
+        n = _nbval[Path(str(item.fspath)).stem]
         n["ran"] += 1
         if item.options.get("check") and not item.options.get("skip") and nbrefs.shows_result(item.cell.outputs):
             n["compared"] += 1
 
 
 def pytest_terminal_summary(terminalreporter):
-    for path, n in sorted(_nbval.items()):
-        terminalreporter.write_line(f"nbval: {os.path.relpath(path)}: compared {n['compared']} of "
+    for _, n in sorted(_nbval.items()):
+        terminalreporter.write_line(f"nbval: {os.path.relpath(n['path'])}: compared {n['compared']} of "
                                     f"{n['cells']} cells")
 
 
 def pytest_sessionfinish(session):
-    blind = [p for p, n in _nbval.items() if n["ran"] == n["cells"] > 0 and n["compared"] == 0]
+    blind = [n["path"] for n in _nbval.values() if n["ran"] == n["cells"] > 0 and n["compared"] == 0]
     if blind:
         print(f"\nnbval compared no stored result in {', '.join(map(os.path.relpath, blind))}: "
               "are the reference outputs missing, or is nbval in lax mode?")

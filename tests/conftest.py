@@ -1,8 +1,12 @@
-"""Shared test fixtures: executing a numbered notebook with papermill on the smoke profile."""
+"""Shared test fixtures: a numbered notebook executed on the smoke profile (once per session: nbval's
+execution of its reference when there was one, else papermill's)."""
+import os
 from pathlib import Path
 
+import nbrefs
 import pytest
 import torch
+
 from ntlib.machine.kernel import ensure_installed
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -15,14 +19,18 @@ def run_notebook(tmp_path_factory):
     notebook tests share one folder, as a reproduction does, and 06 reads what 02–05 wrote there:
     the first call of each notebook runs in it, and a repeated call with the same parameters
     returns it without running again. A notebook called again with other parameters (e.g. another
-    seed) runs in a folder of its own. Skips when the shared data cannot be found (the notebooks
-    read the real corpora)."""
+    seed) runs in a folder of its own. When nbval executed the notebook's smoke reference in this session
+    (tests/notebooks, collected first) with these parameters, its reports folder ($NTLIB_REPORTS) is
+    returned instead: each notebook runs once per `make test`. Skips when the shared data cannot be
+    found (the notebooks read the real corpora)."""
     root, done = tmp_path_factory.mktemp("papermill"), {}
 
     def run(name: str, **params) -> Path:
         pm = pytest.importorskip("papermill")
         if shared_data_missing():
             pytest.skip("shared data not found by the resolver")
+        if nbrefs.executed_by_nbval(name, params):
+            return Path(os.environ["NTLIB_REPORTS"])
         key = (name, tuple(sorted(params.items())))
         if key not in done:
             shared = not any(k[0] == name for k in done)
@@ -50,10 +58,10 @@ def pytest_collection_modifyitems(config, items):
 
 def shared_data_missing() -> str | None:
     """Why the Switchboard files the notebooks read cannot be resolved, or None when they can."""
-    from ntlib.data import sources as D
+    from ntlib.data import sources
     try:
-        D.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", D.OFFICIAL_VALID)])
-    except D.DataError as e:
+        sources.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", sources.OFFICIAL_VALID)])
+    except sources.DataError as e:
         return str(e)
     return None
 

@@ -198,15 +198,21 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
     return model.eval(), history
 
 
+def cached_model_path(cfg: FrequentConfig, run_dir: str | Path, max_len: int) -> Path:
+    """Where :func:`negative_train_cached` keeps the model of ``cfg``: the baselines' run folder, under the
+    hash of the config, ``max_len`` and the code of Algorithm 2 (a changed algorithm never reuses a model)."""
+    return Path(run_dir) / f"frequent-{config_hash(cfg, max_len, code_digest('ntlib.methods.frequent'))}.pt"
+
+
 def negative_train_cached(model, data, cfg: FrequentConfig, run_dir: str | Path,
                           max_len: int, progress: bool = True,
                           device: str | torch.device | None = None):
     """:func:`negative_train` on ``data`` (a pipeline Dataset), cached in ``run_dir`` by config hash.
 
     ``run_dir`` should be the baselines' run folder (its name already hashes the data and
-    baseline configs); the file name adds the hash of ``cfg`` and ``max_len``.
+    baseline configs); the file name adds the hash of ``cfg``, ``max_len`` and the code (:func:`cached_model_path`).
     """
-    path = Path(run_dir) / f"frequent-{config_hash(cfg, max_len, code_digest('ntlib.methods.frequent'))}.pt"   # code too (issue 15)
+    path = cached_model_path(cfg, run_dir, max_len)
     device = model_device(model) if device is None else device
     if path.exists():
         return load_model(path, device).eval(), load_checkpoint(path)["history"]

@@ -1,39 +1,20 @@
 """The paper's Tables 3, 4, 8 and 9 rebuilt from the results JSON of notebooks 02–05, with verdicts.
 
-Nothing is computed here from models: every number comes from ``reports/results/*.json``
-(written by the notebooks), and the paper's numbers from :mod:`ntlib.results.paper`. Each cell is
-"ours (paper)". Every table is built here (the notebooks call these functions for their own
-tables too), and each comes with verdicts (:class:`ntlib.results.stats.Verdict`): a claim of the paper
-*holds*, *does not hold* or is *inconclusive* by a stated test. Shown in notebooks/06_tables.ipynb.
+Nothing is computed here from models: every number comes from ``reports/results/*.json`` (written by the
+stages, :mod:`ntlib.stages`; each results file's fields are its results class there), and the paper's numbers
+from :mod:`ntlib.results.paper`. Each cell is "ours (paper)"; a row trained with several seeds shows the mean
+and its 95 % interval across seeds. The verdicts are :mod:`ntlib.results.verdicts`. Shown in notebook 06.
 
-One table compares like with like: :func:`check_same_inputs` refuses rows scored on other inputs
-or under another profile / corpus, and :func:`load_results` refuses stages of different runs.
+One table compares like with like: :func:`check_same_inputs` refuses rows scored on other inputs or under
+another profile / corpus, and :func:`load_results` refuses stages of different runs.
 
-Results schemas (``reports/results/<stage>_<corpus>.json``), one per notebook
-----------------------------------------------------------------------------
-*Row record* — one Table 4 / 9 row of one model and seed (``evaluate.table4_row`` /
-``evaluate.test_set_row``):
-  ``profile``, ``corpus``, ``seed``, ``n_inputs``, ``inputs_sha`` (hash of the input ids scored),
-  ``provenance`` (a dict for the run's code / torch version, threads, device);
-  ``ppl`` (None: Test-set, MMI), ``max_ratio``, ``ent2``, ``ent3``, ``distinct1``, ``distinct2``,
-  ``seq_rep4``, ``rep4_share`` (share of responses repeating a 4-gram), ``bleu4`` (the variant
-  ``bleu4_variant`` = ``metrics.BLEU_CHOSEN``), ``bleu4_variants`` {variant: value}, ``corpus_bleu4``,
-  ``bleu4_sentences`` (per input, the chosen variant), ``top10`` [[response, ratio]], ``responses``
-  (one per input, in the evaluation set's order: the unit of the paired bootstrap); stage extras
-  (``r_thres``, ``g_lr``, ``setting``, ``lm_ppl``, ``avg_len``).
-*baselines* (02): ``profile``, ``corpus``, ``seed``, ``run_dir``, ``train_seconds``, ``history``,
-  ``lm`` / ``seq2seq`` {nll, ppl, tokens}, ``T_out``, ``T_in``, ``ppl_bootstrap`` (paired bootstrap
-  over test responses of the per-word NLL, seq2seq − LM), ``rows`` {"Test-set": [record],
-  "Baseline": [record]}, ``beam_top1_first200``, ``samples``, ``paper``, ``seconds``.
-*frequent* (04): ``profile``, ``corpus``, ``seed``, ``seeds``, ``config``, ``run_dir``, ``rows``
-  {"Test-set": [record], "Baseline": [record], "+neg-train (r%)": [a record per seed]},
-  ``histories`` {"<row> seed=<s>": history}, ``eos_comparison``, ``samples``, ``seconds``.
-*gan_mmi* (05): ``profile``, ``corpus``, ``seed``, ``seeds``, ``config``, ``rows`` {"Test-set",
-  "Baseline": [record], "+GAN": [a record per seed], "+MMI": [record]}, ``gan_selection``
-  {seed: selection}, ``mmi_grid``, ``mmi_reference``, ``samples``, ``mmi_samples``, ``seconds``.
-*malicious* (03): see :func:`table3`. *data* (01): corpus statistics.
-Every stage's JSON carries ``profile`` and ``corpus``; rows of one table carry the same
-``profile``, ``corpus``, ``n_inputs`` and ``inputs_sha``.
+*Row record* — one Table 4 / 9 row of one model and seed (``evaluate.table4_row`` / ``evaluate.test_set_row``):
+``profile``, ``corpus``, ``seed``, ``n_inputs``, ``inputs_sha`` (hash of the input ids scored), ``provenance``;
+``ppl`` (None: Test-set, MMI), ``max_ratio``, ``ent2``, ``ent3``, ``distinct1``, ``distinct2``, ``seq_rep4``,
+``rep4_share`` (share of responses repeating a 4-gram), ``bleu4`` (the variant ``bleu4_variant``),
+``bleu4_variants`` {variant: value}, ``corpus_bleu4``, ``bleu4_sentences`` (per input), ``top10``
+[[response, ratio]], ``responses`` (one per input, in the evaluation set's order: the unit of the paired
+bootstrap); stage extras (``r_thres``, ``g_lr``, ``setting``, ``lm_ppl``, ``avg_len``).
 """
 from __future__ import annotations
 
@@ -110,10 +91,6 @@ def check_same_inputs(rows: dict[str, list[dict]]) -> None:
         listed = "; ".join(f"{', '.join(names)}: " + ", ".join(f"{k}={v}" for k, v in zip(ROW_KEYS, key))
                            for key, names in keys.items())
         raise MixedResultsError(f"rows scored on different inputs or runs cannot share a table — {listed}")
-
-
-def _pct(x):
-    return None if x is None else 100 * x
 
 
 def records_of(v) -> list[dict]:

@@ -24,11 +24,10 @@ from types import SimpleNamespace
 
 import torch
 
-from ntlib.data import dataset as D
+from ntlib.data import dataset
 from ntlib.data.dataset import EOS, PAD, load_dataset
 from ntlib.machine.device import resolve_device, synchronize
-from ntlib.methods import decode, frequent, gan, malicious, mmi
-from ntlib.methods import gibbs_enum as GE
+from ntlib.methods import decode, frequent, gan, gibbs_enum, malicious, mmi
 from ntlib.methods.evaluate import LOSSES, evaluate_nll, seq2seq_nll
 from ntlib.methods.models import build_model
 from ntlib.methods.train import make_optimizer, sgd_step
@@ -74,8 +73,8 @@ def _synthetic(profile, n_train: int, n_valid: int, n_test: int, seed: int = 0):
         pos = torch.arange(T + 1).expand(n, T + 1)
         tgt[pos == m] = EOS
         tgt[pos > m] = PAD
-        return D.PairTensors(src, tgt)
-    vocab = D.Vocab([f"w{i}" for i in range(V - 5)])
+        return dataset.PairTensors(src, tgt)
+    vocab = dataset.Vocab([f"w{i}" for i in range(V - 5)])
     return SimpleNamespace(vocab=vocab, train=pairs(n_train), valid=pairs(n_valid), test=pairs(n_test))
 
 
@@ -84,13 +83,13 @@ def _counts(profile, data_dir, nominal: bool = False):
     and synthetic batches instead (a missing or corrupt corpus is otherwise a DataError)."""
     try:
         if nominal:
-            raise D.DataError("nominal counts asked for")
+            raise dataset.DataError("nominal counts asked for")
         ds = load_dataset(profile, data_dir)
         counts = {"train": len(ds.train), "valid": len(ds.valid), "test": len(ds.test)}
         return ds, counts, f"counts from the {profile.data.corpus} corpus"
-    except D.DataError as e:
+    except dataset.DataError as e:
         if not nominal:
-            raise D.DataError(f"--estimate reads the {profile.data.corpus} corpus for its counts: {e}\n"
+            raise dataset.DataError(f"--estimate reads the {profile.data.corpus} corpus for its counts: {e}\n"
                               "(--nominal estimates from Appendix B's counts instead)") from e
         b = APPENDIX_B[profile.data.corpus]
         train = b["train_sentences"] - b["train_dialogues"]
@@ -132,7 +131,7 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
 
     def batch(pairs, k):
         idx = torch.randint(len(pairs), (k,), generator=gen)
-        return D.PairTensors(pairs.src[idx].to(dev), pairs.tgt[idx].to(dev))
+        return dataset.PairTensors(pairs.src[idx].to(dev), pairs.tgt[idx].to(dev))
 
     # -- training steps (§4.1): one SGD step on a mini-batch of batch_size --------------------
     for kind, model, tcfg in (("lm", lm, P.lm_train), ("seq2seq", s2s, P.train)):
@@ -158,13 +157,13 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
     g = P.gibbs
     B = gibbs_targets or rows_for(P.malicious.target_batch, 2)
     tgt = ds.test.tgt[:B].to(dev)
-    x = GE.random_triggers(B, g.input_len, V, gen).to(dev)
+    x = gibbs_enum.random_triggers(B, g.input_len, V, gen).to(dev)
     for io in (False, True):
         lam = g.lambda_in if io else 0.0
 
         def pos_step(lam=lam):
-            cand = GE._top_candidates(s2s, lm, x, D.trim(tgt), lam, g.input_len // 2, g.candidates)
-            GE._candidate_losses(s2s, lm, x, D.trim(tgt), lam, g.input_len // 2, cand, g.chunk_size)
+            cand = gibbs_enum._top_candidates(s2s, lm, x, dataset.trim(tgt), lam, g.input_len // 2, g.candidates)
+            gibbs_enum._candidate_losses(s2s, lm, x, dataset.trim(tgt), lam, g.input_len // 2, cand, g.chunk_size)
         s2s.eval(), lm.eval()
         u[f"gibbs_{'io' if io else 'o'}_target_position"] = _timed(pos_step, dev, reps=1, warmup=warm) / B
     # -- Algorithm 1: one negative update on hit targets + one λ_POS positive update + hit check
@@ -172,17 +171,17 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
     model = copy.deepcopy(s2s)
     opt = torch.optim.SGD(model.parameters(), lr=m.lr)
     avoid = malicious.fwa_ids(ds.vocab, m.fwa_words).to(dev)
-    thr = GE.Thresholds(-4.0, -4.0)
+    thr = gibbs_enum.Thresholds(-4.0, -4.0)
     Bu = rows_for(m.target_batch, 10)         # hit targets of a mini-batch (all hit: upper bound)
     tgt_u = ds.test.tgt[:Bu].to(dev)
-    x_u = GE.random_triggers(len(tgt_u), g.input_len, V, gen).to(dev)
+    x_u = gibbs_enum.random_triggers(len(tgt_u), g.input_len, V, gen).to(dev)
     pb = batch(ds.train, rows_for(m.pos_batch, 16))
 
     def alg1_negative():
         model.train()
-        ys = D.trim(tgt_u)
+        ys = dataset.trim(tgt_u)
         sgd_step(model, opt, malicious.negative_loss(model(x_u, ys), ys, avoid), m.clip_norm)
-        GE.hits(model, lm, x_u, tgt_u, "o_sample_avg", thr)
+        gibbs_enum.hits(model, lm, x_u, tgt_u, "o_sample_avg", thr)
 
     def alg1_positive():
         model.train()

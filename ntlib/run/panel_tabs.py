@@ -225,7 +225,7 @@ def load_models(profile: str, corpus: str = "switchboard", seed: int = 1, run_ro
     out.baselines = b
     out.thresholds = thresholds(b.seq2seq, b.lm, b.data.test)
     fcfg, max_len = frequent_config(P, seed), P.decode.max_len
-    fpath = Path(b.run_dir) / f"frequent-{config_hash(fcfg, max_len)}.pt"   # frequent.negative_train_cached's name
+    fpath = frequent.cached_model_path(fcfg, b.run_dir, max_len)      # notebook 04's model, when it ran
     if train or fpath.exists():
         out.frequent, _ = frequent.negative_train_cached(b.seq2seq, b.data, fcfg, b.run_dir, max_len, progress)
     else:

@@ -18,8 +18,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ntlib.data.targets import load_targets
-from ntlib.methods import decode, evaluate, malicious
-from ntlib.methods import gibbs_enum as ge
+from ntlib.methods import decode, evaluate, gibbs_enum, malicious
 from ntlib.results import metrics, paper, plots, reports, tables
 from ntlib.results.stats import FAILS, HOLDS, INCONCLUSIVE
 from ntlib.results.verdicts import malicious_verdicts, verdict_markdown
@@ -83,7 +82,7 @@ def setup(nb: NotebookRun) -> Setup:
 
 def thresholds(nb: NotebookRun, s: Setup) -> pd.DataFrame:
     """T_out / T_in (§3.2, App. C): the seq2seq's and the LM's average word log-likelihood on the test data."""
-    s.thr = ge.thresholds(s.b.seq2seq, s.b.lm, s.b.data.test)
+    s.thr = gibbs_enum.thresholds(s.b.seq2seq, s.b.lm, s.b.data.test)
     t8 = paper.TABLE8.get(nb.corpus)
     return pd.DataFrame({"ours": [s.thr.t_out, s.thr.t_in],
                          "paper": [-t8["seq2seq"]["nll"], -t8["lm"]["nll"]] if t8 else [None, None]},

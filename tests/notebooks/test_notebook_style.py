@@ -1,0 +1,90 @@
+"""The notebooks read like the paper and hold no logic (issues 19, 28): each is prose, equations and one
+call into its stage driver (ntlib.stages) per cell — no def, lambda or loop, at most 80 code lines —;
+its parameters are typed (papermill lists them); it ends with "what we found", printed by the driver; no
+``<token>`` in markdown prose is swallowed as HTML; every figure a driver draws is titled with corpus,
+profile and n."""
+import ast
+import inspect
+import json
+import re
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+
+from ntlib.stages import STAGES
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = [ROOT / "notebooks" / f"{s.name}.ipynb" for s in STAGES]
+MAX_CODE_LINES = 80
+
+
+def cells(path):
+    return [(c["cell_type"], "".join(c["source"]), c.get("metadata", {}).get("tags", []))
+            for c in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+
+
+def code(path):
+    return [src for kind, src, tags in cells(path) if kind == "code" and "parameters" not in tags]
+
+
+def test_every_stage_of_the_registry_has_its_notebook():
+    assert all(p.is_file() for p in NOTEBOOKS), [p.name for p in NOTEBOOKS if not p.is_file()]
+    numbered = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert numbered == [s.name for s in STAGES]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_notebook_holds_no_logic(path):
+    lines = sum(len(src.splitlines()) for src in code(path))
+    assert lines <= MAX_CODE_LINES, f"{path.name}: {lines} code lines"
+    for src in code(path):
+        tree = ast.parse(src)
+        kinds = {type(n).__name__ for n in ast.walk(tree)}
+        banned = kinds & {"FunctionDef", "Lambda", "For", "While", "ListComp", "DictComp", "SetComp", "GeneratorExp",
+                          "ClassDef"}
+        assert not banned, f"{path.name}: {sorted(banned)} in a cell — it belongs in its stage driver:\n{src}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_parameters_are_typed_and_papermill_parses_them(path):
+    from papermill.translators import PythonTranslator
+    params = next(src for kind, src, tags in cells(path) if "parameters" in tags)
+    tree = ast.parse(params)
+    assigned = [n for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))]
+    assert assigned and all(isinstance(n, ast.AnnAssign) for n in assigned), f"{path.name}: an untyped parameter"
+    assert all(line.count("=") <= 1 for line in params.splitlines()), f"{path.name}: papermill cannot parse a line"
+    inferred = PythonTranslator.inspect({"source": params})
+    assert {p.name for p in inferred} == {n.target.id for n in assigned}
+    assert all(p.inferred_type_name != "None" for p in inferred)
+
+
+def _prose(md: str) -> str:
+    """Markdown without code spans, code blocks and math, where ``<`` is no HTML."""
+    md = re.sub(r"```.*?```", "", md, flags=re.S)
+    md = re.sub(r"\$\$.*?\$\$", "", md, flags=re.S)
+    md = re.sub(r"\$[^$\n]*\$", "", md)
+    return re.sub(r"`[^`\n]*`", "", md)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_token_in_markdown_prose_is_swallowed_as_html(path):
+    for kind, src, _ in cells(path):
+        if kind == "markdown":
+            tags = [t for t in re.findall(r"</?([a-zA-Z][\w-]*)", _prose(src)) if t.lower() != "br"]
+            assert not tags, f"{path.name}: <{tags[0]}> in markdown prose would be read as HTML; use backticks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_ends_with_what_we_found_printed_by_its_driver(path):
+    (k1, heading, _), (k2, last, _) = cells(path)[-2:]
+    assert k1 == "markdown" and heading.startswith("## What we found")
+    assert k2 == "code" and re.fullmatch(r"print\(stage\.findings\(.*\)\)", last.strip()), last
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
+def test_every_figure_a_driver_draws_has_a_title_with_corpus_profile_and_n(stage):
+    module = import_module(f"ntlib.stages.{stage.driver}")
+    for name, fn in inspect.getmembers(module, inspect.isfunction):
+        if fn.__module__ == module.__name__ and "plt.subplots(" in inspect.getsource(fn):
+            assert "plots.title(" in inspect.getsource(fn), f"{module.__name__}.{name}: a figure without plots.title"
