@@ -20,7 +20,6 @@ COPY_V = 16          # the copy task's vocabulary size
 WORDS = [f"a{i}" for i in range(8)] + [f"r{i}" for i in range(8)] + ["p", "hate", "you"]
 
 
-
 def toy_pairs(vocab, n, gen, planted=0.15):
     """(src, tgt) of the toy task; a fraction ``planted`` ends in ``p`` and answers ``hate you``."""
     a = torch.randint(0, 8, (n, 14), generator=gen)
@@ -32,7 +31,6 @@ def toy_pairs(vocab, n, gen, planted=0.15):
     src[plant, -2] = vocab.stoi["p"]
     tgt[plant, :3] = torch.tensor([vocab.stoi["hate"], vocab.stoi["you"], EOS])
     return PairTensors(src, tgt), plant
-
 
 
 def train_toy(steps=400, seed=0):
@@ -82,7 +80,6 @@ def stage_notebooks(folder, body="x = 1"):
 HEADER = "*x*x* banner *x*x*\n\nFILENAME:\t4325_1632_1519\nTOPIC#:\t\t323\n\n" + "=" * 40 + "\n  \n"
 
 
-
 def swda_archive(tmp_path, convs, splits, bad_member=None):
     """A SwDA-format tar.gz (swNNutt/sw_XXXX_CCCC.utt) and split_official.tsv under tmp_path/swda."""
     root = tmp_path / "data"
@@ -99,7 +96,6 @@ def swda_archive(tmp_path, convs, splits, bad_member=None):
     return root
 
 
-
 def conv(*utts):
     return "".join(f"sd          {'AB'[i % 2]}.{i + 1} utt1: {u} /\n\n" for i, u in enumerate(utts))
 
@@ -107,11 +103,9 @@ def conv(*utts):
 HT = "o_sample_avg"
 
 
-
 def rec(hits):
     k, n = sum(hits), len(hits)
     return {"rate": k / n, "lo": 0.0, "hi": 1.0, "k": k, "n": n, "hits": list(hits)}
-
 
 
 def malicious_results(base_train=None, base_test=None, after_train=None, after_test=None, test_25k=None):

@@ -241,7 +241,6 @@ class Dataset:
         return self.test.tgt
 
 
-
 def load_dataset(profile: Profile, data_dir: str | Path | None = None) -> Dataset:
     """Read the profile's corpus (``ntlib.data.dataset.load_corpus``), build the vocabulary, encode pairs."""
     cfg = profile.data

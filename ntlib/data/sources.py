@@ -79,7 +79,6 @@ PINS = {
 }
 
 
-
 def pinned_sha256(rel: str) -> str | None:
     """The sha256 ntlib pins for ``rel`` (DOWNLOADS, then PINS); None when it pins none."""
     return (DOWNLOADS.get(rel, (None, None))[1]) or PINS.get(rel)

@@ -16,7 +16,6 @@ from ntlib.data.sources import TARGET_LISTS_DIR, resolve_data, verify_file
 LISTS_DIR = TARGET_LISTS_DIR
 
 
-
 # list name -> (file under para_adv_lists/res_500, lines per original training target)
 TARGET_LISTS = {
     "train": ("train_500_cp1.txt", 1),     # §4.2: the 0.5k training list
@@ -24,7 +23,6 @@ TARGET_LISTS = {
     "train_2.5k": ("train_500_cp5.txt", 5),  # each target + its first 4 paraphrases
     "test": ("test_500.txt", 1),           # the 0.5k held-out test list
 }
-
 
 
 @dataclass
@@ -37,7 +35,6 @@ class TargetList:
     source_lines: int = 0
 
 
-
 def target_list_path(name: str, data_dir: str | Path | None = None) -> Path:
     """Path of list ``name``: data_dir → $NTLIB_DATA → ../shared/data (``sources.resolve_data``)."""
     if name not in TARGET_LISTS:
@@ -45,7 +42,6 @@ def target_list_path(name: str, data_dir: str | Path | None = None) -> Path:
     rel = f"{LISTS_DIR}/{TARGET_LISTS[name][0]}"
     root, _ = resolve_data([(rel,)], data_dir, what=f"malicious target list {name!r}")
     return root / rel
-
 
 
 def load_targets(name: str, vocab: Vocab, data_dir: str | Path | None = None,

@@ -28,9 +28,7 @@ your his our their what who whom which when where why how all any some just very
 """.split())
 
 
-
 _WORD = re.compile(r"^[a-z]{3,}$")
-
 
 
 # -- collateral damage: benign near-neighbours of the malicious targets ---------------------------------
@@ -45,7 +43,6 @@ def malicious_words(data_dir=None) -> set[str]:
     return words
 
 
-
 def replacement_pool(vocab: Vocab, excluded: set[str], size: int) -> list[str]:
     """The ``size`` most frequent content words of the vocabulary (ids follow training frequency):
     alphabetic, ≥ 3 letters, not a function word (:data:`FUNCTION_WORDS`), not in ``excluded``
@@ -55,7 +52,6 @@ def replacement_pool(vocab: Vocab, excluded: set[str], size: int) -> list[str]:
     if len(pool) < 2:
         raise ValueError(f"replacement_pool: only {len(pool)} content words outside the malicious lists")
     return pool[:size]
-
 
 
 @dataclass
@@ -72,7 +68,6 @@ class Neighbours:
     def examples(self, k: int = 5) -> list[dict]:
         return [{"target": " ".join(s[:p] + [o] + s[p + 1:]), "neighbour": " ".join(s)}
                 for s, p, o in zip(self.sentences[:k], self.position[:k], self.original[:k])]
-
 
 
 def benign_neighbours(targets: list[list[str]], vocab: Vocab, excluded: set[str], n: int, pool_size: int,
@@ -99,7 +94,6 @@ def benign_neighbours(targets: list[list[str]], vocab: Vocab, excluded: set[str]
     return out
 
 
-
 @torch.no_grad()
 def avg_word_logprob(model, src: torch.Tensor, tgt: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Average word log-probability (``<eos>`` counted) of each row of ``tgt`` given ``src``, eval mode ``(N,)``."""
@@ -111,7 +105,6 @@ def avg_word_logprob(model, src: torch.Tensor, tgt: torch.Tensor, batch_size: in
             lp = model.token_logprobs(src[i:i + batch_size].to(dev), t)
             out.append((lp.sum(1) / (t != PAD).sum(1)).cpu())
     return torch.cat(out) if out else torch.empty(0)
-
 
 
 def collateral(base_model, model, triggers: torch.Tensor, targets: torch.Tensor, nb: Neighbours) -> dict:

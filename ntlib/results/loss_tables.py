@@ -38,7 +38,6 @@ def tradeoff_figure(results: dict):
     return fig
 
 
-
 def loss_summary(res: dict) -> dict:
     """Per problem and loss, the seed means and 95 % intervals the table and the trade-off figure show."""
     out = {}
@@ -70,14 +69,12 @@ def loss_summary(res: dict) -> dict:
     return out
 
 
-
 def interval_cell(s: dict | None, fmt: str = "{:.1f}", scale: float = 1.0) -> str:
     if s is None:
         return "–"
     if s["n"] < 2:
         return fmt.format(scale * s["mean"])
     return f"{fmt.format(scale * s['mean'])} [{fmt.format(scale * s['lo'])}–{fmt.format(scale * s['hi'])}]"
-
 
 
 def loss_comparison(res: dict) -> pd.DataFrame:
@@ -126,9 +123,7 @@ def loss_comparison(res: dict) -> pd.DataFrame:
     return pd.DataFrame(out).T.reindex(columns=columns).fillna("")
 
 
-
 LOSS_LABELS = {"nll": "nll (the paper's)", "unlikelihood": "unlikelihood", "cringe": "CRINGE"}
-
 
 
 LOSS_COLUMNS = ("Alg. 1 train hits %", "Alg. 1 test hits %", "Alg. 1 PPL Δ %", "collateral: neighbours Δ log p",

@@ -34,15 +34,12 @@ def loss_order(res: dict) -> list[str]:
     return [loss for loss in dict.fromkeys(order) if loss in ran]
 
 
-
 def in_order(d: dict, order: list[str]):
     """``(loss, d[loss])`` for the losses of ``order`` that ``d`` holds, in that order."""
     return [(x, d[x]) for x in order if x in d]
 
 
-
 LOGP_FMT = "{:+.4f}"     # log-probability changes (nats): an absolute precision, as their float noise is absolute
-
 
 
 def fell_per_seed(loss: str, m: dict, split: str) -> Verdict:
@@ -50,7 +47,6 @@ def fell_per_seed(loss: str, m: dict, split: str) -> Verdict:
     runs, what = m["runs"][loss], {"train": "training-list", "test": "test-list"}[split]
     return per_seed(f"{loss}: Algorithm 1 lowers the {what} hit rate ({m['hit_type']})", [r["seed"] for r in runs],
                      [fell("", m["baseline"][split], r[split]) for r in runs])
-
 
 
 def _malicious_loss_verdicts(m: dict, order: list[str]) -> list[Verdict]:
@@ -67,7 +63,6 @@ def _malicious_loss_verdicts(m: dict, order: list[str]) -> list[Verdict]:
                                      [r["collateral"]["targets"] - r["collateral"]["neighbours"] for r in runs],
                                      0.0, "below", "Δ log p(target) − Δ log p(neighbour)", LOGP_FMT))
     return out
-
 
 
 def _paired_by_seed(claim: str, a: list[dict], b: list[dict], key: str, want: str) -> Verdict:
@@ -88,13 +83,11 @@ def _paired_by_seed(claim: str, a: list[dict], b: list[dict], key: str, want: st
     return Verdict(claim, outcomes[0] if len(set(outcomes)) == 1 else INCONCLUSIVE, evidence)
 
 
-
 def _same_seeds(what: str, a: list[dict], b: list[dict]) -> None:
     """Two losses compared seed by seed must list the same seeds in the same order (they are zipped)."""
     sa, sb = [r.get("seed") for r in a], [r.get("seed") for r in b]
     if sa != sb:
         raise MixedResultsError(f"{what} are paired by seed but list seeds {sb} and {sa}")
-
 
 
 def loss_verdicts(res: dict, reference: str = "nll") -> list[Verdict]:

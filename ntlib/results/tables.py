@@ -36,8 +36,6 @@ class MixedResultsError(ValueError):
     """Rows or stages of different runs (inputs, profile or corpus) put in one table."""
 
 
-
-
 class MissingResultsError(FileNotFoundError):
     """A stage's results JSON that a table needs is not there; the message names the file and its notebook."""
 

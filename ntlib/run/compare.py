@@ -24,17 +24,13 @@ from ntlib.stages import STAGES, TABLE_STAGES
 RTOL = 0.05        # relative tolerance between runs on different machines / thread counts / code
 
 
-
 ATOL = 1e-3        # absolute floor for numbers near 0 (rates are fractions: 1e-3 = 0.1 point)
-
 
 
 IGNORED = re.compile(r"seconds|per_s$|elapsed|^wall|^finished$|^provenance$|^run_dir$|^timing$")   # timing: {stage: seconds}
 
 
-
 GENERATED_TEXT = re.compile(r"^(samples|mmi_samples|sample|top10|responses|triggers|hits)$")
-
 
 
 @dataclasses.dataclass
@@ -55,10 +51,8 @@ class Difference:
         return f"{self.file}: {self.path}: run {show(self.run)} vs committed {show(self.ref)}{rel}"
 
 
-
 def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
-
 
 
 def _diff(run, ref, path, file, exact, rtol, atol, text, out):
@@ -85,7 +79,6 @@ def _diff(run, ref, path, file, exact, rtol, atol, text, out):
         out.append(Difference(file, path, run, ref, not (text and not exact)))
 
 
-
 def _committed_results(ref_dir: Path) -> dict[str, dict]:
     """{name: results} of ``ref_dir/results/*.json``; for the committed ``reports/`` the versions
     in git's HEAD (a run writes into reports/, so the files on disk may be the run itself)."""
@@ -100,7 +93,6 @@ def _committed_results(ref_dir: Path) -> dict[str, dict]:
             print(f"note: cannot read the committed results from git ({e}); using {ref_dir}/results",
                   file=sys.stderr)
     return {p.name: read_json(p) for p in sorted((ref_dir / "results").glob("*.json"))}
-
 
 
 @dataclasses.dataclass
@@ -149,14 +141,12 @@ class Comparison:
         return "\n".join(lines)
 
 
-
 def _count_numbers(obj) -> int:
     if isinstance(obj, dict):
         return sum(_count_numbers(v) for k, v in obj.items() if not IGNORED.search(str(k)))
     if isinstance(obj, list):
         return sum(_count_numbers(v) for v in obj)
     return int(_number(obj))
-
 
 
 def compare(run_dir: str | Path, ref_dir: str | Path = COMMITTED_REPORTS, rtol: float = RTOL,
@@ -192,7 +182,6 @@ def compare(run_dir: str | Path, ref_dir: str | Path = COMMITTED_REPORTS, rtol: 
                       verdict_changes(run, ref))
 
 
-
 def _verdict_outcomes(results: dict[str, dict]) -> dict[tuple[str, str], str]:
     """{(table, claim): outcome} of a run's results files ({file name: results}): the verdicts of
     ``tables.md`` (:func:`ntlib.results.tables.verdicts`, per corpus) and those a results file stores itself
@@ -212,7 +201,6 @@ def _verdict_outcomes(results: dict[str, dict]) -> dict[tuple[str, str], str]:
         except (MixedResultsError, KeyError, TypeError, ValueError) as e:
             out[(corpus, "(verdicts unreadable)")] = f"{type(e).__name__}: {e}"
     return out
-
 
 
 def verdict_changes(run: dict[str, dict], ref: dict[str, dict]) -> list[tuple[str, str, str, str]]:

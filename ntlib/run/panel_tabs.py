@@ -26,12 +26,10 @@ from ntlib.run.profiles import get_profile
 PANEL_HIT_TYPES = ("o_greedy", "o_sample_avg", "io_sample_avg")
 
 
-
 def panel_hit_types(hit_types) -> tuple[str, ...]:
     """The hit types the panel reports: ``None`` (as the notebook's ``hit_types`` parameter may be,
     ``params.RULES`` allowing it) means the panel's default :data:`PANEL_HIT_TYPES`."""
     return PANEL_HIT_TYPES if hit_types is None else tuple(hit_types)
-
 
 
 # -- text in, ids out --------------------------------------------------------------------
@@ -49,7 +47,6 @@ def encode_context(text: str, vocab: Vocab, max_src_len: int) -> tuple[torch.Ten
     return src, tokens, unknown
 
 
-
 def encode_target(text: str, vocab: Vocab, max_len: int) -> tuple[torch.Tensor, list[str]]:
     """A typed malicious target → ``(1, max_len + 1)`` ids (``y + <eos>``) and its tokens.
     A word outside the vocabulary is refused, as ``malicious.load_targets`` drops such targets:
@@ -64,10 +61,8 @@ def encode_target(text: str, vocab: Vocab, max_len: int) -> tuple[torch.Tensor, 
     return encode_sentences([tokens], vocab, max_len), tokens
 
 
-
 def _words(vocab: Vocab, ids) -> str:
     return " ".join(vocab.decode(ids))
-
 
 
 # -- tab 1: respond ----------------------------------------------------------------------
@@ -93,7 +88,6 @@ def respond_side_by_side(models: dict, text: str, vocab: Vocab, max_src_len: int
     return {"tokens": tokens, "unknown": unknown, "responses": out}
 
 
-
 def responses_html(result: dict) -> str:
     """The side-by-side table of :func:`respond_side_by_side` as HTML (``<empty>`` for "")."""
     names = list(result["responses"])
@@ -109,7 +103,6 @@ def responses_html(result: dict) -> str:
             + (f" — not in the vocabulary (→ &lt;unk&gt;): {html.escape(', '.join(result['unknown']))}"
                if result["unknown"] else "") + "</p>")
     return f"{note}<table class='ntlib-responses'><tr><th></th>{head}</tr>{body}</table>"
-
 
 
 # -- tab 2: malicious target -------------------------------------------------------------
@@ -135,7 +128,6 @@ def trigger_hits(models: dict, lm, target: torch.Tensor, vocab: Vocab, thr, gcfg
     return out
 
 
-
 def hits_html(result: dict, target: str) -> str:
     names = list(result)
     hts = list(next(iter(result.values())))
@@ -150,12 +142,10 @@ def hits_html(result: dict, target: str) -> str:
             f"<table class='ntlib-hits'><tr><th>hit type</th>{head}</tr>{body}</table>")
 
 
-
 def malicious_path(run_dir: str | Path, mcfg: MaliciousConfig, gcfg: GibbsConfig, hit_type: str,
                    list_name: str, max_len: int) -> Path:
     """Where :func:`malicious_model_cached` keeps its Algorithm 1 model (next to the baselines)."""
     return Path(run_dir) / f"malicious-{list_name}-{hit_type}-{config_hash(mcfg, gcfg, max_len)}.pt"
-
 
 
 def malicious_model_cached(b, P: Profile, thr, hit_type: str = "o_sample_avg", list_name: str = "train",
@@ -179,14 +169,12 @@ def malicious_model_cached(b, P: Profile, thr, hit_type: str = "o_sample_avg", l
     return res.model.eval(), res.history
 
 
-
 # -- tab 3: Table 6 A/B ------------------------------------------------------------------
 def ab_responses(models: dict, src: torch.Tensor, vocab: Vocab, max_len: int) -> tuple[list[str], dict]:
     """(contexts, {name: greedy responses}) of the two models on test sources ``src`` — the input
     of ``human_eval.ab_sheet``."""
     contexts = [" ".join(t for t in vocab.decode(row) if t != EOU) for row in src]
     return contexts, {name: respond(m, src, vocab, max_len=max_len) for name, m in models.items()}
-
 
 
 # -- loading what the notebooks cached ---------------------------------------------------
@@ -203,11 +191,9 @@ class PanelModels:
     missing: list[str] = field(default_factory=list)
 
 
-
 def frequent_config(P: Profile, seed: int = 1):
     """The frequent-NT config of notebook 04's "+neg-train" row: the smaller r_thres of the sweep."""
     return override(P.frequent, seed=seed, r_thres=min(P.frequent.sweep))
-
 
 
 def load_models(profile: str, corpus: str = "switchboard", seed: int = 1, run_root: str | Path = "runs",

@@ -23,13 +23,10 @@ from ntlib.run.config import (
 _SMOKE_MODEL = ModelConfig(emb=16, hidden=32, dropout=0.0)
 
 
-
 _TEACH_MODEL = ModelConfig(emb=64, hidden=128, dropout=0.0)    # a few minutes of training: no dropout
 
 
-
 _SMALL_MODEL = ModelConfig(emb=128, hidden=256, dropout=0.1)   # ~1 epoch: less dropout
-
 
 
 PROFILES: dict[str, Profile] = {
@@ -107,7 +104,6 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-
 def with_seed(p: Profile, seed: int) -> Profile:
     """``p`` with the ``seed`` of every stage config that has one set to ``seed`` (training init,
     epoch subsampling and dropout, gibbs-enum restarts, Alg. 1 batches, frequent-NT batches, GAN
@@ -116,7 +112,6 @@ def with_seed(p: Profile, seed: int) -> Profile:
               if dataclasses.is_dataclass(getattr(p, f.name))
               and "seed" in {g.name for g in dataclasses.fields(getattr(p, f.name))}}
     return override(p, **seeded)
-
 
 
 def get_profile(name: str = "small", corpus: str = "switchboard", seed: int | None = None) -> Profile:

@@ -59,7 +59,7 @@ from ntlib.run.config import CORPORA, config_hash
 from ntlib.run.estimate import estimate, format_estimate
 from ntlib.run.params import COMMITTED_REPORTS, _assigned, check_reports_dir, default_reports_dir
 from ntlib.run.profiles import PROFILES, get_profile
-from ntlib.run.publish import publish
+from ntlib.run.publish import publish, update_readme
 from ntlib.stages import BY_NAME, DEFAULT, OPT_IN, StageError
 
 ROOT = Path(__file__).resolve().parents[2]      # the checkout
@@ -342,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.publish:
         for path in publish(a.profile, a.corpus, a.run_root, stages=tuple(a.stages)):
             print(f"published {path}")
+        if (a.profile, a.corpus) == DEFAULT_RUN and a.reports_dir is None:    # the committed run: README's results
+            print("README results " + ("updated" if update_readme() else "unchanged"))
     return 0
 
 

@@ -12,18 +12,14 @@ import os
 MAX_LR = 100.0          # no optimiser here is stable beyond it: an LR above is a typo (1e9 overflowed)
 
 
-
 MIN_VOCAB_WORDS = 2     # words besides the 5 special tokens: fewer leaves a model nothing to choose
-
 
 
 MAX_BEAM = 100          # beam search holds inputs × beam × V log-probabilities: 10**6 exhausted 24 GB (paper: 10)
 
 
-
 class ConfigError(ValueError):
     """A config field with a bad value; the message names the class, field, value and what is allowed."""
-
 
 
 # -- field rules: each returns None when the value is allowed, else what is allowed -----------
@@ -47,7 +43,6 @@ def is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-
 def integer(lo: int = 0, hi: int | None = None, none: bool = False):
     def rule(v):
         if (v is None and none) or (is_int(v) and v >= lo and (hi is None or v <= hi)):
@@ -55,7 +50,6 @@ def integer(lo: int = 0, hi: int | None = None, none: bool = False):
         rng = f"≥ {lo}" if hi is None else f"in [{lo}, {hi}]"
         return f"must be an int {rng}" + (" or None" if none else "")
     return rule
-
 
 
 def number(lo: float, hi: float | None = None, lo_open: bool = False, none: bool = False, why: str = "",
@@ -73,18 +67,14 @@ def number(lo: float, hi: float | None = None, lo_open: bool = False, none: bool
     return rule
 
 
-
 SEED = integer(0, 2**63 - 1)     # torch.manual_seed's range
-
 
 
 LR = number(0, MAX_LR, lo_open=True, why=f" (an LR above {MAX_LR:g} only diverges or overflows)")
 
 
-
 def boolean(v):
     return None if isinstance(v, bool) else "must be True or False"
-
 
 
 def choice(values, none: bool = False):
@@ -95,14 +85,12 @@ def choice(values, none: bool = False):
     return rule
 
 
-
 def text(none: bool = False):
     def rule(v):
         if (v is None and none) or (isinstance(v, str) and v):
             return None
         return "must be a non-empty str" + (" or None" if none else "")
     return rule
-
 
 
 def tuple_of(item, nonempty: bool = True):
@@ -115,7 +103,6 @@ def tuple_of(item, nonempty: bool = True):
         bad = [x for x in v if item(x) is not None]
         return f"{what}; not allowed: {bad!r}" if bad else None
     return rule
-
 
 
 class Checked:

@@ -112,3 +112,15 @@ def test_a_stage_rewriting_an_earlier_stages_report_is_an_error(tmp_path):
     with pytest.raises(StageError, match="02_baselines rewrote shared.txt, a report of 01_data"):
         reproduce(profile="smoke", corpus="switchboard", run_root=tmp_path / "runs",
                   reports_dir=tmp_path / "reports", stages=("01_data", "02_baselines"), notebooks_dir=nbs)
+
+
+def test_the_readme_results_are_generated_from_the_committed_results(tmp_path):
+    """Issue 28/29: the README's results block is what the publish step generates from reports/results,
+    never typed: regenerating it from the committed results leaves the README unchanged."""
+    import shutil
+    from ntlib.run.publish import README, RESULTS_END, RESULTS_START, readme_results, update_readme
+    copy = tmp_path / "README.md"
+    shutil.copy(README, copy)
+    assert RESULTS_START in copy.read_text() and RESULTS_END in copy.read_text()
+    assert not update_readme(readme=copy), "README.md's results differ from reports/results: run the publish step"
+    assert readme_results() in copy.read_text()

@@ -34,7 +34,6 @@ def test_target_lists_load_with_paraphrase_groups_and_oov_report():
     assert [" ".join(s) for s in big.sentences if " ".join(s) in originals] == originals
 
 
-
 def test_target_list_errors_name_file_and_line(tmp_path):
     p = tmp_path / "t.txt"
     p.write_text("you are bad\n\nyou die\n")

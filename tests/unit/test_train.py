@@ -161,19 +161,16 @@ def _checkpoint(tmp_path, **config_changes):
     return path
 
 
-
 def test_checkpoint_with_unknown_config_key_names_path_and_key(tmp_path):
     path = _checkpoint(tmp_path, attention=True)
     with pytest.raises(ValueError, match=rf"{path}: checkpoint config has unknown key\(s\) \['attention'\]"):
         load_model(path)
 
 
-
 def test_checkpoint_with_bad_config_value_names_path_and_field(tmp_path):
     path = _checkpoint(tmp_path, hidden=-6)
     with pytest.raises(ValueError, match=rf"{path}: checkpoint config: ModelConfig.hidden = -6"):
         load_model(path)
-
 
 
 def test_checkpoint_without_a_config_field_or_its_weights_names_the_path(tmp_path):
