@@ -52,6 +52,15 @@ class Highway(nn.Module):
         return h
 
 
+def convolve(emb: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """``conv(emb)`` for ``emb`` ``(B, E, L)``, as windows times the kernel in one matrix product: oneDNN's
+    convolutions choose their blocking by the CPU's caches, so the same code trained another discriminator on
+    another CPU even with the float path pinned (:mod:`ntlib.machine.floatpath`); a matrix product goes through
+    MKL, whose pinned path gives the same bits on every CPU. Equal to ``conv(emb)`` up to rounding (tested)."""
+    windows = emb.unfold(2, conv.kernel_size[0], 1)                         # (B, E, L − w + 1, w)
+    return torch.einsum("belw,few->bfl", windows, conv.weight) + conv.bias[:, None]   # (B, F, L − w + 1)
+
+
 class Discriminator(nn.Module):
     """D(x, y) = σ(w · highway(W_p [cnn(x); cnn(y)])) with a shared CNN encoder (App. E)."""
 
@@ -79,7 +88,7 @@ class Discriminator(nn.Module):
         feats = []
         for w, conv in zip(self.cfg.d_widths, self.convs):
             keep = F.max_pool1d(real, w, stride=1)                          # (B, 1, L − w + 1)
-            feats.append((F.relu(conv(emb)) * keep).amax(dim=2))            # (B, F)
+            feats.append((F.relu(convolve(emb, conv)) * keep).amax(dim=2))   # (B, F)
         return torch.cat(feats, dim=1)
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:

@@ -139,3 +139,17 @@ def test_train_gan_is_deterministic_and_chooses_from_g_lrs():
     assert any(not torch.equal(p, q) for p, q in zip(G.parameters(), r1.generator.parameters()))
     assert len(r1.history[f"g_loss@{r1.g_lr:g}"]) == 2
     assert len(r1.history[f"d_loss@{r1.g_lr:g}"]) == 2 * cfg.d_steps_per_g
+
+
+def test_the_discriminators_convolution_is_a_matrix_product_equal_to_conv1d():
+    """Issue 26: oneDNN's convolutions gave another GAN on another CPU under the pinned float path; the
+    discriminator convolves by unfold + matrix product (MKL's reproducible path), equal to Conv1d."""
+    from ntlib.methods.gan import convolve
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(8, 6, 4)
+    x = torch.randn(5, 8, 21, requires_grad=True)
+    ours, ref = convolve(x, conv), conv(x)
+    assert ours.shape == ref.shape == (5, 6, 18) and torch.allclose(ours, ref, atol=1e-5)
+    g_ours = torch.autograd.grad(ours.square().sum(), (x, conv.weight, conv.bias))
+    g_ref = torch.autograd.grad(ref.square().sum(), (x, conv.weight, conv.bias))
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(g_ours, g_ref))
