@@ -19,8 +19,7 @@ import torch
 
 import ntlib  # noqa: F401  (pins the float path before torch computes: ntlib.machine.floatpath)
 from ntlib.data.targets import load_targets
-from ntlib.methods import gibbs_enum
-from ntlib.methods import malicious
+from ntlib.methods import gibbs_enum, malicious
 from ntlib.run import pipeline
 from ntlib.run.config import override
 from ntlib.run.profiles import get_profile

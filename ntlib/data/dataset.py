@@ -227,6 +227,7 @@ class Dataset:
     train: PairTensors
     valid: PairTensors
     test: PairTensors
+    test_dialogues: list[int] = None      # the test dialogue each test pair comes from (bootstraps resample them)
 
     @property
     def lm_train(self) -> torch.Tensor:
@@ -252,4 +253,6 @@ def load_dataset(profile: Profile, data_dir: str | Path | None = None) -> Datase
                  for p in make_pairs(d, cfg.context_utterances, cfg.max_src_len, cfg.max_tgt_len)]
         return encode_pairs(pairs, vocab, cfg.max_src_len, cfg.max_tgt_len)
 
-    return Dataset(corpus, vocab, encode(corpus.train), encode(corpus.valid), encode(corpus.test))
+    test_dialogues = [k for k, d in enumerate(corpus.test)
+                      for _ in make_pairs(d, cfg.context_utterances, cfg.max_src_len, cfg.max_tgt_len)]
+    return Dataset(corpus, vocab, encode(corpus.train), encode(corpus.valid), encode(corpus.test), test_dialogues)

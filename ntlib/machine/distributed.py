@@ -52,7 +52,7 @@ from ntlib.methods.train import fit, load_model
 from ntlib.results.reports import clean_stale_tmp, run_lock, write_json
 from ntlib.run.config import override
 from ntlib.run.pipeline import baseline_jobs, baselines_run_dir
-from ntlib.run.profiles import get_profile
+from ntlib.run.profiles import baseline_profile, get_profile
 
 
 # -- this process's place among the ranks -----------------------------------------------
@@ -285,22 +285,21 @@ def sharded_hits(seq2seq, lm, targets: torch.Tensor, thr, hit_types, gcfg, block
 # -- the torchrun entries ---------------------------------------------------------------
 def train_baselines(profile, ranks: Ranks, kinds=("lm", "seq2seq"), run_root="runs",
                     data_dir=None, bf16: bool = False) -> Path:
-    """Train the baselines of ``pipeline.baselines`` into its run folder with DDP; returns the
-    folder. A kind whose checkpoint exists is skipped; an interrupted kind resumes."""
+    """Train the baseline of ``pipeline.baselines`` (the LM and the seq2seq of ``profile``'s seed) into its
+    run folders with DDP; returns the seq2seq's folder. A kind whose checkpoint exists is skipped; an
+    interrupted kind resumes."""
     data = load_dataset(profile, data_dir)
-    run_dir = baselines_run_dir(profile, run_root, data_dir, bf16)
-    lock = run_lock(run_dir, wait=True, what="baseline training") if ranks.writer else None
-    if lock is not None:
-        lock.__enter__()
-        clean_stale_tmp(run_dir)
-    ranks.barrier()
-    try:
-        for kind, mcfg, tcfg, train, valid in baseline_jobs(profile, data):
-            path = run_dir / f"{kind}.pt"
-            if kind not in kinds or path.exists():
-                if ranks.writer and kind in kinds:
-                    print(f"{kind}: {path} exists, not retrained", flush=True)
-                continue
+    for kind, mcfg, tcfg, train, valid, path in baseline_jobs(profile, data, run_root, data_dir, bf16):
+        if kind not in kinds or path.exists():
+            if ranks.writer and kind in kinds:
+                print(f"{kind}: {path} exists, not retrained", flush=True)
+            continue
+        lock = run_lock(path.parent, wait=True, what=f"{kind} training") if ranks.writer else None
+        if lock is not None:
+            lock.__enter__()
+            clean_stale_tmp(path.parent)
+        ranks.barrier()
+        try:
             torch.manual_seed(tcfg.seed)
             model = build_model(kind, len(data.vocab), mcfg)       # the same weights on every rank
             ranks.fork_rng(tcfg.seed)
@@ -309,16 +308,18 @@ def train_baselines(profile, ranks: Ranks, kinds=("lm", "seq2seq"), run_root="ru
             if ranks.writer:
                 write_json({"kind": kind, "world_size": ranks.world,
                             "backend": dist.get_backend(), "device": ranks.device.type},
-                           run_dir / f"{kind}.distributed.json")
-    finally:
-        if lock is not None:
-            lock.__exit__(*sys.exc_info())
-    ranks.barrier()
-    return run_dir
+                           path.parent / f"{kind}.distributed.json")
+        finally:
+            if lock is not None:
+                lock.__exit__(*sys.exc_info())
+        ranks.barrier()
+    return baselines_run_dir(profile, run_root, data_dir, bf16)
 
 
 def _profile(args):
-    return get_profile(args.profile, args.corpus, seed=args.seed)
+    """The first baseline of the profile whose first seed is ``--seed`` (default: the profile's)."""
+    p = get_profile(args.profile, args.corpus, seed=args.seed)
+    return baseline_profile(p, p.seed)
 
 
 def main(argv=None) -> int:
@@ -359,8 +360,7 @@ def main(argv=None) -> int:
 
 def _hits_entry(args, profile, ranks: Ranks) -> None:
     data = load_dataset(profile, args.data_dir)
-    run_dir = baselines_run_dir(profile, args.run_root, args.data_dir, args.bf16)
-    paths = {k: run_dir / f"{k}.pt" for k in ("lm", "seq2seq")}
+    paths = {kind: path for kind, *_, path in baseline_jobs(profile, data, args.run_root, args.data_dir, args.bf16)}
     missing = [str(p) for p in paths.values() if not p.exists()]
     if missing:
         raise FileNotFoundError(f"no trained baselines: {missing} missing; train them first "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ from ntlib.results.metrics import (
     sentence_bleu4_scores,
     tensor_to_strings,
 )
-from ntlib.results.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, paired_bootstrap, percentile_interval
+from ntlib.results.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, paired_cluster_bootstrap
 
 
 # -- NLL (eq. 1) ------------------------------------------------------------------------
@@ -128,24 +129,55 @@ def inputs_sha(src: torch.Tensor) -> str:
     return hashlib.sha256(src.to(torch.int64).contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
-def eval_set(test: PairTensors, max_inputs: int | None) -> PairTensors:
-    """Table 4 / 9's evaluation set: the first ``max_inputs`` test pairs (all if None), the same for
-    every row of every notebook (``DecodeConfig.max_eval_inputs``)."""
-    return test if max_inputs is None else test.subset(slice(0, max_inputs))
+@dataclass
+class EvalSet:
+    """Table 4 / 9's evaluation set: which test pairs (``idx`` into the test set), the test dialogue each
+    comes from (the bootstraps resample dialogues) and the pairs themselves."""
+    idx: list[int]
+    dialogues: list[int]
+    pairs: PairTensors
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+
+def eval_set(data, max_inputs: int | None) -> EvalSet:
+    """Table 4 / 9's evaluation set, the same for every row of every notebook (``DecodeConfig.max_eval_inputs``):
+    every test pair (None, or at least as many as there are), else ``max_inputs`` pairs spread over the test
+    dialogues — one from each dialogue first (when there are at least as many inputs as dialogues), the rest
+    in proportion to each dialogue's remaining pairs (largest remainders, ties by dialogue), each dialogue's
+    pairs evenly spaced within it — so no dialogue is left out and a long one does not dominate."""
+    dialogues = list(data.test_dialogues)
+    n = len(dialogues)
+    if max_inputs is None or max_inputs >= n:
+        idx = list(range(n))
+    else:
+        members: dict[int, list[int]] = {}
+        for i, d in enumerate(dialogues):
+            members.setdefault(d, []).append(i)
+        first = 1 if max_inputs >= len(members) else 0           # one per dialogue, then in proportion
+        rest, pool = max_inputs - first * len(members), n - first * len(members)
+        quota = {d: first + rest * (len(m) - first) / pool for d, m in members.items()}
+        take = {d: int(q) for d, q in quota.items()}
+        for d in sorted(quota, key=lambda d: (take[d] - quota[d], d))[:max_inputs - sum(take.values())]:
+            take[d] += 1                                          # largest remainders, ties by dialogue
+        idx = sorted(m[round(j * (len(m) - 1) / max(1, take[d] - 1))] if take[d] > 1 else m[len(m) // 2]
+                     for d, m in members.items() for j in range(take[d]))
+    return EvalSet(idx, [dialogues[i] for i in idx], data.test.subset(torch.tensor(idx, dtype=torch.long)))
 
 
 def raw_references(dialogues, data_cfg) -> list[str]:
     """The test responses as the data file has them (before <unk> mapping), cropped as the pairs are,
-    in the order of :func:`ntlib.run.pipeline.load_dataset`'s pairs."""
+    in the order of :func:`ntlib.data.dataset.load_dataset`'s pairs."""
     return [" ".join(t) for d in dialogues
             for _, t in make_pairs(d, data_cfg.context_utterances, data_cfg.max_src_len, data_cfg.max_tgt_len)]
 
 
-def provenance(profile: str, corpus: str, seed: int | None, sub: PairTensors) -> dict:
-    """Where a Table 4 / 9 row comes from: profile, corpus, seed and the inputs scored (count, hash).
-    ``provenance`` is left for the run's code version, torch version, threads and device."""
-    return {"profile": profile, "corpus": corpus, "seed": seed, "n_inputs": len(sub),
-            "inputs_sha": inputs_sha(sub.src), "provenance": {}}
+def provenance(profile: str, corpus: str, seed: int | None, ev: EvalSet) -> dict:
+    """Where a Table 4 / 9 row comes from: profile, corpus, the baseline's seed and the inputs scored (count,
+    hash, each one's test dialogue). ``provenance`` is left for the run's code, torch, threads and device."""
+    return {"profile": profile, "corpus": corpus, "seed": seed, "n_inputs": len(ev),
+            "inputs_sha": inputs_sha(ev.pairs.src), "dialogues": ev.dialogues, "provenance": {}}
 
 
 def response_scores(responses: list[str], refs: list[str], raw_refs: list[str] | None = None) -> dict:
@@ -161,23 +193,22 @@ def response_scores(responses: list[str], refs: list[str], raw_refs: list[str] |
             "bleu4_sentences": [round(x, 6) for x in sentences], "top10": frequent_responses(responses, 10)}
 
 
-def test_set_row(sub: PairTensors, vocab: Vocab, meta: dict) -> dict:
+def test_set_row(ev: EvalSet, vocab: Vocab, meta: dict) -> dict:
     """Table 4's Test-set row: the reference responses of the evaluation set, scored as responses."""
-    refs = tensor_to_strings(sub.tgt, vocab)
+    refs = tensor_to_strings(ev.pairs.tgt, vocab)
     return {**meta, "ppl": None, **diversity(refs), "bleu4": None, "corpus_bleu4": None,
             "top10": frequent_responses(refs, 10), "responses": refs}
 
 
-def table4_row(model, test: PairTensors, vocab: Vocab, max_len: int, max_inputs: int | None,
-               meta: dict | None = None, raw_refs: list[str] | None = None) -> dict:
-    """Table 4 / Table 9 columns on the test set: PPL (all pairs), and :func:`response_scores`
-    of greedy responses to the evaluation set (:func:`eval_set`), with the row's provenance
-    ``meta`` (:func:`provenance`) and its responses (the unit of the paired bootstrap)."""
-    sub = eval_set(test, max_inputs)
-    responses = respond(model, sub.src, vocab, max_len=max_len)
-    refs = tensor_to_strings(sub.tgt, vocab)
-    raw = None if raw_refs is None else raw_refs[:len(sub)]
-    return {**(meta or {}), "ppl": perplexity(model, test)["ppl"], **response_scores(responses, refs, raw),
+def table4_row(model, data, ev: EvalSet, max_len: int, meta: dict | None = None,
+               raw_refs: list[str] | None = None) -> dict:
+    """Table 4 / Table 9 columns: PPL on every test pair, and :func:`response_scores` of greedy responses to
+    the evaluation set ``ev``, with the row's provenance ``meta`` (:func:`provenance`) and its responses
+    (the unit of the paired bootstrap). ``raw_refs``: every test pair's raw reference (:func:`raw_references`)."""
+    responses = respond(model, ev.pairs.src, data.vocab, max_len=max_len)
+    refs = tensor_to_strings(ev.pairs.tgt, data.vocab)
+    raw = None if raw_refs is None else [raw_refs[i] for i in ev.idx]
+    return {**(meta or {}), "ppl": perplexity(model, data.test)["ppl"], **response_scores(responses, refs, raw),
             "responses": responses}
 
 
@@ -186,31 +217,31 @@ def ppl_of(seq: tuple[list[float], list[int]]) -> float:
     return math.exp(sum(seq[0]) / sum(seq[1]))
 
 
-def ppl_change_bootstrap(a: tuple[list[float], list[int]], b: tuple[list[float], list[int]],
-                         resamples: int | None = None, seed: int | None = None, level: float = 0.95) -> dict:
-    """Paired bootstrap over test responses of PPL(b) / PPL(a) − 1, from :func:`sequence_nll` of
-    models ``a`` and ``b`` on the same responses: each resample draws the same responses for both
-    (numpy, vectorised: 1,000 resamples of 4,199 responses take ~0.1 s). Returns the observed
-    change, the percentile interval (``lo``, ``hi``), ``n``, ``resamples`` and ``seed``."""
-    resamples = BOOTSTRAP_RESAMPLES if resamples is None else resamples
-    seed = BOOTSTRAP_SEED if seed is None else seed
-    if len(a[0]) != len(b[0]) or list(a[1]) != list(b[1]) or not a[0]:
+def ppl_change_bootstrap(a: tuple[list[float], list[int]], b: tuple[list[float], list[int]], dialogues: list[int],
+                         resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED, level: float = 0.95) -> dict:
+    """Paired bootstrap of PPL(b) / PPL(a) − 1 over the test *dialogues* (``dialogues[i]``: response i's),
+    from :func:`sequence_nll` of models ``a`` and ``b`` on the same responses: each resample draws dialogues
+    with replacement, the same for both (:func:`ntlib.results.stats.paired_cluster_bootstrap`). Returns the
+    observed change, the percentile interval (``lo``, ``hi``), ``n``, ``clusters``, ``resamples``, ``seed``."""
+    if len(a[0]) != len(b[0]) or list(a[1]) != list(b[1]) or not a[0] or len(dialogues) != len(a[0]):
         raise ValueError("ppl_change_bootstrap: the two models must score the same non-empty responses "
-                         f"(same token counts): {len(a[0])} vs {len(b[0])} rows")
+                         f"(same token counts), one dialogue each: {len(a[0])} vs {len(b[0])} rows, "
+                         f"{len(dialogues)} dialogue labels")
     nll_a, nll_b, tok = (np.asarray(v, dtype=np.float64) for v in (a[0], b[0], a[1]))
-    idx = np.random.default_rng(seed).integers(0, len(tok), size=(resamples, len(tok)))
-    lo, hi = percentile_interval(np.sort(np.expm1((nll_b[idx].sum(1) - nll_a[idx].sum(1)) / tok[idx].sum(1))), level)
-    return {"diff": math.expm1((nll_b.sum() - nll_a.sum()) / tok.sum()), "lo": float(lo), "hi": float(hi),
-            "n": len(tok), "resamples": resamples, "seed": seed}
+
+    def change(idx):
+        return math.expm1((nll_b[idx].sum() - nll_a[idx].sum()) / tok[idx].sum())
+    return paired_cluster_bootstrap(change, dialogues, resamples, seed, level)
 
 
-def nll_bootstrap(a: tuple[list[float], list[int]], b: tuple[list[float], list[int]]) -> dict:
-    """Paired bootstrap over test responses (``stats.paired_bootstrap``) of the per-word NLL of
-    model ``b`` minus model ``a``, from :func:`sequence_nll` of both on the same responses
-    (the LM and the seq2seq score the same tokens: Table 8)."""
-    if len(a[0]) != len(b[0]) or a[1] != b[1]:
-        raise ValueError("nll_bootstrap: the two models must score the same responses (same token counts)")
+def nll_bootstrap(a: tuple[list[float], list[int]], b: tuple[list[float], list[int]], dialogues: list[int]) -> dict:
+    """Paired bootstrap over the test dialogues of the per-word NLL of model ``b`` minus model ``a``, from
+    :func:`sequence_nll` of both on the same responses (the LM and the seq2seq score the same tokens: Table 8)."""
+    if len(a[0]) != len(b[0]) or list(a[1]) != list(b[1]) or len(dialogues) != len(a[0]):
+        raise ValueError("nll_bootstrap: the two models must score the same responses (same token counts), "
+                         "one dialogue each")
+    nll_a, nll_b, tok = (np.asarray(v, dtype=np.float64) for v in (a[0], b[0], a[1]))
 
-    def per_word(items):
-        return sum(x for x, _ in items) / sum(n for _, n in items)
-    return paired_bootstrap(per_word, list(zip(*a)), list(zip(*b)))
+    def difference(idx):
+        return (nll_b[idx].sum() - nll_a[idx].sum()) / tok[idx].sum()
+    return paired_cluster_bootstrap(difference, dialogues)

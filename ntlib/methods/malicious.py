@@ -224,6 +224,17 @@ def _check_first_triggers(first: torch.Tensor, N: int, cfg: MaliciousConfig, gcf
                          "iteration 1's search at the first hit instead")
 
 
+EVALUATION_SEED_OFFSET = 1000     # the attacks that measure hit rates start from seed 1000 + the baseline's seed
+
+
+def evaluation_seed(seed: int) -> int:
+    """The gibbs-enum seed of the searches that *measure* hit rates — before and after Algorithm 1, the same
+    for every model of one baseline — given the seed its training searches use: another seed, so an attack
+    after training does not replay the random starts of the searches it was trained on (the authors draw
+    fresh starts)."""
+    return EVALUATION_SEED_OFFSET + seed
+
+
 def evaluate_hits(seq2seq, lm, targets: torch.Tensor, thr: Thresholds, hit_types,
                   gcfg: GibbsConfig, progress: bool = False, bf16: bool = False) -> dict:
     """Hit rates (Wilson 95 %) of a model on a target list, one fresh gibbs-enum per search kind.

@@ -125,10 +125,13 @@ def lm_ppl(lm, responses: list[list[int]], batch_size: int = 256) -> float:
 
 def grid_search(seq2seq, lm, valid, vocab, cfg: MMIConfig, max_len: int,
                 progress: bool = True) -> tuple[list[dict], dict]:
-    """Score every (λ, g, γ) of ``cfg`` on validation inputs; choose the best Ent-3 among settings
-    whose responses' LM perplexity is at most ``max_lm_ppl_ratio`` × that of the reference
-    responses and whose mean length is at most ``max_len_ratio`` × the references' (fluency
-    and length sanity: antiLM decoding drifts into ungrammatical output, Li et al. 2016 §5)."""
+    """Score every (λ, g, γ) of ``cfg`` on validation inputs; choose the best Ent-3 among *sane* settings:
+    responses' LM perplexity at most ``max_lm_ppl_ratio`` × that of the reference responses (fluency:
+    antiLM decoding drifts into ungrammatical output, Li et al. 2016 §5) and mean length between
+    ``min_len_ratio`` and ``max_len_ratio`` × the references' (our rule, stated: neither the paper nor the
+    authors' code bounds it, and without a lower bound a setting answering one word — no trigram, so a
+    few rare ones make Ent-3 high — won). With no sane setting the best Ent-3 of all is chosen, marked
+    ``sane: False``."""
     n = len(valid) if cfg.max_valid_inputs is None else min(cfg.max_valid_inputs, len(valid))
     src, refs = valid.src[:n], [vocab.decode(t) for t in valid.tgt[:n]]
     ref_ppl = lm_ppl(lm, [vocab.encode(r) for r in refs])
@@ -148,8 +151,7 @@ def grid_search(seq2seq, lm, valid, vocab, cfg: MMIConfig, max_len: int,
                          "ent3": ent_n(text, 3), "avg_len": sum(map(len, ids)) / n,
                          "lm_ppl": lm_ppl(lm, ids)})
     for r in rows:
-        r["sane"] = (r["lm_ppl"] <= cfg.max_lm_ppl_ratio * ref_ppl
-                     and r["avg_len"] <= cfg.max_len_ratio * ref_len)
+        r["sane"] = sane(r, cfg, ref_ppl, ref_len)
     pool = [r for r in rows if r["sane"]] or rows
     best = max(pool, key=lambda r: r["ent3"])
     for r in rows:
@@ -158,16 +160,23 @@ def grid_search(seq2seq, lm, valid, vocab, cfg: MMIConfig, max_len: int,
                   "references": [" ".join(r) for r in refs], "responses": responses}
 
 
+def sane(row: dict, cfg: MMIConfig, ref_lm_ppl: float, ref_len: float) -> bool:
+    """A setting's validation responses are *sane*: their LM perplexity at most ``max_lm_ppl_ratio`` × the
+    references' and their mean length within ``min_len_ratio`` … ``max_len_ratio`` × the references'."""
+    return (row["lm_ppl"] <= cfg.max_lm_ppl_ratio * ref_lm_ppl
+            and cfg.min_len_ratio * ref_len <= row["avg_len"] <= cfg.max_len_ratio * ref_len)
+
+
 def setting_name(lam: float, g: int | None, gamma: float) -> str:
     """A readable key for one (λ, g, γ) setting."""
     return f"λ={lam:g} g={g if lam else '-'} γ={gamma:g}"
 
 
-def evaluate(seq2seq, lm, test, vocab, lam: float, g: int, gamma: float, beam_size: int,
-             max_len: int, max_inputs: int | None, progress: bool = True) -> dict:
-    """Table 4's "+MMI" columns: max-ratio, Ent-2, Ent-3 (and BLEU-4, LM PPL) of MMI-antiLM
-    responses to the first ``max_inputs`` test inputs (all if None); no PPL (not a model)."""
-    sub = test if max_inputs is None else test.subset(slice(0, max_inputs))
+def evaluate(seq2seq, lm, ev, vocab, lam: float, g: int, gamma: float, beam_size: int,
+             max_len: int, progress: bool = True) -> dict:
+    """Table 4's "+MMI" columns: max-ratio, Ent-2, Ent-3 (and BLEU-4, LM PPL) of MMI-antiLM responses to
+    the evaluation set ``ev`` (:class:`ntlib.methods.evaluate.EvalSet`); no PPL (not a model)."""
+    sub = ev.pairs
     ids = mmi_decode(seq2seq, lm, sub.src, lam, g, gamma, beam_size, max_len, progress=progress)
     responses = [" ".join(vocab.itos[i] for i in r) for r in ids]
     refs = tensor_to_strings(sub.tgt, vocab)

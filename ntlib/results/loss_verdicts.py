@@ -1,25 +1,25 @@
-"""Notebook 07's claims (beyond the paper): per negative loss, on Algorithm 1 the hit rates fell (exact
-McNemar per seed), the training-list rate is below 5 %, PPL stays within 5 %, benign neighbours lose less
-than the targets; on Algorithm 2 max-ratio fell, PPL within 10 %, responses not degenerate; and each loss
-against the paper's nll, paired by seed. Tables: :mod:`ntlib.stages.losses_compared`.
+"""Notebook 07's claims (beyond the paper), each judged on every independently trained baseline and across
+them. Per negative loss, on Algorithm 1: the hit rates fell (exact McNemar against the hits of the baseline
+the loss was trained from, same targets and evaluation search), the training-list rate is below 5 % (exact
+binomial), test PPL moves by < 5 %, benign neighbours lose less than the targets; on Algorithm 2: max-ratio
+fell, PPL moves by < 10 %, responses are not degenerate; and each loss against the paper's nll trained from
+the same baseline. A claim holds (does not hold) only when it does on every baseline — at least
+:data:`ntlib.results.hit_verdicts.MIN_BASELINES` — and, where an interval across baselines is read, by that
+interval too; otherwise it is inconclusive. Runs: :mod:`ntlib.stages.losses_compared`; tables:
+:mod:`ntlib.results.loss_tables`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ntlib.results import stats
+from ntlib.results.hit_verdicts import MIN_BASELINES, PPL_CHANGE, Test, across_baselines, binomial, mcnemar
 from ntlib.results.stats import INCONCLUSIVE, Verdict
 from ntlib.results.tables import MixedResultsError, check_same_inputs
-from ntlib.results.verdicts import (
-    DEGENERATE_MARGIN,
-    PPL_CHANGE,
-    below,
-    bootstrap_diff,
-    fell,
-    interval_verdict,
-    per_seed,
-    ppl_verdict,
-    three_digits,
-    verdict,
-)
+from ntlib.results.verdicts import DEGENERATE_MARGIN, pair_by_seed, ppl_verdict, verdict
+
+LOGP_FMT = "{:+.4f}"     # log-probability changes (nats): an absolute precision, as their float noise is absolute
+SPLITS = {"train": "training-list", "test": "test-list"}
 
 
 def loss_order(res: dict) -> list[str]:
@@ -39,104 +39,121 @@ def in_order(d: dict, order: list[str]):
     return [(x, d[x]) for x in order if x in d]
 
 
-LOGP_FMT = "{:+.4f}"     # log-probability changes (nats): an absolute precision, as their float noise is absolute
+# -- pairing by baseline --------------------------------------------------------------------------------
+def paired(what: str, ref: list[dict], recs: list[dict]) -> list[tuple[dict, dict]]:
+    """(reference, record) pairs of the same baseline seed, in ``recs``' order. A loss is compared with the
+    records of the baselines it was trained from: both lists must hold the same baselines (any order), each
+    once — otherwise the results mix runs of other baselines, and :class:`MixedResultsError` says so."""
+    sr, sa = [r.get("seed") for r in ref], [r.get("seed") for r in recs]
+    if len(set(sa)) != len(sa) or len(set(sr)) != len(sr) or set(sa) != set(sr):
+        raise MixedResultsError(f"{what} are paired by baseline but are of baseline seeds {sa} and {sr}")
+    return pair_by_seed(ref, recs)
 
 
-def fell_per_seed(loss: str, m: dict, split: str) -> Verdict:
-    """"Algorithm 1 with ``loss`` lowers the ``split`` list's hit rate": exact McNemar per seed."""
-    runs, what = m["runs"][loss], {"train": "training-list", "test": "test-list"}[split]
-    return per_seed(f"{loss}: Algorithm 1 lowers the {what} hit rate ({m['hit_type']})", [r["seed"] for r in runs],
-                     [fell("", m["baseline"][split], r[split]) for r in runs])
+def exact_on_baselines(claim: str, pairs: list[tuple[dict, dict]], test: Callable[[dict, dict], Test]) -> Verdict:
+    """An exact test (McNemar, binomial: :mod:`ntlib.results.hit_verdicts`) of each baseline's pair, as a single
+    verdict per baseline (no family), then :func:`ntlib.results.hit_verdicts.across_baselines`: holds (does not
+    hold) when it does on every baseline, at least :data:`MIN_BASELINES` of them."""
+    by_seed = {rec["seed"]: test(ref, rec) for ref, rec in pairs}
+    return across_baselines(claim, by_seed, list(by_seed))
+
+
+def across_values(claim: str, values: dict, threshold: float, want: str, what: str, fmt: str = "{:.3g}") -> Verdict:
+    """"``what`` is {want} ``threshold``" for a figure measured once per baseline ({baseline seed: value}): holds
+    (does not hold) when every baseline's value and the Student-t 95 % interval across the baselines lie on the
+    claimed (opposite) side; inconclusive otherwise, or on fewer than :data:`MIN_BASELINES` baselines."""
+    listed = "(" + ", ".join(f"seed {seed}: {fmt.format(v)}" for seed, v in values.items()) + ")"
+    if len(values) < MIN_BASELINES:
+        return Verdict(claim, INCONCLUSIVE, f"{what} per baseline {listed}; {len(values)} baseline(s): a claim "
+                                            f"about the method needs ≥ {MIN_BASELINES}")
+    s = stats.seed_interval(list(values.values()))
+    outcomes = {stats.compare_interval(v, v, threshold, want) for v in values.values()}
+    across = stats.compare_interval(s["lo"], s["hi"], threshold, want)
+    outcome = across if outcomes == {across} else INCONCLUSIVE
+    disagree = "; the baselines disagree" if len(outcomes) > 1 else ""
+    return Verdict(claim, outcome, f"{what} per baseline {listed}; mean {fmt.format(s['mean'])} "
+                                   f"[{fmt.format(s['lo'])}, {fmt.format(s['hi'])}] (Student t, {len(values)} "
+                                   f"baselines) {want} {threshold:g}" + disagree)
+
+
+# -- the claims -------------------------------------------------------------------------------------------
+def fell_on_baselines(loss: str, m: dict, split: str) -> Verdict:
+    """"Algorithm 1 with ``loss`` lowers the ``split`` list's hit rate": on each baseline an exact McNemar of
+    the run's per-target hits against that baseline's (same targets, same evaluation search)."""
+    pairs = paired(f"malicious runs of {loss!r} and the baselines' hits", m["baseline"], m["runs"][loss])
+    return exact_on_baselines(f"{loss}: Algorithm 1 lowers the {SPLITS[split]} hit rate ({m['hit_type']})", pairs,
+                              lambda base, run: mcnemar("", base[split], run[split]))
 
 
 def _malicious_loss_verdicts(m: dict, order: list[str]) -> list[Verdict]:
     base, out = m["baseline"], []
     for loss, runs in in_order(m["runs"], order):
-        seeds = [r["seed"] for r in runs]
-        out += [fell_per_seed(loss, m, "train"), fell_per_seed(loss, m, "test")]
-        out.append(per_seed(f"{loss}: training-list hit rate after Algorithm 1 is below 5 %", seeds,
-                             [below("", r["train"]) for r in runs]))
-        out.append(ppl_verdict(f"{loss}: Algorithm 1 moves test PPL by < {100 * PPL_CHANGE:g} %", base["ppl"],
-                                runs, tol=PPL_CHANGE))
-        out.append(interval_verdict(f"{loss}: benign neighbours lose less log-probability than the targets "
-                                     "(collateral damage below the intended damage)",
-                                     [r["collateral"]["targets"] - r["collateral"]["neighbours"] for r in runs],
-                                     0.0, "below", "Δ log p(target) − Δ log p(neighbour)", LOGP_FMT))
+        pairs = paired(f"malicious runs of {loss!r} and the baselines' hits", base, runs)
+        out += [fell_on_baselines(loss, m, "train"), fell_on_baselines(loss, m, "test")]
+        out.append(exact_on_baselines(f"{loss}: training-list hit rate after Algorithm 1 is below 5 %", pairs,
+                                      lambda _, run: binomial("", run["train"])))
+        out.append(ppl_verdict(f"{loss}: Algorithm 1 moves test PPL by < {100 * PPL_CHANGE:g} %", base, runs,
+                               tol=PPL_CHANGE))
+        out.append(across_values(f"{loss}: benign neighbours lose less log-probability than the targets "
+                                 "(collateral damage below the intended damage)",
+                                 {r["seed"]: r["collateral"]["targets"] - r["collateral"]["neighbours"] for r in runs},
+                                 0.0, "below", "Δ log p(target) − Δ log p(neighbour)", LOGP_FMT))
     return out
 
 
-def _paired_by_seed(claim: str, a: list[dict], b: list[dict], key: str, want: str) -> Verdict:
-    """stat(b) − stat(a) {want} 0 for two losses' records of the same seeds on the same inputs: a paired
-    bootstrap over inputs per seed, and the Student-t interval across seeds; holds only when all agree."""
-    outcomes, parts, diffs = [], [], []
-    for ra, rb in zip(a, b):
-        bs = bootstrap_diff(ra, rb, key)
-        diffs.append(bs["diff"])
-        outcomes.append(stats.compare_interval(bs["lo"], bs["hi"], 0.0, want))
-        parts.append(f"seed {ra.get('seed')}: {three_digits(bs['diff'])} [{three_digits(bs['lo'])}, {three_digits(bs['hi'])}]")
-    evidence = (f"{key} difference {want} 0; paired bootstrap over {a[0]['n_inputs']} inputs per seed "
-                f"({stats.BOOTSTRAP_RESAMPLES} resamples): " + "; ".join(parts))
-    if len(diffs) > 1:
-        s = stats.seed_interval(diffs)
-        outcomes.append(stats.compare_interval(s["lo"], s["hi"], 0.0, want))
-        evidence += f"; across seeds {three_digits(s['mean'])} [{three_digits(s['lo'])}, {three_digits(s['hi'])}] (Student t)"
-    return Verdict(claim, outcomes[0] if len(set(outcomes)) == 1 else INCONCLUSIVE, evidence)
+def _malicious_vs_reference(m: dict, order: list[str], reference: str) -> list[Verdict]:
+    ref, out = m["runs"].get(reference), []
+    for loss, runs in in_order(m["runs"], order):
+        if loss == reference or ref is None:
+            continue
+        pairs = paired(f"malicious runs of {loss!r} and {reference!r}", ref, runs)
+        out.append(exact_on_baselines(f"{loss} vs {reference}: lower test-list hit rate after Algorithm 1", pairs,
+                                      lambda a, b: mcnemar("", a["test"], b["test"])))
+        out.append(across_values(f"{loss} vs {reference}: less collateral damage (neighbours lose less)",
+                                 {b["seed"]: b["collateral"]["neighbours"] - a["collateral"]["neighbours"]
+                                  for a, b in pairs}, 0.0, "above", "Δ log p(neighbour) difference", LOGP_FMT))
+        out.append(across_values(f"{loss} vs {reference}: lower test PPL after Algorithm 1",
+                                 {b["seed"]: b["ppl"] - a["ppl"] for a, b in pairs}, 0.0, "below", "PPL difference"))
+    return out
 
 
-def _same_seeds(what: str, a: list[dict], b: list[dict]) -> None:
-    """Two losses compared seed by seed must list the same seeds in the same order (they are zipped)."""
-    sa, sb = [r.get("seed") for r in a], [r.get("seed") for r in b]
-    if sa != sb:
-        raise MixedResultsError(f"{what} are paired by seed but list seeds {sb} and {sa}")
+def _frequent_verdicts(rows: dict, order: list[str], reference: str) -> list[Verdict]:
+    check_same_inputs(rows)
+    base, test, out = rows["Baseline"], rows["Test-set"][0], []
+    for loss, recs in in_order(rows, order):
+        paired(f"frequent rows of {loss!r} and the Baseline", base, recs)
+        out.append(verdict(f"{loss}: Algorithm 2 lowers max-ratio", base, recs, "max_ratio", "below",
+                           describe="max-ratio"))
+        out.append(ppl_verdict(f"{loss}: Algorithm 2 moves PPL by < 10 %", base, recs))
+        out.append(verdict(f"{loss}: Algorithm 2 does not make responses degenerate (share repeating a "
+                           f"4-gram at most {100 * DEGENERATE_MARGIN:g} points above the test set's)", test, recs,
+                           "rep4_share", "below", threshold=DEGENERATE_MARGIN, describe="share repeating a 4-gram"))
+    ref = rows.get(reference)
+    for loss, recs in in_order(rows, order):
+        if loss == reference or ref is None:
+            continue
+        pairs = paired(f"frequent rows of {loss!r} and {reference!r}", ref, recs)
+        out.append(verdict(f"{loss} vs {reference}: lower max-ratio after Algorithm 2", ref, recs, "max_ratio",
+                           "below", describe="max-ratio"))
+        out.append(across_values(f"{loss} vs {reference}: lower test PPL after Algorithm 2",
+                                 {b["seed"]: b["ppl"] - a["ppl"] for a, b in pairs}, 0.0, "below", "PPL difference"))
+    return out
 
 
 def loss_verdicts(res: dict, reference: str = "nll") -> list[Verdict]:
-    """Notebook 07's claims, each with its test: per loss, on Algorithm 1 the hit rates fell (exact
-    McNemar against the baseline, per seed), the training-list rate is below 5 % (binomial), PPL within
-    5 % and neighbours damaged less than targets (interval across seeds); on Algorithm 2 max-ratio fell
-    (paired bootstrap), PPL within 10 %, responses not degenerate; and against ``reference`` (the
-    paper's nll), paired by seed: a lower test-list hit rate (McNemar on the same targets and search),
-    less collateral damage and a smaller PPL change (interval across seeds), a lower max-ratio
-    (bootstrap). A claim tested per seed holds only when every seed's test holds."""
+    """Notebook 07's claims, each with its test, judged on every baseline and across them: per loss, on
+    Algorithm 1 the hit rates fell (exact McNemar against its baseline's hits), the training-list rate is
+    below 5 % (exact binomial), PPL within 5 % (interval across baselines of PPL / its baseline's PPL) and
+    neighbours damaged less than targets (every baseline and the interval across them); on Algorithm 2
+    max-ratio fell and responses are not degenerate (paired bootstrap over test dialogues per baseline and
+    the interval across them), PPL within 10 %; and against ``reference`` (the paper's nll) trained from the
+    same baseline: a lower test-list hit rate (McNemar on the same targets and search), less collateral
+    damage and a smaller PPL change, a lower max-ratio. Results that pair a loss with records of other
+    baselines are refused (:class:`ntlib.results.tables.MixedResultsError`)."""
     out, order = [], loss_order(res)     # one order in memory and read back from the JSON (sorted keys)
     m, f = res.get("malicious"), res.get("frequent")
     if m:
-        out += _malicious_loss_verdicts(m, order)
-        ref = m["runs"].get(reference)
-        for loss, runs in in_order(m["runs"], order):
-            if loss == reference or ref is None:
-                continue
-            _same_seeds(f"malicious runs of {loss!r} and {reference!r}", ref, runs)
-            seeds = [r["seed"] for r in runs]
-            out.append(per_seed(f"{loss} vs {reference}: lower test-list hit rate after Algorithm 1", seeds,
-                                 [fell("", a["test"], b["test"]) for a, b in zip(ref, runs)]))
-            out.append(interval_verdict(f"{loss} vs {reference}: less collateral damage (neighbours lose less)",
-                                         [b["collateral"]["neighbours"] - a["collateral"]["neighbours"]
-                                          for a, b in zip(ref, runs)], 0.0, "above",
-                                         "Δ log p(neighbour) difference", LOGP_FMT))
-            out.append(interval_verdict(f"{loss} vs {reference}: lower test PPL after Algorithm 1",
-                                         [b["ppl"] - a["ppl"] for a, b in zip(ref, runs)], 0.0, "below",
-                                         "PPL difference"))
+        out += _malicious_loss_verdicts(m, order) + _malicious_vs_reference(m, order, reference)
     if f:
-        rows = f["rows"]
-        check_same_inputs(rows)
-        base, test = rows["Baseline"][0], rows["Test-set"][0]
-        for loss, recs in in_order(rows, order):
-            out.append(verdict(f"{loss}: Algorithm 2 lowers max-ratio", base, recs, "max_ratio", "below",
-                                describe="max-ratio"))
-            out.append(ppl_verdict(f"{loss}: Algorithm 2 moves PPL by < 10 %", base["ppl"], recs))
-            out.append(verdict(f"{loss}: Algorithm 2 does not make responses degenerate (share repeating a "
-                                f"4-gram at most {100 * DEGENERATE_MARGIN:g} points above the test set's)", test, recs,
-                                "rep4_share", "below", threshold=DEGENERATE_MARGIN,
-                                describe="share repeating a 4-gram"))
-        ref = rows.get(reference)
-        for loss, recs in in_order(rows, order):
-            if loss == reference or ref is None:
-                continue
-            _same_seeds(f"frequent rows of {loss!r} and {reference!r}", ref, recs)
-            out.append(_paired_by_seed(f"{loss} vs {reference}: lower max-ratio after Algorithm 2", ref, recs,
-                                       "max_ratio", "below"))
-            out.append(interval_verdict(f"{loss} vs {reference}: lower test PPL after Algorithm 2",
-                                         [b["ppl"] - a["ppl"] for a, b in zip(ref, recs)], 0.0, "below",
-                                         "PPL difference"))
+        out += _frequent_verdicts(f["rows"], order, reference)
     return out

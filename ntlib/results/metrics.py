@@ -137,11 +137,13 @@ BLEU_VARIANTS = {
     "corpus_raw": "sacrebleu corpus BLEU-4 / 100, raw references",
     "corpus_unk": "sacrebleu corpus BLEU-4 / 100, <unk>-mapped references",
 }
-# The authors' code (seq2seq/models.py ``get_samples``) keeps ``</s>`` on every greedy sample and
-# takes the reference as ``tgt_w[i][1:]``: the words of the data file (not <unk>-mapped; myutil.py maps
-# to <unk> only the id tensors) followed by ``</s>``; every BLEU call in seq2seq/latent_baseline.py
-# is NLTK ``sentence_bleu([reference], hypothesis)`` averaged. Table 9 itself has no released script.
-BLEU_CHOSEN = "sent_eos_raw"
+# The authors' response-BLEU code (seq2seq/latent_baseline.py and neg_mal_advtrain_seq2seq.py) passes both
+# the sample and the reference (the data file's words, not <unk>-mapped) through myutil.clean_sen, which cuts
+# each at its first ``</s>`` — so neither side ends in ``</s>`` — then averages NLTK ``sentence_bleu``.
+# That is ``sent_raw``, the variant of every verdict. With ``</s>`` on both sides (``sent_eos_*``, our
+# choice before issue 29) most of a baseline's BLEU came from matching ``</s>`` alone. Table 9 itself has
+# no released script.
+BLEU_CHOSEN = "sent_raw"
 
 
 def sentence_bleu4_scores(hyps: list[str], refs: list[str], eos: bool = False) -> list[float]:

@@ -98,3 +98,20 @@ def legend_outside(ax, where: str = "right", **kw):
     if where == "below":
         return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), **kw)
     raise ValueError(f"legend_outside(where={where!r}): must be 'right' or 'below'")
+
+
+def word_nll(ax, series: dict, title: str) -> None:
+    """Figure 1's panel: each word's NLL along the same sentences, one line per model ({model: [(word, nll)]})."""
+    words = [w for w, _ in next(iter(series.values()))]
+    for name, pairs in series.items():
+        ax.plot(range(len(words)), [v for _, v in pairs], marker="o", ms=4, color=model_colour(name), label=name)
+    ax.set_xticks(range(len(words)), words, rotation=75, fontsize=7)
+    ax.set(title=title, ylabel="NLL (nats)")
+
+
+def rate_per_iteration(ax, history: list[dict], **style) -> None:
+    """An Algorithm 1 run's hit rate per iteration (%), with its Wilson interval as error bars."""
+    it = [h["iteration"] for h in history]
+    rate, lo, hi = ([100 * h[k] for h in history] for k in ("rate", "lo", "hi"))
+    ax.errorbar(it, rate, yerr=[[r - a for r, a in zip(rate, lo)], [b - r for r, b in zip(rate, hi)]], capsize=3,
+                **style)

@@ -3,9 +3,12 @@ supports it, *does not hold* when the test supports the opposite, and is *inconc
 
 - Hit rates (Table 3) are paired outcomes on the same targets: "the rate fell" is an exact one-sided
   McNemar test on the discordant pairs; "the rate is below 5 %" an exact one-sided binomial test.
-- Response statistics (Table 4/9: max-ratio, Ent-n, distinct-n, BLEU) of two models on the same
-  inputs: a paired bootstrap over inputs (fixed seed) gives an interval for the difference.
-- Trained-model stages run with several seeds: a Student-t interval across seeds.
+- Response statistics (Table 4/9: max-ratio, Ent-n, distinct-n, BLEU) and PPL of two models on the
+  same inputs: a paired bootstrap that resamples the test *dialogues* (the inputs of one dialogue are
+  not independent: :func:`paired_cluster_bootstrap`, fixed seed) gives an interval for the difference.
+- A family of exact tests (Table 3's per baseline) is corrected with Holm's step-down (:func:`holm`).
+- Trained models come from several independently trained baselines: a claim about a trained model
+  holds only when it holds on every baseline (and, for an interval, across them: Student t).
 - Human A/B ratings (Table 6): the two-sided sign test on the decisive ratings.
 A verdict that compares with a threshold reads the interval, never the point estimate. Pure Python
 (no SciPy): exact binomial sums with ``math.comb``; t quantiles from a table.
@@ -103,6 +106,48 @@ def paired_bootstrap(statistic: Callable[[list], float], a: Sequence, b: Sequenc
     lo, hi = percentile_interval(sorted(diffs), level)
     return {"diff": statistic(list(b)) - statistic(list(a)), "lo": lo, "hi": hi,
             "resamples": resamples, "seed": seed, "n": n}
+
+
+def cluster_resamples(clusters: Sequence, resamples: int = BOOTSTRAP_RESAMPLES,
+                      seed: int = BOOTSTRAP_SEED) -> list:
+    """For each resample, the item indices (numpy, with repeats) of as many clusters as there are, drawn
+    with replacement: a drawn cluster brings all its items (``clusters[i]`` names item i's cluster)."""
+    import numpy as np
+    labels = np.asarray(list(clusters))
+    names, inverse = np.unique(labels, return_inverse=True)
+    members = [np.flatnonzero(inverse == k) for k in range(len(names))]
+    rng = np.random.default_rng(seed)
+    return [np.concatenate([members[k] for k in rng.integers(0, len(names), len(names))])
+            for _ in range(resamples)]
+
+
+def paired_cluster_bootstrap(difference: Callable, clusters: Sequence, resamples: int = BOOTSTRAP_RESAMPLES,
+                             seed: int = BOOTSTRAP_SEED, level: float = 0.95) -> dict:
+    """Bootstrap of a paired difference over *clusters* of items (the test dialogues): ``difference(idx)``
+    computes stat(b) − stat(a) on the items ``idx`` (both systems on the same items); each resample draws
+    the clusters with replacement (:func:`cluster_resamples`). Returns the observed difference, the
+    percentile interval, the item and cluster counts, the resamples and the seed."""
+    import numpy as np
+    n = len(clusters)
+    if n == 0:
+        raise ValueError("a paired cluster bootstrap needs items")
+    diffs = sorted(float(difference(idx)) for idx in cluster_resamples(clusters, resamples, seed))
+    lo, hi = percentile_interval(diffs, level)
+    return {"diff": float(difference(np.arange(n))), "lo": lo, "hi": hi, "n": n,
+            "clusters": len(set(clusters)), "resamples": resamples, "seed": seed}
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values of a family, in the input order: the i-th smallest of m is
+    multiplied by (m − i + 1), made monotone, capped at 1. A claim holds when its adjusted p < α: the
+    family's chance of any false claim stays below α."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def percentile_interval(resampled: Sequence[float], level: float = 0.95) -> tuple:

@@ -2,14 +2,16 @@
 
 Nothing is computed here from models: every number comes from ``reports/results/*.json`` (written by the
 stages, :mod:`ntlib.stages`; each results file's fields are its results class there), and the paper's numbers
-from :mod:`ntlib.results.paper`. Each cell is "ours (paper)"; a row trained with several seeds shows the mean
-and its 95 % interval across seeds. The verdicts are :mod:`ntlib.results.verdicts`. Shown in notebook 06.
+from :mod:`ntlib.results.paper`. Each cell is "ours (paper)"; a row of several independently trained baselines
+shows the mean and its 95 % interval across them (Student t), and :func:`baseline_table` each baseline's
+value. The verdicts are :mod:`ntlib.results.verdicts`. Shown in notebook 06.
 
 One table compares like with like: :func:`check_same_inputs` refuses rows scored on other inputs or under
 another profile / corpus, and :func:`load_results` refuses stages of different runs.
 
-*Row record* — one Table 4 / 9 row of one model and seed (``evaluate.table4_row`` / ``evaluate.test_set_row``):
-``profile``, ``corpus``, ``seed``, ``n_inputs``, ``inputs_sha`` (hash of the input ids scored), ``provenance``;
+*Row record* — one Table 4 / 9 row of one model (``evaluate.table4_row`` / ``evaluate.test_set_row``):
+``profile``, ``corpus``, ``seed`` (its baseline's), ``n_inputs``, ``inputs_sha`` (hash of the input ids scored),
+``dialogues`` (each input's test dialogue: the bootstraps resample them), ``provenance``;
 ``ppl`` (None: Test-set, MMI), ``max_ratio``, ``ent2``, ``ent3``, ``distinct1``, ``distinct2``, ``seq_rep4``,
 ``rep4_share`` (share of responses repeating a 4-gram), ``bleu4`` (the variant ``bleu4_variant``),
 ``bleu4_variants`` {variant: value}, ``corpus_bleu4``, ``bleu4_sentences`` (per input), ``top10``
@@ -24,7 +26,7 @@ import pandas as pd
 
 from ntlib.results import paper, stats
 from ntlib.results.metrics import BLEU_CHOSEN, BLEU_VARIANTS
-from ntlib.results.reports import cell, read_json
+from ntlib.results.reports import read_json
 from ntlib.run.config import HIT_TYPES
 from ntlib.stages import STAGES, TABLE_STAGES, results_path
 
@@ -92,19 +94,40 @@ def check_same_inputs(rows: dict[str, list[dict]]) -> None:
 
 
 def records_of(v) -> list[dict]:
-    """A row's records: a list (one per seed), or one record."""
+    """A row's records: a list (one per baseline), or one record."""
     return v if isinstance(v, list) else [v]
 
 
+def by_seed(recs: list[dict]) -> dict:
+    """{baseline seed: record} of a row's records."""
+    return {r.get("seed"): r for r in recs}
+
+
 def table8(res: dict, corpus: str) -> pd.DataFrame:
-    """Table 8: test PPL (NLL) of the LM and the seq2seq."""
+    """Table 8: test PPL (NLL) of the LM (one, shared by the baselines) and the seq2seq (mean [interval]
+    across baselines)."""
     b, p = res["baselines"], paper.TABLE8.get(corpus, {})
     rows = {}
     for kind, name in (("lm", "LM"), ("seq2seq", "Seq2seq")):
-        ours, theirs = b[kind], p.get(kind, {})
-        rows[name] = {"Test-PPL": cell(ours["ppl"], theirs.get("ppl")),
-                      "Test-NLL": cell(ours["nll"], theirs.get("nll"))}
+        ours, theirs = records_of(b[kind]), p.get(kind, {})
+        rows[name] = {"Test-PPL": _stat_cell(ours, "ppl", theirs.get("ppl")),
+                      "Test-NLL": _stat_cell(ours, "nll", theirs.get("nll"), "{:.3f}"),
+                      "models": len(ours)}
     return pd.DataFrame(rows).T
+
+
+def table8_per_baseline(res: dict) -> pd.DataFrame:
+    """Table 8 on each baseline: the seq2seq's test PPL and NLL, and the per-word NLL difference to the LM
+    with its paired-bootstrap interval over test dialogues."""
+    b = res["baselines"]
+    boots = {x.get("baseline_seed"): x for x in b.get("ppl_bootstrap", [])}
+    out = {}
+    for rec in records_of(b["seq2seq"]):
+        bs = boots.get(rec.get("seed"), {})
+        out[f"baseline seed {rec.get('seed')}"] = {
+            "Test-PPL": f"{rec['ppl']:.2f}", "Test-NLL": f"{rec['nll']:.3f}",
+            "NLL − LM's [95 %]": f"{bs['diff']:+.3f} [{bs['lo']:+.3f}, {bs['hi']:+.3f}]" if bs else "–"}
+    return pd.DataFrame(out).T
 
 
 def table4_rows(res: dict) -> dict[str, list[dict]]:
@@ -134,7 +157,7 @@ def seed_values(recs: list[dict], key: str, scale: float = 1.0) -> list[float] |
 
 
 def _stat_cell(recs: list[dict], key: str, paper_value=None, fmt: str = "{:.2f}", scale: float = 1.0) -> str:
-    """"ours (paper)"; over several seeds "mean [95 % interval across seeds] (paper)"."""
+    """"ours (paper)"; over several baselines "mean [95 % interval across baselines] (paper)"."""
     vals = seed_values(recs, key, scale)
     theirs = "–" if paper_value is None else fmt.format(scale * paper_value)
     if vals is None:
@@ -154,7 +177,7 @@ TABLE4_COLUMNS = (("PPL", "ppl", "{:.2f}", 1), ("M-ratio %", "max_ratio", "{:.1f
 def table4(res: dict, corpus: str, rows: dict | None = None) -> pd.DataFrame:
     """Table 4: PPL, M-ratio (%), E-2, E-3 of greedy test responses, ours (paper), and the fluency
     columns (distinct-1/2, seq-rep-4, % of responses repeating a 4-gram; no paper value); rows of
-    several seeds show the mean with its 95 % interval across seeds. ``rows``: a notebook's own
+    several baselines show the mean with its 95 % interval across them. ``rows``: a notebook's own
     rows (default: every stage's, :func:`table4_rows`)."""
     rows = table4_rows(res) if rows is None else _paper_order(rows)
     check_same_inputs(rows)
@@ -163,20 +186,21 @@ def table4(res: dict, corpus: str, rows: dict | None = None) -> pd.DataFrame:
     for name, recs in rows.items():
         q = p.get(name, {})
         out[name] = {label: _stat_cell(recs, key, q.get(key), fmt, scale) for label, key, fmt, scale in TABLE4_COLUMNS}
-        out[name]["seeds"] = len(recs)
+        out[name]["baselines"] = len(recs)
         out[name]["n"] = recs[0]["n_inputs"]
     return pd.DataFrame(out).T
 
 
 def seed_table(rows: dict[str, list[dict]], keys=("ppl", "max_ratio", "ent3", "distinct2", "rep4_share",
                                                    "bleu4")) -> pd.DataFrame:
-    """Each seed's value of the rows trained with several seeds, then their mean and 95 % interval."""
+    """Each baseline's value of the rows run on several baselines (labelled by the baseline's seed), then
+    their mean and 95 % interval across baselines (Student t)."""
     out = {}
     for name, recs in rows.items():
         if len(recs) < 2:
             continue
         for r in recs:
-            out[(name, f"seed {r['seed']}")] = {k: four_digits(r.get(k)) for k in keys}
+            out[(name, f"baseline seed {r['seed']}")] = {k: four_digits(r.get(k)) for k in keys}
         for k in keys:
             vals = seed_values(recs, k)
             s = stats.seed_interval(vals) if vals else None
@@ -191,7 +215,7 @@ def four_digits(x):
 
 
 def top10_table(rows: dict[str, list[dict]]) -> pd.DataFrame:
-    """The ten most frequent responses of every Table 4 row (first seed), with their share."""
+    """The ten most frequent responses of every Table 4 row (its first baseline's model), with their share."""
     return pd.DataFrame({name: [f"{r or '<empty>'} ({100 * x:.1f} %)" for r, x in recs[0]["top10"]]
                          + [""] * (10 - len(recs[0]["top10"])) for name, recs in rows.items()},
                         index=range(1, 11))
@@ -226,7 +250,7 @@ def table9(res: dict, corpus: str, rows: dict | None = None) -> pd.DataFrame:
         out[name] = {"PPL": _stat_cell(recs, "ppl", q.get("ppl")),
                      f"BLEU-4 ({BLEU_CHOSEN})": _stat_cell(recs, "bleu4", q.get("bleu4"), "{:.3f}"),
                      "M-ratio %": _stat_cell(recs, "max_ratio", q.get("max_ratio"), "{:.1f}", 100),
-                     "seeds": len(recs), "n": recs[0]["n_inputs"]}
+                     "baselines": len(recs), "n": recs[0]["n_inputs"]}
     return pd.DataFrame(out).T
 
 
@@ -242,35 +266,59 @@ def bleu_variants_table(rows: dict[str, list[dict]]) -> pd.DataFrame:
     return pd.DataFrame(out).T
 
 
+def table3(res: dict, corpus: str) -> pd.DataFrame:
+    """Table 3: malicious-target hit rates (%) on the train/test lists and PPL, ours (paper): per row the
+    mean over the baselines it ran on with its 95 % interval across them (Student t), and how many; the
+    warm-start / stop-when-hit ablation row when present. Each baseline's own rates:
+    :func:`table3_per_baseline`."""
+    m, p = res["malicious"], paper.TABLE3.get(corpus, {})
+    cells: dict = {}
+    for b in m["per_baseline"]:
+        for name, ht, r in _table3_runs(b):
+            for split in ("train", "test"):
+                cells.setdefault((name, f"{ht.replace('_', '-')} {split}"), (ht, split, []))[2].append(r[split][ht]["rate"])
+            cells.setdefault((name, f"{ht.replace('_', '-')} PPL"), (ht, "ppl", []))[2].append(r["ppl"])
+    out: dict = {}
+    for (name, column), (ht, what, values) in cells.items():
+        q = p.get(ht, {}).get(name, {})
+        recs = [{"v": v} for v in values]
+        out.setdefault(name, {})[column] = (_stat_cell(recs, "v", q.get("ppl"), "{:.2f}") if what == "ppl" else
+                                            _stat_cell(recs, "v", q.get(what), "{:.1f}", 100))
+        out[name]["baselines"] = len(values)
+    return pd.DataFrame(out).T
+
+
+def _table3_runs(b: dict):
+    """(row name, hit type, record) of one baseline's Table 3 rows, the paper's hit-type order."""
+    for ht in table3_hit_types({"baseline": b["baseline"]}):
+        yield "Baseline", ht, b["baseline"]
+        for k, v in b["neg_train"].items():
+            if k.split(" ")[-1] == ht:
+                yield k.split(" ")[0], ht, v
+        for k, v in b.get("ablation", {}).items():
+            if k.split(" ")[-1] == ht:
+                yield f"{k.split(' ')[0]} {v.get('label', 'ablation')}", ht, v
+
+
+def table3_per_baseline(res: dict) -> pd.DataFrame:
+    """Table 3 on each baseline: hit rate % [95 % Wilson interval] k/n, and PPL, one row per (row, baseline)."""
+    out = {}
+    for b in res["malicious"]["per_baseline"]:
+        for name, ht, r in _table3_runs(b):
+            row = out.setdefault((name, f"baseline seed {b['seed']}"), {})
+            for split in ("train", "test"):
+                h = r[split][ht]
+                row[f"{ht.replace('_', '-')} {split}"] = (f"{100 * h['rate']:.1f} [{100 * h['lo']:.0f}–"
+                                                         f"{100 * h['hi']:.0f}] {h['k']}/{h['n']}")
+            row[f"{ht.replace('_', '-')} PPL"] = f"{r['ppl']:.2f}"
+    return pd.DataFrame(out).T.sort_index(level=0, sort_remaining=False)
+
+
 def table3_hit_types(m: dict) -> list[str]:
     """Table 3's hit types present in malicious results ``m``, in the paper's order (config.HIT_TYPES),
     not the dict's: notebook 03 holds its results in memory, 06 reads them back from JSON with sorted keys."""
     return [h for h in HIT_TYPES if h in m["baseline"]["train"] and h != "o_greedy"]
 
 
-def table3(res: dict, corpus: str) -> pd.DataFrame:
-    """Table 3: malicious-target hit rates, % [95 % Wilson interval] k/n (paper %), on the train/test
-    lists, and PPL; the warm-start / stop-when-hit ablation rows when present."""
-    m, p = res["malicious"], paper.TABLE3.get(corpus, {})
-    out = {}
-    for ht in table3_hit_types(m):
-        runs = {"Baseline": m["baseline"]}
-        runs.update({k.split(" ")[0]: v for k, v in m["neg_train"].items() if k.split(" ")[-1] == ht})
-        runs.update({f"{k.split(' ')[0]} {v.get('label', 'ablation')}": v
-                     for k, v in m.get("ablation", {}).items() if k.split(" ")[-1] == ht})
-        for name, r in runs.items():
-            q = p.get(ht, {}).get(name, {})
-            row = out.setdefault(name, {})
-            for split in ("train", "test"):
-                h = r[split][ht]
-                row[f"{ht.replace('_', '-')} {split}"] = (f"{100 * h['rate']:.1f} [{100 * h['lo']:.0f}–"
-                                                         f"{100 * h['hi']:.0f}] {h['k']}/{h['n']} "
-                                                         f"({percent_or_dash(q.get(split))})")
-            row[f"{ht.replace('_', '-')} PPL"] = cell(r["ppl"], q.get("ppl"))
-    return pd.DataFrame(out).T
-
-
 def percent_or_dash(x):
     return "–" if x is None else f"{100 * x:.1f}"
-
-

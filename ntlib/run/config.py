@@ -94,8 +94,8 @@ class DecodeConfig(Checked):
     max_len: int = 20               # App. B: output ≤ 20 tokens
     beam_size: int = 10             # §4.2: 10-best lists
     temperature: float = 1.0
-    max_eval_inputs: int | None = None   # Table 4 / 9: every row of 02, 04 and 05 (MMI's beam too) is
-                                         # scored on the first N test inputs (None: all)
+    max_eval_inputs: int | None = None   # Table 4 / 9: every row of 02, 04 and 05 (MMI's beam too) is scored
+                                         # on N test pairs spread over every test dialogue (None: all pairs)
 
     _RULES = dict(max_len=integer(1), beam_size=integer(1, MAX_BEAM), temperature=number(0, lo_open=True),
                   max_eval_inputs=integer(1, none=True))
@@ -131,7 +131,9 @@ class MaliciousConfig(Checked):
     fwa_words: tuple[str, ...] = ("<eos>", "you", "i", "me", "are", "to", "do")   # footnote 9
     hit_types: tuple[str, ...] = ("o_sample_avg", "io_sample_avg")   # Table 3, Switchboard
     max_targets: int | None = None  # subsample target lists (small/smoke)
-    lists: tuple[str, ...] = TRAINING_LISTS   # Table 3: 0.5k / 1k / 2.5k training lists
+    lists: tuple[str, ...] = TRAINING_LISTS   # Table 3: 0.5k / 1k / 2.5k training lists, on every baseline
+    first_baseline_lists: tuple[str, ...] = ()     # more lists, trained on the first baseline only (time: small)
+    first_baseline_hit_types: tuple[str, ...] | None = None   # their hit types (None: hit_types)
     pos_batch: int = 100            # positive update batch: the authors' code draws ADV_BATCH_SIZE = 100 pairs
     clip_norm: float | None = 5.0   # as baseline training (authors' code clips; value assumed)
     overlap_inputs: int = 500       # test inputs for the §4.2 10-best overlap check (count assumed)
@@ -142,7 +144,8 @@ class MaliciousConfig(Checked):
                   max_neg_updates=integer(1), miss_weight=number(0, 1), momentum=number(0, 1, why=" (SGD momentum)"),
                   weight_decay=number(0), warm_start=boolean, fwa=boolean, fwa_words=tuple_of(text(), nonempty=False),
                   hit_types=tuple_of(choice(HIT_TYPES)), max_targets=integer(1, none=True),
-                  lists=tuple_of(choice(TRAINING_LISTS)), pos_batch=integer(1),
+                  lists=tuple_of(choice(TRAINING_LISTS)), first_baseline_lists=tuple_of(choice(TRAINING_LISTS), nonempty=False),
+                  first_baseline_hit_types=tuple_of(choice(HIT_TYPES), none=True), pos_batch=integer(1),
                   clip_norm=number(0, lo_open=True, none=True), overlap_inputs=integer(1),
                   negative_loss=NEGATIVE_LOSS, seed=SEED)
 
@@ -165,12 +168,11 @@ class FrequentConfig(Checked):
     log_every: int = 200            # batches between max-ratio / Ent-3 logs
     log_inputs: int = 500           # validation inputs decoded at each log
     seed: int = 1
-    seeds: int = 1                  # trained with seeds seed, seed+1, ...: the verdicts read their interval
 
     _RULES = dict(r_thres=R_THRES, sweep=tuple_of(R_THRES), window=integer(1), lr=LR, batch_size=integer(1),
                   lambda_pos=number(0), eos_scale=number(0), clip_norm=number(0, lo_open=True), momentum=number(0, 1),
                   weight_decay=number(0), separate_positive=boolean, passes=number(0, lo_open=True),
-                  negative_loss=NEGATIVE_LOSS, log_every=integer(1), log_inputs=integer(1), seed=SEED, seeds=integer(1))
+                  negative_loss=NEGATIVE_LOSS, log_every=integer(1), log_inputs=integer(1), seed=SEED)
 
 
 @dataclass(frozen=True)
@@ -191,13 +193,12 @@ class GanConfig(Checked):
     ppl_tolerance: float = 0.05     # α_G choice: best valid Ent-3 with PPL ≤ (1+tol)·baseline
     max_valid_inputs: int | None = None   # validation pairs used to choose α_G (small/smoke)
     seed: int = 1
-    seeds: int = 1                  # trained with seeds seed, seed+1, ...: the verdicts read their interval
 
     _RULES = dict(d_emb=integer(1), d_filters=integer(1), d_widths=tuple_of(integer(1)), d_highway_layers=integer(0),
                   d_highway=integer(1), d_lr=LR, g_lrs=tuple_of(LR), d_steps_per_g=integer(1),
                   d_pretrain_batches=integer(0), g_batches=integer(1), batch_size=integer(1), lambda_pos=number(0),
                   clip_norm=number(0, lo_open=True), ppl_tolerance=number(0),
-                  max_valid_inputs=integer(1, none=True), seed=SEED, seeds=integer(1))
+                  max_valid_inputs=integer(1, none=True), seed=SEED)
 
 
 @dataclass(frozen=True)
@@ -209,15 +210,28 @@ class MMIConfig(Checked):
     max_valid_inputs: int | None = None
     max_lm_ppl_ratio: float = 1.0             # sane: responses' LM PPL ≤ ratio × references'
     max_len_ratio: float = 1.5                # sane: mean length ≤ ratio × references'
+    min_len_ratio: float = 0.25               # sane: mean length ≥ ratio × references' (our rule: the paper and the
+                                              # authors' code give no bound; without one a one-word setting won)
 
     _RULES = dict(lambdas=tuple_of(number(0)), gs=tuple_of(integer(1)), gammas=tuple_of(number(0)), beam_size=integer(1, MAX_BEAM),
                   max_valid_inputs=integer(1, none=True),
-                  max_lm_ppl_ratio=number(0, lo_open=True), max_len_ratio=number(0, lo_open=True))
+                  max_lm_ppl_ratio=number(0, lo_open=True), max_len_ratio=number(0, lo_open=True),
+                  min_len_ratio=number(0))
+
+    def _check(self):
+        if self.min_len_ratio > self.max_len_ratio:
+            raise ConfigError(f"MMIConfig.min_len_ratio = {self.min_len_ratio} > max_len_ratio = {self.max_len_ratio}: "
+                              "no mean length would be sane")
 
 
 @dataclass(frozen=True)
 class Profile:
+    """Every stage's config at one size. ``baselines`` independently trained seq2seq baselines (seeds ``seed``,
+    ``seed`` + 1, …: initialisation, data order, dropout) each carry every downstream stage; one LM (seed
+    ``seed``) serves them all. A claim about a trained model holds only when it holds on every baseline."""
     name: str
+    seed: int = 1
+    baselines: int = 1
     data: DataConfig = field(default_factory=DataConfig)
     lm: ModelConfig = field(default_factory=ModelConfig)
     seq2seq: ModelConfig = field(default_factory=ModelConfig)

@@ -221,17 +221,19 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
 
     def add(nb, stage, formula, seconds):
         rows.append(Row(nb, stage, formula, seconds))
-    for kind, tcfg, label in (("lm", P.lm_train, "LM"), ("seq2seq", P.train, "seq2seq")):
+    B = P.baselines                 # seq2seq baselines, each the start of every downstream stage; one LM
+    for kind, tcfg, label, copies in (("lm", P.lm_train, "LM", 1), ("seq2seq", P.train, f"seq2seq × {B}", B)):
         E = tcfg.epochs_fixed + tcfg.epochs_halving
         N = min(n["train"], tcfg.max_pairs_per_epoch or n["train"])
         steps = E * math.ceil(N / tcfg.batch_size)
-        add("02", f"{label} training", f"{E} epochs × ⌈{N}/{tcfg.batch_size}⌉ steps × {u[kind + '_step']:.3g} s "
-            f"+ {E} × {n['valid']} valid pairs × {tok['valid']:.1f} tok × {u['eval_token']:.2g} s/tok",
-            steps * u[f"{kind}_step"] + E * n["valid"] * tok["valid"] * u["eval_token"])
+        add("02", f"{label} training", f"{copies} × ({E} epochs × ⌈{N}/{tcfg.batch_size}⌉ steps × "
+            f"{u[kind + '_step']:.3g} s + {E} × {n['valid']} valid pairs × {tok['valid']:.1f} tok × "
+            f"{u['eval_token']:.2g} s/tok)",
+            copies * (steps * u[f"{kind}_step"] + E * n["valid"] * tok["valid"] * u["eval_token"]))
     n_greedy = n["test"] if P.decode.max_eval_inputs is None else min(n["test"], P.decode.max_eval_inputs)
-    add("02", "test PPL, greedy, beam", f"2 × {n['test']} × {tok['test']:.1f} tok × eval + {n_greedy} greedy "
-        f"× {u['greedy_input']:.2g} s + 200 beam-{K} × {u['beam_input']:.2g} s",
-        2 * n["test"] * tok["test"] * u["eval_token"] + n_greedy * u["greedy_input"] + 200 * u["beam_input"])
+    add("02", "test PPL, greedy, beam", f"{B + 1} × {n['test']} × {tok['test']:.1f} tok × eval + {B} × {n_greedy} "
+        f"greedy × {u['greedy_input']:.2g} s + 200 beam-{K} × {u['beam_input']:.2g} s",
+        (B + 1) * n["test"] * tok["test"] * u["eval_token"] + B * n_greedy * u["greedy_input"] + 200 * u["beam_input"])
     # 03: list sizes as Table 3 (0.5k / 1k / 2.5k training, 0.5k test), capped by max_targets
     sizes = {"train": 500, "train_1k": 1000, "train_2.5k": 2500, "test": 500}
     copies = {"train": 1, "train_1k": 2, "train_2.5k": 5, "test": 1}
@@ -243,12 +245,15 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
     def search(N, io):
         return N * per_search * u[f"gibbs_{'io' if io else 'o'}_target_position"]
     base = sum(search(sizes[s], False) + (search(sizes[s], True) if io_types else 0) for s in ("train", "test"))
-    add("03", "baseline hit rates", f"(train + test targets) × {g.restarts} restarts × {g.sweeps} sweeps × "
+    add("03", "baseline hit rates", f"{B} × (train + test targets) × {g.restarts} restarts × {g.sweeps} sweeps × "
         f"{g.input_len - 1} positions × (o {u['gibbs_o_target_position']:.3g} + io "
-        f"{u['gibbs_io_target_position']:.3g} s per target-position)", base)
+        f"{u['gibbs_io_target_position']:.3g} s per target-position)", B * base)
     alg1 = after = 0.0
-    # + the warm-start / stop-when-hit ablation and the no-FWA run, both on the 0.5k list
-    runs = [(lst, ht) for lst in m.lists for ht in m.hit_types] + [("train", m.hit_types[0])] * 2
+    # every baseline: the lists × hit types; the first: its extra lists; + the warm-start / stop-when-hit
+    # ablation and the no-FWA run, both on the 0.5k list
+    runs = [(lst, ht) for _ in range(B) for lst in m.lists for ht in m.hit_types]
+    runs += [(lst, ht) for lst in m.first_baseline_lists for ht in (m.first_baseline_hit_types or m.hit_types)]
+    runs += [("train", m.hit_types[0])] * 2
     for i, (lst, ht) in enumerate(runs):
         N, io = sizes[lst], ht.startswith("io_")
         updates = m.iterations * math.ceil(N / m.target_batch) * m.max_neg_updates
@@ -259,25 +264,25 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
         f"+ ⌈N/{m.target_batch}⌉ × {m.max_neg_updates} updates × {u['alg1_update']:.3g} s)", alg1)
     add("03", "hit rates after Alg. 1, overlap", f"{len(runs) - 1} runs × searches on train + test; 3 × "
         f"{m.overlap_inputs} beam-{K}", after + 3 * m.overlap_inputs * u["beam_input"])
-    f_runs = len(f.sweep) * f.seeds       # thresholds × seeds
+    f_runs = len(f.sweep) * B       # thresholds × baselines
     nb = max(1, math.ceil(f.passes * n["train"] / f.batch_size))
     logs = nb // f.log_every + 2
-    add("04", f"Algorithm 2 ({f_runs} runs: thresholds × {f.seeds} seed{'s' * (f.seeds != 1)})", f"{f_runs} × ({nb} batches × {u['alg2_batch']:.3g} s + {logs} logs × "
+    add("04", f"Algorithm 2 ({f_runs} runs: thresholds × {B} baselines)", f"{f_runs} × ({nb} batches × {u['alg2_batch']:.3g} s + {logs} logs × "
         f"{f.log_inputs} greedy + test greedy/PPL)",
         f_runs * (nb * u["alg2_batch"] + logs * f.log_inputs * u["greedy_input"] + n_greedy * u["greedy_input"]
                   + n["test"] * tok["test"] * u["eval_token"]))
     gc = P.gan
     nv = n["valid"] if gc.max_valid_inputs is None else min(n["valid"], gc.max_valid_inputs)
     val = nv * (u["greedy_input"] + tok["valid"] * u["eval_token"])
-    add("05", f"GAN ({gc.seeds} seed{'s' * (gc.seeds != 1)})", f"{gc.seeds} × ({gc.d_pretrain_batches} D batches × {u['gan_d_batch']:.3g} s + {len(gc.g_lrs)} α_G × "
+    add("05", f"GAN ({B} baselines)", f"{B} × ({gc.d_pretrain_batches} D batches × {u['gan_d_batch']:.3g} s + {len(gc.g_lrs)} α_G × "
         f"{gc.g_batches} rounds × {u['gan_round']:.3g} s + {len(gc.g_lrs) + 1} validations)",
-        gc.seeds * (gc.d_pretrain_batches * u["gan_d_batch"] + len(gc.g_lrs) * gc.g_batches * u["gan_round"]
+        B * (gc.d_pretrain_batches * u["gan_d_batch"] + len(gc.g_lrs) * gc.g_batches * u["gan_round"]
         + (len(gc.g_lrs) + 1) * val))
     settings = len([(lam, gg) for lam in mc.lambdas for gg in mc.gs if lam != 0.0 or gg == mc.gs[0]])
     nmv = n["valid"] if mc.max_valid_inputs is None else min(n["valid"], mc.max_valid_inputs)
     nmt = min(c for c in (P.decode.max_eval_inputs, n["test"]) if c)
-    add("05", "MMI grid + test", f"({settings} settings × {nmv} valid + {nmt} test) inputs × "
-        f"{u['mmi_input']:.3g} s", (settings * nmv + nmt) * u["mmi_input"])
+    add("05", "MMI grid + test", f"{B} × ({settings} settings × {nmv} valid + {nmt} test) inputs × "
+        f"{u['mmi_input']:.3g} s", B * (settings * nmv + nmt) * u["mmi_input"])
     total = sum(r.seconds for r in rows)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
     return {"profile": profile, "corpus": corpus, "device": str(dev), "device_name": name, "note": note,

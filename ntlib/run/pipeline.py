@@ -1,4 +1,5 @@
-"""Stages shared by the notebooks: the data set of a profile, and the cached baseline models.
+"""Stages shared by the notebooks: the data set of a profile, and the cached baseline models — one LM and
+``Profile.baselines`` seq2seq models, each trained with its own seed, each the start of every downstream stage.
 
 Run folders are keyed by a hash of the stage's configs, the data read and the code that trains
 the models (:data:`ntlib.machine.provenance.BASELINES_CODE` and its ntlib imports), so a changed config,
@@ -21,16 +22,20 @@ from ntlib.methods.models import build_model
 from ntlib.methods.train import fit, load_model
 from ntlib.results.reports import clean_stale_tmp, read_json, run_lock, write_json
 from ntlib.run.config import Profile, config_hash
+from ntlib.run.profiles import baseline_profile, baseline_seeds
 
 
 @dataclass
 class Baselines:
-    """The trained LSTM LM and seq2seq of §4.1 with their data and run folder."""
+    """One trained baseline of §4.1 — its seq2seq (seed ``seed``) and the LM shared by all baselines — with
+    their data, the seq2seq's run folder (where the stages cache what they train from it) and the LM's."""
     data: Dataset
     lm: torch.nn.Module
     seq2seq: torch.nn.Module
     run_dir: Path
     history: dict
+    seed: int = 1
+    lm_dir: Path | None = None
 
 
 def baselines_data_digest(profile: Profile, data_dir: str | Path | None = None) -> dict:
@@ -43,15 +48,27 @@ def baselines_data_digest(profile: Profile, data_dir: str | Path | None = None) 
     return digest
 
 
+def lm_run_dir(profile: Profile, run_root: str | Path = "runs", data_dir: str | Path | None = None,
+               bf16: bool = False, digest: dict | None = None) -> Path:
+    """``run_root/lm-<corpus>-<profile>-<hash>``: the LM's folder; the hash covers the data and LM configs,
+    the sha256 of the data read and the training code (:func:`baselines_code`)."""
+    digest = baselines_data_digest(profile, data_dir) if digest is None else digest
+    key = config_hash(profile.data, profile.lm, profile.lm_train, digest, baselines_code())
+    return Path(run_root) / f"lm-{profile.data.corpus}-{profile.name}-{key}{'-bf16' if bf16 else ''}"
+
+
 def baselines_run_dir(profile: Profile, run_root: str | Path = "runs",
                       data_dir: str | Path | None = None, bf16: bool = False) -> Path:
-    """``run_root/baselines-<corpus>-<profile>-<hash>``: the hash covers the configs, the
-    sha256 of the data read and the digest of the training code (:func:`baselines_code`), so
-    other data or changed training code never reuses these models; not the device (a run is the
-    same on every device), but bf16 training, which changes the weights, gets its own folder."""
-    key = config_hash(profile.data, profile.lm, profile.seq2seq, profile.train, profile.lm_train,
-                      baselines_data_digest(profile, data_dir), baselines_code())
-    return Path(run_root) / f"baselines-{profile.data.corpus}-{profile.name}-{key}{'-bf16' if bf16 else ''}"
+    """``run_root/baselines-<corpus>-<profile>-seed<seed>-<hash>``: one baseline's seq2seq and what the stages
+    train from it. The hash covers the configs (the LM's too: its thresholds and anti-LM shape what is
+    trained here), the sha256 of the data read and the training code (:func:`baselines_code`), so other
+    data or changed training code never reuses these models; not the device (a run is the same on every
+    device), but bf16 training, which changes the weights, gets its own folder."""
+    digest = baselines_data_digest(profile, data_dir)
+    key = config_hash(profile.data, profile.lm, profile.seq2seq, profile.train, profile.lm_train, digest,
+                      baselines_code())
+    return Path(run_root) / (f"baselines-{profile.data.corpus}-{profile.name}-seed{profile.train.seed}-{key}"
+                             f"{'-bf16' if bf16 else ''}")
 
 
 def baselines_code() -> str:
@@ -61,41 +78,65 @@ def baselines_code() -> str:
     return code_digest(*BASELINES_CODE)
 
 
-def baseline_jobs(profile: Profile, data) -> tuple:
-    """(kind, model config, training config, train, valid) of the two baselines (§4.1), LM first:
-    what notebook 02 (and ``ntlib.machine.distributed``) trains."""
-    return (("lm", profile.lm, profile.lm_train, data.lm_train, data.lm_valid),
-            ("seq2seq", profile.seq2seq, profile.train, data.train, data.valid))
+def baseline_jobs(profile: Profile, data, run_root: str | Path = "runs", data_dir: str | Path | None = None,
+                  bf16: bool = False) -> tuple:
+    """(kind, model config, training config, train, valid, checkpoint path) of the two models of one
+    baseline (§4.1), LM first: what notebook 02 (and ``ntlib.machine.distributed``) trains."""
+    return (("lm", profile.lm, profile.lm_train, data.lm_train, data.lm_valid,
+             lm_run_dir(profile, run_root, data_dir, bf16) / "lm.pt"),
+            ("seq2seq", profile.seq2seq, profile.train, data.train, data.valid,
+             baselines_run_dir(profile, run_root, data_dir, bf16) / "seq2seq.pt"))
 
 
 def baselines(profile: Profile, run_root: str | Path = "runs", data_dir: str | Path | None = None,
               progress: bool = True, device: str | torch.device | None = None,
-              bf16: bool = False) -> Baselines:
-    """Train (or load from the run folder) the LM and the seq2seq; resumes an interrupted run.
+              bf16: bool = False, data: Dataset | None = None) -> Baselines:
+    """Train (or load from its run folder) the LM and the seq2seq of the baseline ``profile`` describes (one
+    of :func:`ntlib.run.profiles.baseline_profile`: its seeds); resumes an interrupted run.
 
     ``device``: a device setting (``ntlib.machine.device.resolve_device``; ``None`` = ``$NTLIB_DEVICE``
     or auto); the models are trained and returned there, the data tensors stay on the CPU.
-    ``bf16``: train under bf16 autocast (its own run folder)."""
+    ``bf16``: train under bf16 autocast (its own run folder). ``data``: the profile's data set, when loaded."""
     device = resolve_device(device)
-    data = load_dataset(profile, data_dir)
-    run_dir = baselines_run_dir(profile, run_root, data_dir, bf16)
-    # one process trains a run folder; a second waits, then loads what the first saved
-    with run_lock(run_dir, wait=True, what="baseline training"):
-        clean_stale_tmp(run_dir)                # a kill mid-write left it; its writer is gone
-        models, history = {}, {}
-        for kind, mcfg, tcfg, train, valid in baseline_jobs(profile, data):
-            path = run_dir / f"{kind}.pt"
-            if path.exists():
-                models[kind] = load_model(path, device)
-            else:
+    data = load_dataset(profile, data_dir) if data is None else data
+    models, history = {}, {}
+    for kind, mcfg, tcfg, train, valid, path in baseline_jobs(profile, data, run_root, data_dir, bf16):
+        # one process trains a run folder; a second waits, then loads what the first saved
+        with run_lock(path.parent, wait=True, what=f"{kind} training"):
+            clean_stale_tmp(path.parent)             # a kill mid-write left it; its writer is gone
+            if not path.exists():
                 torch.manual_seed(tcfg.seed)
                 model = build_model(kind, len(data.vocab), mcfg)
                 history[kind] = fit(model, kind, train, valid, tcfg, path, progress=progress,
                                     device=device, bf16=bf16)
-                models[kind] = load_model(path, device)
-                _record_training(run_dir, kind)
+                _record_training(path.parent, kind)
+            models[kind] = load_model(path, device)
             models[kind].eval()
-    return Baselines(data, models["lm"], models["seq2seq"], run_dir, history)
+    run_dir, lm_dir = baselines_run_dir(profile, run_root, data_dir, bf16), lm_run_dir(profile, run_root, data_dir, bf16)
+    _record_lm(run_dir, lm_dir)
+    return Baselines(data, models["lm"], models["seq2seq"], run_dir, history, profile.train.seed, lm_dir)
+
+
+def all_baselines(profile: Profile, run_root: str | Path = "runs", data_dir: str | Path | None = None,
+                  progress: bool = True, device: str | torch.device | None = None,
+                  bf16: bool = False) -> list[Baselines]:
+    """Every baseline of the profile (:func:`ntlib.run.profiles.baseline_seeds`), trained or loaded in seed
+    order, on one data set."""
+    data = load_dataset(profile, data_dir)
+    return [baselines(baseline_profile(profile, seed), run_root, data_dir, progress, device, bf16, data)
+            for seed in baseline_seeds(profile)]
+
+
+def _record_lm(run_dir: Path, lm_dir: Path) -> None:
+    """Copy the LM's trainer into the seq2seq folder's ``provenance.json`` (with its folder), so one file says
+    what trained both models of the baseline."""
+    path, lm_path = run_dir / "provenance.json", lm_dir / "provenance.json"
+    rec = read_json(path) if path.is_file() else {}
+    if "lm" not in rec and lm_path.is_file():
+        with run_lock(run_dir, wait=True, what="baseline provenance"):
+            rec = read_json(path) if path.is_file() else {}
+            rec["lm"] = {**read_json(lm_path).get("lm", {}), "run_dir": str(lm_dir)}
+            write_json(rec, path)
 
 
 def _record_training(run_dir: Path, kind: str) -> None:

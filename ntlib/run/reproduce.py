@@ -57,7 +57,7 @@ from ntlib.results.reports import (
 from ntlib.run.compare import ATOL, RTOL, compare
 from ntlib.run.config import CORPORA, config_hash
 from ntlib.run.estimate import estimate, format_estimate
-from ntlib.run.params import COMMITTED_REPORTS, _assigned, check_reports_dir, default_reports_dir
+from ntlib.run.params import COMMITTED_REPORTS, DEFAULT_RUN, _assigned, check_reports_dir, default_reports_dir
 from ntlib.run.profiles import PROFILES, get_profile
 from ntlib.run.publish import publish, update_readme
 from ntlib.stages import BY_NAME, DEFAULT, OPT_IN, StageError
@@ -91,12 +91,12 @@ def stages_data_digest(corpus: str, data_dir=None) -> dict:
 
 
 def stage_keys(profile: str, corpus: str, notebooks_dir: Path, data_dir=None,
-               device_type: str = "cpu") -> dict[str, str]:
-    """Cache key per stage: profile + corpus + notebook + ntlib sources + the sha256 of the data
-    read + upstream key (+ the device type when not the CPU: GPU arithmetic differs in the last
-    bits). Opt-in stages whose notebook exists are keyed after the default ones."""
+               device_type: str = "cpu", seed: int = 1) -> dict[str, str]:
+    """Cache key per stage: profile (its first baseline seed ``seed``) + corpus + notebook + ntlib sources +
+    the sha256 of the data read + upstream key (+ the device type when not the CPU: GPU arithmetic differs in
+    the last bits). Opt-in stages whose notebook exists are keyed after the default ones."""
     keys, prev, src = {}, "", _sources_digest()
-    prof = dataclasses.asdict(get_profile(profile, corpus))
+    prof = dataclasses.asdict(get_profile(profile, corpus, seed=seed))
     data = stages_data_digest(corpus, data_dir)
     extra = () if device_type == "cpu" else (device_type,)
     opt_in = tuple(s for s in OPT_IN if (Path(notebooks_dir) / f"{s}.ipynb").is_file())
@@ -173,8 +173,8 @@ def _inputs_digest(records: list[dict]) -> str:
 
 
 def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir,
-                threads=None, device="auto", device_type="cpu"):
-    keys = stage_keys(profile, corpus, notebooks_dir, data_dir, device_type)
+                threads=None, device="auto", device_type="cpu", seed=1):
+    keys = stage_keys(profile, corpus, notebooks_dir, data_dir, device_type, seed)
     records, t_all = [], time.time()
     for i, stage in enumerate(stages, 1):
         marker = out_dir / f"{stage}.done.json"
@@ -196,6 +196,8 @@ def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
         before, t0 = _snapshot(reports_dir), time.time()
         parameters = dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
                           reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir, device=device)
+        if seed != 1:
+            parameters["seed"] = seed
         if threads is not None and declares(notebooks_dir / f"{stage}.ipynb", "threads"):
             parameters["threads"] = threads
         execute(notebooks_dir / f"{stage}.ipynb", out_dir / f"{stage}.ipynb", parameters, notebooks_dir)
@@ -252,18 +254,22 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
               reports_dir: str | Path | None = None, data_dir: str | None = None,
               stages: tuple[str, ...] = STAGES, force: bool = False,
               notebooks_dir: str | Path = ROOT / "notebooks", threads: int | None = None,
-              device: str | None = None) -> list[dict]:
+              device: str | None = None, seed: int = 1) -> list[dict]:
     """Run the numbered notebooks in order; return one record per stage (key, cached, seconds).
     ``threads`` is passed to every notebook that declares it (None: the notebooks' default,
     every core or ``$NTLIB_THREADS``); the timings go to ``timings.json`` and are printed.
-    ``device``: the notebooks' device setting (``None``: ``$NTLIB_DEVICE`` or auto)."""
+    ``device``: the notebooks' device setting (``None``: ``$NTLIB_DEVICE`` or auto). ``seed``: the first
+    baseline's seed (the profile trains ``Profile.baselines`` from it); another than 1 is not the committed
+    run: its reports go to ``reports/<corpus>-<profile>-custom-<hash>/`` and its runs to
+    ``runs/reproduce-<corpus>-<profile>-seed<seed>/``."""
     device = device if device is not None else os.environ.get(ENV, "auto")
     device_type = resolve_device(device).type          # a bad setting fails here, not in stage 2
     notebooks_dir = Path(notebooks_dir)
-    reports_dir = Path(reports_dir or default_reports_dir(profile, corpus)).resolve()
-    check_reports_dir(reports_dir, profile, corpus)    # never the committed reports/ for another run
+    changed = {"seed": seed} if seed != 1 else {}
+    reports_dir = Path(reports_dir or default_reports_dir(profile, corpus, changed)).resolve()
+    check_reports_dir(reports_dir, profile, corpus, changed)    # never the committed reports/ for another run
     run_root = Path(run_root).resolve()
-    out_dir = run_root / f"reproduce-{corpus}-{profile}"
+    out_dir = run_root / f"reproduce-{corpus}-{profile}{f'-seed{seed}' if seed != 1 else ''}"
     out_dir.mkdir(parents=True, exist_ok=True)
     reports_dir.mkdir(parents=True, exist_ok=True)
     # a second reproduction in this run folder, or writing these reports from another run root, stops at once
@@ -271,7 +277,7 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
         clean_stale_tmp(run_root)                       # left by a kill mid-write (writer not alive)
         clean_stale_tmp(reports_dir)
         records, t_all = _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
-                                     notebooks_dir, out_dir, threads, device, device_type)
+                                     notebooks_dir, out_dir, threads, device, device_type, seed)
     total = time.time() - t_all
     write_json({"profile": profile, "corpus": corpus, "wall_seconds": round(total, 1),
                 "stages": records}, out_dir / "reproduce.json")
@@ -296,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stages", nargs="*", default=list(STAGES), choices=ALL_STAGES,
                     help=f"default: {' '.join(STAGES)}; opt-in (run only when named): {' '.join(OPT_IN)}")
     ap.add_argument("--force", action="store_true", help="re-run stages even when cached")
+    ap.add_argument("--seed", type=int, default=1, help="the first baseline's seed (default 1, the committed "
+                    "run); the profile trains its baselines from seed, seed + 1, ...; reports of another seed go to "
+                    "reports/<corpus>-<profile>-custom-<hash>/")
     ap.add_argument("--publish", action="store_true",
                     help="after the run, copy the executed notebooks of --stages (cleaned) over notebooks/")
     ap.add_argument("--threads", type=int, default=None,
@@ -337,8 +346,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"comparing {run_dir} with {a.against}")
         print(result.report())
         return 0 if result.ok else 1
+    if a.seed < 1:
+        ap.error(f"--seed {a.seed}: must be ≥ 1")
+    if a.publish and a.seed != 1:
+        ap.error("--publish: only the committed run (seed 1) is published over notebooks/")
     reproduce(a.profile, a.corpus, a.run_root, a.reports_dir, a.data_dir, tuple(a.stages), a.force,
-              threads=a.threads, device=a.device)
+              threads=a.threads, device=a.device, seed=a.seed)
     if a.publish:
         for path in publish(a.profile, a.corpus, a.run_root, stages=tuple(a.stages)):
             print(f"published {path}")

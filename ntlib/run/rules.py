@@ -93,10 +93,12 @@ def text(none: bool = False):
     return rule
 
 
-def tuple_of(item, nonempty: bool = True):
+def tuple_of(item, nonempty: bool = True, none: bool = False):
     """A tuple (a list is accepted and stored as a tuple; a str is refused: ``lists='train'``
-    would otherwise be the letters t, r, a, i, n) whose every item passes ``item``."""
+    would otherwise be the letters t, r, a, i, n) whose every item passes ``item``; or None if ``none``."""
     def rule(v):
+        if none and v is None:
+            return None
         what = f"must be a {'non-empty ' if nonempty else ''}tuple (not a str); each item {item(object())}"
         if not isinstance(v, (tuple, list)) or (nonempty and not v):
             return what

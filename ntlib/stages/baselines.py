@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ntlib.methods import decode, evaluate, train
-from ntlib.results import metrics, paper, plots, reports, tables
+from ntlib.results import metrics, paper, plots, reports, stats, tables, verdicts
 from ntlib.run import pipeline
 from ntlib.run.params import NotebookRun
 from ntlib.stages import StageResults
@@ -28,21 +28,24 @@ SAMPLES = 8                  # Table 5-style consecutive samples shown
 @dataclass
 class BaselinesResults(StageResults):
     """``results/baselines_<corpus>.json``: notebook 02's models, perplexities and Table 4 / 9 rows.
-    ``rows`` {"Test-set": [record], "Baseline": [record]} are :func:`ntlib.methods.evaluate.table4_row` records
-    (their schema: :mod:`ntlib.results.tables`); ``ppl_bootstrap`` is the paired bootstrap of the per-word NLL,
-    seq2seq − LM, over the test responses (Table 8's verdict)."""
+    One LM; one seq2seq per baseline seed (``seeds``), each list in seed order. ``rows`` {"Test-set":
+    [record], "Baseline": [a record per baseline]} are :func:`ntlib.methods.evaluate.table4_row` records
+    (their schema: :mod:`ntlib.results.tables`); ``ppl_bootstrap`` per baseline: the paired bootstrap over
+    test dialogues of the per-word NLL, seq2seq − LM (Table 8's verdict)."""
     RESULTS = "baselines"
     profile: str
     corpus: str
     seed: int
-    run_dir: str
+    seeds: list
+    run_dirs: list
+    lm_dir: str
     train_seconds: float
     history: dict
     lm: dict
-    seq2seq: dict
-    T_out: float
+    seq2seq: list
+    T_out: list
     T_in: float
-    ppl_bootstrap: dict
+    ppl_bootstrap: list
     n_eval_inputs: int
     rows: dict
     beam_top1_first200: dict
@@ -54,24 +57,32 @@ class BaselinesResults(StageResults):
 
 @dataclass
 class Trained:
-    """The two baselines (:class:`ntlib.run.pipeline.Baselines`), the seconds it took to train or load them
-    and each model's per-epoch training history."""
-    b: object
+    """The baselines (:class:`ntlib.run.pipeline.Baselines`, one per seed), the seconds it took to train or
+    load them and each model's per-epoch training history ({"lm": …, "seq2seq seed=<s>": …})."""
+    bs: list
     seconds: float
     history: dict
 
+    @property
+    def b(self):
+        """The first baseline (the shared LM, the data)."""
+        return self.bs[0]
+
 
 def train_baselines(nb: NotebookRun) -> Trained:
-    """Train the LM and the seq2seq (§4.1), or load them from the run folder; prints each epoch's time."""
+    """Train the LM and one seq2seq per baseline seed (§4.1), or load them from their run folders; prints each
+    epoch's time."""
     t0 = time.time()
-    b = pipeline.baselines(nb.P, run_root=nb.run_root, data_dir=nb.data_dir, device=nb.device)
+    bs = pipeline.all_baselines(nb.P, run_root=nb.run_root, data_dir=nb.data_dir, device=nb.device)
     seconds = time.time() - t0
-    history = {k: train.load_checkpoint(b.run_dir / f"{k}.pt")["history"] for k in MODELS}
-    print(f"{b.run_dir}  ({seconds:.0f} s; {len(b.data.train)} training pairs, V = {len(b.data.vocab)})")
+    history = {"lm": train.load_checkpoint(bs[0].lm_dir / "lm.pt")["history"]}
+    history.update({f"seq2seq seed={b.seed}": train.load_checkpoint(b.run_dir / "seq2seq.pt")["history"] for b in bs})
+    print(f"{bs[0].lm_dir}\n" + "\n".join(str(b.run_dir) for b in bs)
+          + f"\n({seconds:.0f} s; {len(bs[0].data.train)} training pairs, V = {len(bs[0].data.vocab)})")
     for k, h in history.items():     # timings as text: a table column's width would follow the machine's speed
         print(f"{k}: " + "; ".join(f"epoch {e} {s:.1f} s at {t:.0f} tok/s"
                                    for e, s, t in zip(h["epoch"], h["seconds"], h["tokens_per_s"])))
-    return Trained(b, seconds, history)
+    return Trained(bs, seconds, history)
 
 
 def history_table(t: Trained) -> pd.DataFrame:
@@ -81,56 +92,68 @@ def history_table(t: Trained) -> pd.DataFrame:
 
 
 def training_figure(nb: NotebookRun, t: Trained):
-    """Training and validation NLL, validation perplexity per epoch; saved as ``baselines_curves_<corpus>``."""
+    """Training and validation NLL, validation perplexity per epoch, one line style per baseline seed; saved
+    as ``baselines_curves_<corpus>``."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+    styles = iter(("-", "--", ":", "-.") * 4)
     for k, h in t.history.items():
-        colour = plots.model_colour(k)                 # seq2seq = the baseline's colour in every figure
-        axes[0].plot(h["epoch"], h["train_loss"], "o-", color=colour, label=f"{k} train")
-        axes[0].plot(h["epoch"], h["valid_nll"], "s--", color=colour, label=f"{k} valid")
-        axes[1].plot(h["epoch"], h["valid_ppl"], "o-", color=colour, label=k)
+        colour, ls = plots.model_colour(k.split(" ")[0]), next(styles)   # seq2seq = the baseline's colour
+        axes[0].plot(h["epoch"], h["train_loss"], "o", ls=ls, color=colour, label=f"{k} train")
+        axes[0].plot(h["epoch"], h["valid_nll"], "s", ls=ls, color=colour, alpha=0.6, label=f"{k} valid")
+        axes[1].plot(h["epoch"], h["valid_ppl"], "o", ls=ls, color=colour, label=k)
     axes[0].set(xlabel="epoch", ylabel="NLL per word (nats)", title="training and validation NLL")
     axes[1].set(xlabel="epoch", ylabel="validation perplexity (per word)", title="validation perplexity")
     for ax in axes:
         plots.integer_ticks(ax)
         plots.legend_outside(ax)
-    fig.suptitle(plots.title("Baseline LM and seq2seq training", nb.corpus, nb.profile, len(t.b.data.train),
-                             "seq2seq training pairs"))
+    fig.suptitle(plots.title(f"Baseline LM and {len(t.bs)} seq2seq baselines: training", nb.corpus, nb.profile,
+                             len(t.b.data.train), "seq2seq training pairs"))
     reports.save_figure(fig, f"baselines_curves_{nb.corpus}", nb.reports_dir)
     return fig
 
 
 @dataclass
 class Perplexity:
-    """Table 8: each model's test PPL and NLL, the hit thresholds T_out / T_in (App. C) and the paired
-    bootstrap of the per-word NLL difference, seq2seq − LM."""
-    ppl: dict
-    T_out: float
+    """Table 8: the LM's test PPL and NLL, each seq2seq's (a list in seed order), the hit thresholds T_out
+    (per baseline) / T_in (App. C) and per baseline the paired bootstrap of the per-word NLL, seq2seq − LM."""
+    lm: dict
+    seq2seq: list
+    T_out: list
     T_in: float
-    bootstrap: dict
+    bootstrap: list
 
 
 def test_perplexity(t: Trained) -> Perplexity:
-    """Both models on the same test responses (the LM scores them as sentences); prints the bootstrap."""
-    b = t.b
-    ppl = {"lm": evaluate.perplexity(b.lm, b.data.lm_test), "seq2seq": evaluate.perplexity(b.seq2seq, b.data.test)}
-    boot = evaluate.nll_bootstrap(evaluate.sequence_nll(b.lm, b.data.lm_test), evaluate.sequence_nll(b.seq2seq, b.data.test))
-    print("per-word NLL, seq2seq − LM: {diff:.3f} [{lo:.3f}, {hi:.3f}] (paired bootstrap, {n} responses)".format(**boot))
-    return Perplexity(ppl, -ppl["seq2seq"]["nll"], -ppl["lm"]["nll"], boot)
+    """The LM and every seq2seq on the same test responses (the LM scores them as sentences); prints the
+    bootstraps (over test dialogues)."""
+    data = t.b.data
+    lm = evaluate.perplexity(t.b.lm, data.lm_test)
+    lm_nll = evaluate.sequence_nll(t.b.lm, data.lm_test)
+    seq, boots = [], []
+    for b in t.bs:
+        seq.append({**evaluate.perplexity(b.seq2seq, data.test), "seed": b.seed})
+        boot = evaluate.nll_bootstrap(lm_nll, evaluate.sequence_nll(b.seq2seq, data.test), data.test_dialogues)
+        boots.append({**boot, "baseline_seed": b.seed})
+        print("seed {baseline_seed}: per-word NLL, seq2seq − LM: {diff:.3f} [{lo:.3f}, {hi:.3f}] (paired bootstrap "
+              "over {clusters} test dialogues, {n} responses)".format(**boots[-1]))
+    return Perplexity(lm, seq, [-x["nll"] for x in seq], -lm["nll"], boots)
 
 
 def table8(nb: NotebookRun, p: Perplexity) -> pd.DataFrame:
-    return tables.table8({"baselines": p.ppl}, nb.corpus)
+    return tables.table8({"baselines": {"lm": p.lm, "seq2seq": p.seq2seq}}, nb.corpus)
 
 
 @dataclass
 class Evaluation:
-    """The Test-set and Baseline rows of Tables 4 / 9 on the one evaluation set, and what produced them."""
+    """The Test-set row and the Baseline rows (one record per baseline) of Tables 4 / 9 on the one evaluation
+    set, and what produced them."""
     rows: dict
-    meta: dict               # evaluate.provenance: profile, corpus, seed, n_inputs, inputs_sha
-    test: object             # the evaluation set (PairTensors)
+    meta: dict               # evaluate.provenance: profile, corpus, seed, n_inputs, inputs_sha, dialogues
+    test: object             # the evaluation set (evaluate.EvalSet)
 
     @property
     def greedy(self) -> list[str]:
+        """The first baseline's greedy responses."""
         return self.rows["Baseline"][0]["responses"]
 
     @property
@@ -138,21 +161,42 @@ class Evaluation:
         return self.rows["Test-set"][0]["responses"]
 
 
+@dataclass
+class EvalInputs:
+    """Tables 4 / 9's evaluation set (:class:`ntlib.methods.evaluate.EvalSet`), its provenance (profile, corpus,
+    seed, n_inputs, inputs_sha, dialogues) and every test pair's raw reference (before <unk> mapping)."""
+    ev: object
+    meta: dict
+    raw_refs: list
+
+
+def evaluation_inputs(nb: NotebookRun, data) -> EvalInputs:
+    """The one evaluation set of every Table 4 / 9 row (notebooks 02, 04, 05): ``DecodeConfig.max_eval_inputs``
+    test pairs spread over every test dialogue."""
+    ev = evaluate.eval_set(data, nb.P.decode.max_eval_inputs)
+    raw_refs = evaluate.raw_references(data.corpus.test, nb.P.data)
+    if len(raw_refs) != len(data.test):
+        raise ValueError(f"{len(raw_refs)} raw references for {len(data.test)} test pairs")
+    return EvalInputs(ev, evaluate.provenance(nb.profile, nb.corpus, nb.seed, ev), raw_refs)
+
+
+def reference_rows(nb: NotebookRun, bs: list, inputs: EvalInputs) -> dict:
+    """The Test-set row (the references) and the Baseline row (one record per baseline, greedy) on the
+    evaluation set: every stage's first rows."""
+    data, max_len = bs[0].data, nb.P.decode.max_len
+    return {"Test-set": [evaluate.test_set_row(inputs.ev, data.vocab, inputs.meta)],
+            "Baseline": [evaluate.table4_row(b.seq2seq, data, inputs.ev, max_len, {**inputs.meta, "seed": b.seed},
+                                             inputs.raw_refs) for b in bs]}
+
+
 def evaluate_rows(nb: NotebookRun, t: Trained) -> Evaluation:
-    """Greedy responses to the evaluation set (``DecodeConfig.max_eval_inputs``) scored as Table 4 / 9's
-    Baseline row, beside the references' Test-set row; prints the inputs' hash."""
-    b, P = t.b, nb.P
-    n_eval = P.decode.max_eval_inputs
-    test = evaluate.eval_set(b.data.test, n_eval)
-    meta = evaluate.provenance(nb.profile, nb.corpus, nb.seed, test)
-    raw_refs = evaluate.raw_references(b.data.corpus.test, P.data)     # references before <unk> mapping
-    if len(raw_refs) != len(b.data.test):
-        raise ValueError(f"{len(raw_refs)} raw references for {len(b.data.test)} test pairs")
-    rows = {"Test-set": [evaluate.test_set_row(test, b.data.vocab, meta)],
-            "Baseline": [evaluate.table4_row(b.seq2seq, b.data.test, b.data.vocab, P.decode.max_len, n_eval, meta,
-                                             raw_refs)]}
-    print(f"greedy decoding of {meta['n_inputs']} test inputs (ids sha {meta['inputs_sha']})")
-    return Evaluation(rows, meta, test)
+    """Greedy responses of every baseline to the evaluation set (:func:`evaluation_inputs`) scored as Table 4 /
+    9's Baseline row, beside the references' Test-set row; prints the inputs' hash."""
+    inputs = evaluation_inputs(nb, t.b.data)
+    rows = reference_rows(nb, t.bs, inputs)
+    print(f"greedy decoding of {inputs.meta['n_inputs']} test inputs from {len(set(inputs.ev.dialogues))} test "
+          f"dialogues (ids sha {inputs.meta['inputs_sha']}) by {len(t.bs)} baseline(s)")
+    return Evaluation(rows, inputs.meta, inputs.ev)
 
 
 def table4(nb: NotebookRun, ev: Evaluation) -> pd.DataFrame:
@@ -160,31 +204,37 @@ def table4(nb: NotebookRun, ev: Evaluation) -> pd.DataFrame:
 
 
 def top10_table(ev: Evaluation) -> pd.DataFrame:
-    return tables.top10_table(ev.rows)
+    """The ten most frequent responses of the references and of each baseline."""
+    return tables.top10_table({"Test-set": ev.rows["Test-set"],
+                               **{f"Baseline seed {r['seed']}": [r] for r in ev.rows["Baseline"]}})
 
 
 def frequent_figure(nb: NotebookRun, ev: Evaluation):
-    """The baseline's ten most frequent greedy responses; saved as ``baselines_frequent_<corpus>``."""
-    top = metrics.frequent_responses(ev.greedy, 10)[::-1]
-    fig, ax = plt.subplots(figsize=(8, 1.6 + 0.35 * len(top)), layout="constrained")
-    ax.barh([r or "(empty response)" for r, _ in top], [100 * x for _, x in top], color=plots.model_colour("Baseline"))
-    plots.label_bars(ax, "{:.1f} %")
-    ax.set(xlabel="share of greedy test responses (%)",
-           title=plots.title("Ten most frequent greedy responses of the baseline", nb.corpus, nb.profile,
+    """Each baseline's ten most frequent greedy responses; saved as ``baselines_frequent_<corpus>``."""
+    recs = ev.rows["Baseline"]
+    fig, axes = plt.subplots(1, len(recs), figsize=(4.2 * len(recs) + 1.5, 4.2), layout="constrained", squeeze=False)
+    for ax, rec in zip(axes[0], recs):
+        top = metrics.frequent_responses(rec["responses"], 10)[::-1]
+        ax.barh([r or "(empty response)" for r, _ in top], [100 * x for _, x in top],
+                color=plots.model_colour("Baseline"))
+        plots.label_bars(ax, "{:.1f} %")
+        ax.set(xlabel="share of greedy test responses (%)", title=f"baseline seed {rec['seed']}")
+    fig.suptitle(plots.title("Ten most frequent greedy responses of each baseline", nb.corpus, nb.profile,
                              ev.meta["n_inputs"], "test inputs"))
     reports.save_figure(fig, f"baselines_frequent_{nb.corpus}", nb.reports_dir)
     return fig
 
 
 def beam_diversity(nb: NotebookRun, t: Trained, ev: Evaluation) -> dict:
-    """§4.3's look at beam search: the diversity of beam top-1 responses to the first 200 evaluation inputs."""
-    beam = decode.respond(t.b.seq2seq, ev.test.src[:BEAM_INPUTS], t.b.data.vocab, method="beam",
+    """§4.3's look at beam search: the diversity of the first baseline's beam top-1 responses to the first
+    200 evaluation inputs."""
+    beam = decode.respond(t.b.seq2seq, ev.test.pairs.src[:BEAM_INPUTS], t.b.data.vocab, method="beam",
                           beam_size=nb.P.decode.beam_size, max_len=nb.P.decode.max_len)
     return metrics.diversity(beam)
 
 
 def beam_vs_greedy(ev: Evaluation, beam: dict) -> pd.DataFrame:
-    """Greedy vs beam top-1 diversity on the same first 200 evaluation inputs."""
+    """Greedy vs beam top-1 diversity of the first baseline on the same first 200 evaluation inputs."""
     return pd.DataFrame({"greedy": metrics.diversity(ev.greedy[:BEAM_INPUTS]), "beam top-1": beam}).T.round(3)
 
 
@@ -197,10 +247,10 @@ def table9(nb: NotebookRun, ev: Evaluation) -> pd.DataFrame:
 
 
 def samples(t: Trained, ev: Evaluation) -> pd.DataFrame:
-    """Consecutive test inputs, their references and the baseline's greedy responses (Table 5's form)."""
-    srcs = metrics.tensor_to_strings(ev.test.src, t.b.data.vocab)
+    """Consecutive evaluation inputs, their references and each baseline's greedy responses (Table 5's form)."""
+    srcs = metrics.tensor_to_strings(ev.test.pairs.src, t.b.data.vocab)
     return pd.DataFrame({"input": srcs[:SAMPLES], "reference": ev.references[:SAMPLES],
-                         "baseline (greedy)": ev.greedy[:SAMPLES]})
+                         **{f"baseline seed {r['seed']}": r["responses"][:SAMPLES] for r in ev.rows["Baseline"]}})
 
 
 def write_reports(nb: NotebookRun, t: Trained, p: Perplexity, ev: Evaluation, beam: dict,
@@ -208,8 +258,9 @@ def write_reports(nb: NotebookRun, t: Trained, p: Perplexity, ev: Evaluation, be
     """``results/baselines_<corpus>.json`` and Tables 8, 4, 9 (markdown + CSV); prints T_out, T_in, the time."""
     paper8, paper4 = paper.TABLE8.get(nb.corpus), paper.TABLE4.get(nb.corpus, {})
     res = BaselinesResults(
-        profile=nb.profile, corpus=nb.corpus, seed=nb.seed, run_dir=str(t.b.run_dir), train_seconds=t.seconds,
-        history=t.history, lm=p.ppl["lm"], seq2seq=p.ppl["seq2seq"], T_out=p.T_out, T_in=p.T_in, ppl_bootstrap=p.bootstrap,
+        profile=nb.profile, corpus=nb.corpus, seed=nb.seed, seeds=[b.seed for b in t.bs],
+        run_dirs=[str(b.run_dir) for b in t.bs], lm_dir=str(t.b.lm_dir), train_seconds=t.seconds,
+        history=t.history, lm=p.lm, seq2seq=p.seq2seq, T_out=p.T_out, T_in=p.T_in, ppl_bootstrap=p.bootstrap,
         n_eval_inputs=ev.meta["n_inputs"], rows=ev.rows, beam_top1_first200=beam,
         samples=sample_table.to_dict(orient="records"),
         paper={"table8": paper8, "table4": {r: paper4.get(r) for r in ("Test-set", "Baseline")},
@@ -217,17 +268,20 @@ def write_reports(nb: NotebookRun, t: Trained, p: Perplexity, ev: Evaluation, be
         seconds=nb.seconds(), provenance=nb.provenance(t.b.run_dir))
     res.write(nb.reports_dir)
     n_ppl = len(t.b.data.test.src)      # PPL / NLL: every test pair; decoding metrics: the evaluation set
-    note = (f"ntlib profile `{nb.profile}`; PPL on all {n_ppl} test pairs, the other columns on {ev.meta['n_inputs']} "
-            f"test inputs (ids sha {ev.meta['inputs_sha']}); paper's value in parentheses.")
+    across = f"mean [95 % interval] across the {len(t.bs)} baselines (seeds {res.seeds})"
+    note = (f"ntlib profile `{nb.profile}`; {across}; PPL on all {n_ppl} test pairs, the other columns on "
+            f"{ev.meta['n_inputs']} test inputs spread over all {len(set(ev.test.dialogues))} test dialogues (ids sha "
+            f"{ev.meta['inputs_sha']}); paper's value in parentheses.")
     reports.write_table(table8(nb, p), f"baselines_table8_{nb.corpus}", nb.reports_dir,
                         f"Table 8 · test PPL (NLL), {nb.corpus}",
-                        f"ntlib profile `{nb.profile}`, all {n_ppl} test pairs; paper's value in parentheses.")
+                        f"ntlib profile `{nb.profile}`, all {n_ppl} test pairs; one LM, the seq2seq {across}; "
+                        "paper's value in parentheses.")
     reports.write_table(table4(nb, ev), f"baselines_table4_{nb.corpus}", nb.reports_dir,
                         f"Table 4 · Test-set and Baseline rows (greedy decoding), {nb.corpus}", note)
     reports.write_table(table9(nb, ev), f"baselines_table9_{nb.corpus}", nb.reports_dir,
                         f"Table 9 · Baseline row, {nb.corpus}",
                         note + f" BLEU-4: {metrics.BLEU_VARIANTS[metrics.BLEU_CHOSEN]} (`{metrics.BLEU_CHOSEN}`).")
-    print(f"T_out = {p.T_out:.3f}, T_in = {p.T_in:.3f}; total {res.seconds:.0f} s")
+    print(f"T_out = {', '.join(f'{x:.3f}' for x in p.T_out)} (per baseline), T_in = {p.T_in:.3f}; total {res.seconds:.0f} s")
     return res
 
 
@@ -237,23 +291,31 @@ def _paper(table, key, pct=False) -> str:
     return f"{100 * table[key]:.1f} %" if pct else f"{table[key]:.3g}"
 
 
+def _spread(values: list[float], fmt: str = "{:.2f}", scale: float = 1.0) -> str:
+    """"mean [lo–hi]" across baselines (one value: itself)."""
+    vals = [scale * v for v in values]
+    if len(vals) == 1:
+        return fmt.format(vals[0])
+    s = stats.seed_interval(vals)
+    return f"{fmt.format(s['mean'])} [{fmt.format(s['lo'])}–{fmt.format(s['hi'])}]"
+
+
 def findings(res: BaselinesResults) -> str:
-    """What this run found, beside Tables 8, 4 and 9, in words."""
-    base, ref = res.rows["Baseline"][0], res.rows["Test-set"][0]
+    """What this run found, beside Tables 8, 4 and 9, in words (means with 95 % intervals across baselines)."""
+    bases, ref = res.rows["Baseline"], res.rows["Test-set"][0]
     paper8, paper4, paper9 = res.paper["table8"], res.paper["table4"], res.paper["table9"]
-    boot = res.ppl_bootstrap
-    top_response, top_share = base["top10"][0] if base["top10"] else ("", 0.0)
-    verdict = ("better than the LM beyond chance, as in the paper" if boot["hi"] < 0 else
-               "worse than the LM beyond chance, unlike the paper" if boot["lo"] > 0 else
-               "not distinguishable from the LM on this test set")
+    verdict = verdicts.table8_verdict(res.as_dict())
+    tops = "; ".join(f"seed {r['seed']}: \"{r['top10'][0][0] or '(empty response)'}\" {100 * r['top10'][0][1]:.1f} %"
+                     for r in bases if r["top10"])
     return "\n".join([
-        f"{res.corpus}, profile {res.profile}, {res.n_eval_inputs} test inputs:",
-        f"- Table 8: test PPL seq2seq {res.seq2seq['ppl']:.2f} (paper {_paper(paper8 and paper8['seq2seq'], 'ppl')}), "
-        f"LM {res.lm['ppl']:.2f} (paper {_paper(paper8 and paper8['lm'], 'ppl')}); per-word NLL seq2seq − LM "
-        f"{boot['diff']:+.3f} [{boot['lo']:+.3f}, {boot['hi']:+.3f}]: the seq2seq is {verdict}",
-        f"- Table 4: the baseline's most frequent greedy response \"{top_response or '(empty response)'}\" is "
-        f"{100 * top_share:.1f} % of its responses (max-ratio; paper {_paper(paper4.get('Baseline'), 'max_ratio', True)}, "
-        f"references {100 * ref['max_ratio']:.1f} %); Ent-3 {base['ent3']:.2f} vs the references' {ref['ent3']:.2f} "
-        f"(paper {_paper(paper4.get('Baseline'), 'ent3')} vs {_paper(paper4.get('Test-set'), 'ent3')})",
-        f"- Table 9: BLEU-4 ({base['bleu4_variant']}) {base['bleu4']:.3f} (paper {_paper(paper9, 'bleu4')})",
-        f"- T_out = {res.T_out:.3f}, T_in = {res.T_in:.3f} nats per word: the hit thresholds of notebook 03"])
+        f"{res.corpus}, profile {res.profile}, {len(bases)} baseline(s) (seeds {res.seeds}), {res.n_eval_inputs} test inputs:",
+        f"- Table 8: test PPL seq2seq {_spread([x['ppl'] for x in res.seq2seq])} (paper "
+        f"{_paper(paper8 and paper8['seq2seq'], 'ppl')}), LM {res.lm['ppl']:.2f} (one LM; paper "
+        f"{_paper(paper8 and paper8['lm'], 'ppl')}); \"{verdict.claim}\": {verdict.symbol} {verdict.outcome}",
+        f"- Table 4: the most frequent greedy response of each baseline — {tops} (max-ratio; paper "
+        f"{_paper(paper4.get('Baseline'), 'max_ratio', True)}, references {100 * ref['max_ratio']:.1f} %); Ent-3 "
+        f"{_spread([r['ent3'] for r in bases])} vs the references' {ref['ent3']:.2f} (paper "
+        f"{_paper(paper4.get('Baseline'), 'ent3')} vs {_paper(paper4.get('Test-set'), 'ent3')})",
+        f"- Table 9: BLEU-4 ({bases[0]['bleu4_variant']}) {_spread([r['bleu4'] for r in bases], '{:.3f}')} "
+        f"(paper {_paper(paper9, 'bleu4')})",
+        f"- T_out = {_spread(res.T_out, '{:.3f}')}, T_in = {res.T_in:.3f} nats per word: the hit thresholds of notebook 03"])

@@ -31,6 +31,7 @@ class DataResults(StageResults):
     profile: str
     corpus: str
     load_seconds: float
+    seconds: float
     sample: list
     splits: dict
     paper: dict | None
@@ -127,7 +128,8 @@ def write_reports(nb: NotebookRun, loaded: Loaded, stats: pd.DataFrame, oov_rate
     reports.write_table(stats, "data_stats", nb.reports_dir, title=f"Data statistics: {nb.corpus} (ours vs Appendix B)",
                         note=note)
     reports.save_figure(fig, f"data_lengths_{nb.corpus}", nb.reports_dir)
-    res = DataResults(profile=nb.profile, corpus=nb.corpus, load_seconds=loaded.load_seconds, sample=sample(loaded),
+    res = DataResults(profile=nb.profile, corpus=nb.corpus, load_seconds=loaded.load_seconds, seconds=nb.seconds(),
+                      sample=sample(loaded),
                       splits=corpus_stats.split_stats(loaded.corpus).to_dict(orient="index"),
                       paper=APPENDIX_B.get(nb.corpus), vocab_size=len(loaded.vocab) - SPECIAL_COUNT,
                       oov=oov_rates.to_dict(), lengths=length_record,

@@ -2,8 +2,8 @@
 §4.3) — the neg-train rows of Tables 4 and 9, Table 5's samples.
 
 Algorithm 2 is :mod:`ntlib.methods.frequent`; a row's measures are :func:`ntlib.methods.evaluate.table4_row`. This driver
-runs Algorithm 2 at each threshold and seed from the baseline of stage 02, scores every model on the one
-evaluation set, draws the figures and writes ``table4_frequent_*``, ``table9_bleu_*``, ``table5_samples_*``
+runs Algorithm 2 at each threshold from each baseline of stage 02 (seeded with its seed), scores every model on
+the one evaluation set, draws the figures and writes ``table4_frequent_*``, ``table9_bleu_*``, ``table5_samples_*``
 and ``results/frequent_<corpus>.json`` (:class:`FrequentResults`).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ntlib.results import metrics, paper, plots, reports, tables
 from ntlib.run import pipeline
 from ntlib.run.config import override
 from ntlib.run.params import NotebookRun, apply
-from ntlib.stages import StageResults
+from ntlib.stages import StageResults, baselines
 
 KNOBS = ("r_thres", "eos_scale", "lr", "window")    # notebook 04's knobs (r_thres: the thresholds trained, the sweep)
 SAMPLES = 10                             # Table 5's consecutive samples
@@ -28,16 +28,17 @@ EOS_SCALES = (0.0, None, 1.0)            # §4.3 fn. 10's comparison: none, the 
 
 @dataclass
 class FrequentResults(StageResults):
-    """``results/frequent_<corpus>.json``: ``rows`` {"Test-set", "Baseline": [record], "+neg-train (r%)":
-    [a record per seed]} (:func:`ntlib.methods.evaluate.table4_row` records, with ``r_thres``), each model's
-    training history, the optional <eos>-scale comparison and Table 5's samples."""
+    """``results/frequent_<corpus>.json``: ``rows`` {"Test-set": [record], "Baseline", "+neg-train (r%)": [a
+    record per baseline]} (:func:`ntlib.methods.evaluate.table4_row` records, with ``r_thres``; ``seed``: the
+    baseline's), each model's training history, the optional <eos>-scale comparison (first baseline) and
+    Table 5's samples."""
     RESULTS = "frequent"
     profile: str
     corpus: str
     seed: int
     seeds: list
     config: dict
-    run_dir: str
+    run_dirs: list
     rows: dict
     histories: dict
     eos_comparison: dict
@@ -48,34 +49,45 @@ class FrequentResults(StageResults):
 
 @dataclass
 class Setup:
-    """Algorithm 2's config (the knobs applied), the thresholds trained, the baselines and the seeds."""
-    cfg: object
+    """Algorithm 2's config per baseline seed (the knobs applied), the thresholds trained and the baselines."""
+    cfgs: dict               # {seed: FrequentConfig}
     thresholds: tuple
-    b: object
-    seeds: list
+    bs: dict                 # {seed: Baselines}
     meta: dict = None
+    ev: object = None
     raw_refs: list = None
+
+    @property
+    def seeds(self) -> list:
+        return list(self.bs)
+
+    @property
+    def b(self):
+        """The first baseline (the data; the samples and figures' model)."""
+        return next(iter(self.bs.values()))
+
+    @property
+    def cfg(self):
+        return next(iter(self.cfgs.values()))
 
 
 def setup(nb: NotebookRun) -> Setup:
-    cfg = apply(override(nb.P.frequent, seed=nb.seed), nb.values, *KNOBS)
-    b = pipeline.baselines(nb.P, run_root=nb.run_root, data_dir=nb.data_dir, device=nb.device)
-    return Setup(cfg, cfg.sweep, b, [nb.seed + i for i in range(cfg.seeds)])
+    bs = {b.seed: b for b in pipeline.all_baselines(nb.P, run_root=nb.run_root, data_dir=nb.data_dir, device=nb.device)}
+    cfgs = {seed: apply(override(nb.P.frequent, seed=seed), nb.values, *KNOBS) for seed in bs}
+    return Setup(cfgs, next(iter(cfgs.values())).sweep, bs)
 
 
 def baseline_rows(nb: NotebookRun, s: Setup) -> dict:
-    """The Test-set and Baseline rows on the one evaluation set (as notebook 02)."""
-    P, b = nb.P, s.b
-    sub = evaluate.eval_set(b.data.test, P.decode.max_eval_inputs)
-    s.meta = evaluate.provenance(nb.profile, nb.corpus, nb.seed, sub)
-    s.raw_refs = evaluate.raw_references(b.data.corpus.test, P.data)
-    return {"Test-set": [evaluate.test_set_row(sub, b.data.vocab, s.meta)],
-            "Baseline": [evaluate.table4_row(b.seq2seq, b.data.test, b.data.vocab, P.decode.max_len,
-                                             P.decode.max_eval_inputs, s.meta, s.raw_refs)]}
+    """The Test-set row and each baseline's Baseline record on the one evaluation set (as notebook 02)."""
+    inputs = baselines.evaluation_inputs(nb, s.b.data)
+    s.ev, s.meta, s.raw_refs = inputs.ev, inputs.meta, inputs.raw_refs
+    return baselines.reference_rows(nb, list(s.bs.values()), inputs)
 
 
 def top5(rows: dict) -> pd.DataFrame:
-    return pd.DataFrame(rows["Baseline"][0]["top10"][:5], columns=["baseline response", "ratio"])
+    """Each baseline's five most frequent responses."""
+    return pd.concat({f"seed {r['seed']}": pd.DataFrame(r["top10"][:5], columns=["baseline response", "ratio"])
+                      for r in rows["Baseline"]}, axis=1)
 
 
 def row_name(r_thres: float) -> str:
@@ -83,16 +95,15 @@ def row_name(r_thres: float) -> str:
 
 
 def negative_training(nb: NotebookRun, s: Setup, rows: dict) -> dict:
-    """Algorithm 2 (cached in the baselines' run folder) at each threshold and seed, each model scored as a
-    Table 4 row; adds the rows to ``rows`` and returns each model's history ({"<row> seed=<s>": history})."""
-    P, b, histories = nb.P, s.b, {}
+    """Algorithm 2 (cached in each baseline's run folder) at each threshold from each baseline, each model scored
+    as a Table 4 row; adds the rows to ``rows`` and returns each model's history ({"<row> seed=<s>": history})."""
+    P, histories = nb.P, {}
     for r in s.thresholds:
         rows[row_name(r)] = []
-        for seed in s.seeds:
+        for seed, b in s.bs.items():
             m, histories[f"{row_name(r)} seed={seed}"] = frequent.negative_train_cached(
-                b.seq2seq, b.data, override(s.cfg, r_thres=r, seed=seed), b.run_dir, P.decode.max_len)
-            rec = evaluate.table4_row(m, b.data.test, b.data.vocab, P.decode.max_len, P.decode.max_eval_inputs,
-                                      {**s.meta, "seed": seed}, s.raw_refs)
+                b.seq2seq, b.data, override(s.cfgs[seed], r_thres=r), b.run_dir, P.decode.max_len)
+            rec = evaluate.table4_row(m, b.data, s.ev, P.decode.max_len, {**s.meta, "seed": seed}, s.raw_refs)
             rows[row_name(r)].append({**rec, "r_thres": r})
     return histories
 
@@ -102,7 +113,7 @@ def table4(nb: NotebookRun, rows: dict) -> pd.DataFrame:
 
 
 def seed_table(rows: dict) -> pd.DataFrame:
-    """Each seed's values of the rows trained with several seeds, their mean and 95 % interval."""
+    """Each baseline's values of every row, their mean and 95 % interval across baselines."""
     return tables.seed_table(rows)
 
 
@@ -125,9 +136,9 @@ def table9(nb: NotebookRun, rows: dict) -> pd.DataFrame:
 
 
 def samples(s: Setup, rows: dict) -> pd.DataFrame:
-    """Table 5: consecutive test inputs with the Baseline's and the Neg-train row's greedy responses."""
+    """Table 5: consecutive evaluation inputs with the first baseline's and its Neg-train model's greedy responses."""
     neg = tables.paper_neg_train_row(rows)
-    out = pd.DataFrame({"input": metrics.tensor_to_strings(s.b.data.test.src[:SAMPLES], s.b.data.vocab),
+    out = pd.DataFrame({"input": metrics.tensor_to_strings(s.ev.pairs.src[:SAMPLES], s.b.data.vocab),
                         "Baseline": rows["Baseline"][0]["responses"][:SAMPLES],
                         "Neg-train": rows[neg][0]["responses"][:SAMPLES]})
     out["input"] = out["input"].str.replace(" <eou>", "")
@@ -135,7 +146,7 @@ def samples(s: Setup, rows: dict) -> pd.DataFrame:
 
 
 def top10_figure(nb: NotebookRun, s: Setup, rows: dict):
-    """The ten most frequent greedy responses of the Baseline and the Neg-train row (first seed)."""
+    """The ten most frequent greedy responses of the first baseline and its Neg-train model."""
     shown = ("Baseline", tables.paper_neg_train_row(rows))
     tops = {row: rows[row][0]["top10"][::-1] for row in shown}
     fig, axes = plt.subplots(len(shown), 1, figsize=(8, 2.2 + 0.3 * sum(len(t) for t in tops.values())), sharex=True,
@@ -145,13 +156,14 @@ def top10_figure(nb: NotebookRun, s: Setup, rows: dict):
         plots.label_bars(ax, "{:.1f} %")
         ax.set_title(row, fontsize=10, loc="left")
     axes[-1].set_xlabel("share of greedy test responses (%)")
-    fig.suptitle(plots.title("Ten most frequent greedy responses, before and after negative training", nb.corpus,
+    fig.suptitle(plots.title(f"Ten most frequent greedy responses, before and after negative training (baseline seed "
+                             f"{s.seeds[0]})", nb.corpus,
                              nb.profile, s.meta["n_inputs"], "test inputs"))
     return fig
 
 
 def training_figure(nb: NotebookRun, s: Setup, histories: dict):
-    """Max-ratio and Ent-3 of greedy validation responses during Algorithm 2, one line per model and seed."""
+    """Max-ratio and Ent-3 of greedy validation responses during Algorithm 2, one line per model and baseline."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.6), layout="constrained")
     styles = dict(zip(s.seeds, ("-", "--", ":", "-.")))
     for name, h in histories.items():
@@ -170,7 +182,7 @@ def training_figure(nb: NotebookRun, s: Setup, histories: dict):
 
 
 def response_lengths(rows: dict) -> dict[str, list[int]]:
-    """Each row's greedy response lengths in tokens (first seed)."""
+    """Each row's greedy response lengths in tokens (first baseline)."""
     return {row: [len(r.split()) for r in recs[0]["responses"]] for row, recs in rows.items()}
 
 
@@ -191,15 +203,14 @@ def lengths_table(lengths: dict) -> pd.DataFrame:
 
 
 def eos_comparison(nb: NotebookRun, s: Setup) -> dict:
-    """§4.3 fn. 10: Algorithm 2 at the smaller threshold with the <eos> gradient scaled by 0, the config's
-    scale and 1 (notebook parameter ``eos_comparison``; two extra runs, cached)."""
+    """§4.3 fn. 10: Algorithm 2 at the smaller threshold from the first baseline with the <eos> gradient scaled
+    by 0, the config's scale and 1 (notebook parameter ``eos_comparison``; two extra runs, cached)."""
     P, b, out = nb.P, s.b, {}
     for scale in EOS_SCALES:
         scale = s.cfg.eos_scale if scale is None else scale
         m, _ = frequent.negative_train_cached(b.seq2seq, b.data, override(s.cfg, r_thres=min(s.thresholds), eos_scale=scale),
                                               b.run_dir, P.decode.max_len, progress=False)
-        res = evaluate.table4_row(m, b.data.test, b.data.vocab, P.decode.max_len, P.decode.max_eval_inputs, s.meta,
-                                  s.raw_refs)
+        res = evaluate.table4_row(m, b.data, s.ev, P.decode.max_len, s.meta, s.raw_refs)
         out[f"eos_scale={scale:g}"] = {"PPL": res["ppl"], "M-ratio": res["max_ratio"], "E-3": res["ent3"],
                                        "mean length": sum(len(r.split()) for r in res["responses"]) / len(res["responses"])}
     return out
@@ -218,12 +229,14 @@ def write_reports(nb: NotebookRun, s: Setup, rows: dict, histories: dict, eos_ro
                   figures: dict) -> FrequentResults:
     """``results/frequent_<corpus>.json``, Tables 4, 9, 5 (markdown + CSV) and the figures ({name: fig})."""
     res = FrequentResults(profile=nb.profile, corpus=nb.corpus, seed=nb.seed, seeds=s.seeds, config=s.cfg.__dict__,
-                          run_dir=str(s.b.run_dir), rows=rows, histories=histories, eos_comparison=eos_rows,
+                          run_dirs=[str(b.run_dir) for b in s.bs.values()], rows=rows, histories=histories, eos_comparison=eos_rows,
                           samples=sample_table.to_dict(orient="records"), seconds=nb.seconds(),
                           provenance=nb.provenance(s.b.run_dir))
     res.write(nb.reports_dir)
-    note = (f"Greedy responses to {s.meta['n_inputs']} test inputs (ids sha {s.meta['inputs_sha']}); PPL on the whole "
-            f"test set; neg-train rows: mean [95 % interval] over seeds {s.seeds}. Paper numbers: He & Glass 2020.")
+    note = (f"Greedy responses to {s.meta['n_inputs']} test inputs spread over all {len(set(s.ev.dialogues))} test "
+            f"dialogues (ids sha {s.meta['inputs_sha']}); PPL on the whole test set; Baseline and neg-train rows: mean "
+            f"[95 % interval across the baselines, seeds {s.seeds}] (Algorithm 2 run once from each). Paper numbers: "
+            "He & Glass 2020.")
     reports.write_table(table4(nb, rows), f"table4_frequent_{nb.corpus}", nb.reports_dir,
                         title=f"Table 4 ({nb.corpus}, {nb.profile}): frequent response problem, ours (paper)", note=note)
     reports.write_table(table9(nb, rows), f"table9_bleu_{nb.corpus}", nb.reports_dir,
@@ -246,28 +259,30 @@ def _change(new: float, old: float) -> str:
 
 
 def findings(nb: NotebookRun, s: Setup, rows: dict, lengths: dict) -> str:
-    """What this run found, beside Tables 4 and 9, in words (means over seeds)."""
-    base, paper4 = rows["Baseline"][0], paper.TABLE4.get(nb.corpus, {})
+    """What this run found, beside Tables 4 and 9, in words (means over baselines)."""
+    paper4 = paper.TABLE4.get(nb.corpus, {})
     neg = tables.paper_neg_train_row(rows)
 
     def mean(row, key):
         return statistics.fmean(r[key] for r in rows[row])
     lines = [f"{nb.corpus}, profile {nb.profile}: greedy responses to {s.meta['n_inputs']} test inputs; negative "
-             f"training with seed(s) {s.seeds}, mean over seeds"]
+             f"training from each of {len(s.seeds)} baseline(s) (seeds {s.seeds}), means over baselines"]
+    b_mr, b_e3, b_pp = mean("Baseline", "max_ratio"), mean("Baseline", "ent3"), mean("Baseline", "ppl")
     for row in (r for r in rows if r.startswith("+neg-train")):
         mr, e3, pp = mean(row, "max_ratio"), mean(row, "ent3"), mean(row, "ppl")
-        lines.append(f"- {row}: max-ratio {100 * base['max_ratio']:.1f} % → {100 * mr:.1f} % "
-                     f"({_change(mr, base['max_ratio'])}), Ent-3 {base['ent3']:.2f} → {e3:.2f} nats "
-                     f"({_change(e3, base['ent3'])}), PPL {base['ppl']:.2f} → {pp:.2f} ({_change(pp, base['ppl'])})")
+        lines.append(f"- {row}: max-ratio {100 * b_mr:.1f} % → {100 * mr:.1f} % ({_change(mr, b_mr)}), Ent-3 "
+                     f"{b_e3:.2f} → {e3:.2f} nats ({_change(e3, b_e3)}), PPL {b_pp:.2f} → {pp:.2f} ({_change(pp, b_pp)})")
         p, pb = paper4.get(row), paper4.get("Baseline")
         if p and pb:
             lines.append(f"  paper: max-ratio {_change(p['max_ratio'], pb['max_ratio'])}, Ent-3 "
                          f"{_change(p['ent3'], pb['ent3'])}, PPL {_change(p['ppl'], pb['ppl'])}")
-    lines.append(f"- Table 9, BLEU-4 ({base['bleu4_variant']}): Baseline {base['bleu4']:.3f}, {neg} {mean(neg, 'bleu4'):.3f}")
-    before, after = base["top10"][:1], rows[neg][0]["top10"][:1]
-    if before and after:
-        lines.append(f"- most frequent response: \"{before[0][0] or '(empty response)'}\" {100 * before[0][1]:.1f} % "
-                     f"before, \"{after[0][0] or '(empty response)'}\" {100 * after[0][1]:.1f} % after {neg} (first seed)")
+    lines.append(f"- Table 9, BLEU-4 ({rows['Baseline'][0]['bleu4_variant']}): Baseline {mean('Baseline', 'bleu4'):.3f}, "
+                 f"{neg} {mean(neg, 'bleu4'):.3f}")
+    for base, after in zip(rows["Baseline"], rows[neg]):
+        if base["top10"] and after["top10"]:
+            (r0, x0), (r1, x1) = base["top10"][0], after["top10"][0]
+            lines.append(f"- baseline seed {base['seed']}, most frequent response: \"{r0 or '(empty response)'}\" "
+                         f"{100 * x0:.1f} % before, \"{r1 or '(empty response)'}\" {100 * x1:.1f} % after {neg}")
     lines.append(f"- mean response length: Baseline {statistics.fmean(lengths['Baseline']):.1f} tokens, {neg} "
-                 f"{statistics.fmean(lengths[neg]):.1f} (first seed), references {statistics.fmean(lengths['Test-set']):.1f}")
+                 f"{statistics.fmean(lengths[neg]):.1f} (first baseline), references {statistics.fmean(lengths['Test-set']):.1f}")
     return "\n".join(lines)

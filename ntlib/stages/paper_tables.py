@@ -14,7 +14,9 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from ntlib.results import reports, tables
-from ntlib.results.stats import FAILS, HOLDS, INCONCLUSIVE
+from ntlib.results.hit_verdicts import MIN_BASELINES
+from ntlib.results.metrics import BLEU_CHOSEN
+from ntlib.results.stats import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, FAILS, HOLDS, INCONCLUSIVE
 from ntlib.results.verdicts import verdict_markdown as _markdown
 from ntlib.results.verdicts import verdicts as judge_tables
 from ntlib.run.params import NotebookRun
@@ -42,12 +44,17 @@ def table(res: dict, corpus: str, name: str) -> pd.DataFrame:
 
 
 def extras(res: dict, name: str) -> list[tuple[str, pd.DataFrame]]:
-    """The tables shown under a table: each seed and the top-10 responses (Table 4), BLEU-4 variants (Table 9)."""
+    """The tables shown under a table: each baseline (Tables 3, 4, 8), the top-10 responses (Table 4), the
+    BLEU-4 variants (Table 9)."""
     if name == "Table 4":
         rows = tables.table4_rows(res)
-        return [("Each seed", tables.seed_table(rows)), ("Top-10 responses", tables.top10_table(rows))]
+        return [("Each baseline", tables.seed_table(rows)), ("Top-10 responses", tables.top10_table(rows))]
     if name == "Table 9":
         return [("BLEU-4 variants", tables.bleu_variants_table(tables.table9_rows(res)))]
+    if name == "Table 8":
+        return [("Each baseline", tables.table8_per_baseline(res))]
+    if name == "Table 3":
+        return [("Each baseline", tables.table3_per_baseline(res))]
     return []
 
 
@@ -64,9 +71,9 @@ def verdict_markdown(verdict_lists: dict, name: str) -> str:
     return _markdown(verdict_lists.get(name, []))
 
 
-EXTRA_CAPTIONS = {"Each seed": "Each seed of the rows trained with several seeds:",
-                  "Top-10 responses": "The ten most frequent responses of each row (first seed):",
-                  "BLEU-4 variants": "Every BLEU-4 variant (the chosen one marked):"}
+EXTRA_CAPTIONS = {"Each baseline": "Each independently trained baseline (by its seed), then the mean and its interval:",
+                  "Top-10 responses": "The ten most frequent responses of each row (first baseline):",
+                  "BLEU-4 variants": "Every BLEU-4 variant (the chosen one, the authors', marked):"}
 
 
 def show(res: dict, corpus: str, name: str, verdict_lists: dict) -> None:
@@ -87,18 +94,47 @@ def show_figures(nb: NotebookRun) -> None:
 
 
 def tables_markdown(nb: NotebookRun, res: dict, verdicts: dict) -> str:
-    """``tables.md``: every table with its verdicts and the tables under it, then the figures."""
-    parts = [f"# Tables: ours (paper) — {nb.corpus}, profile {nb.profile}",
-             "Every number below was written by a notebook run (reports/results/*.json); the paper's numbers "
-             "are in parentheses. Regenerate with `make reproduce`.",
-             "Stages (profile / corpus): " + ", ".join(f"{s} {p}" for s, p in tables.profiles(res).items()),
-             "Verdicts: ✔ holds / ✘ does not hold / ~ inconclusive, each with its test (ntlib.results.tables)."]
+    """``tables.md``: the legend, every table with its verdicts and the tables under it, then the figures."""
+    parts = [f"# Tables: ours (paper) — {nb.corpus}, profile {nb.profile}", legend(res),
+             "Stages (profile / corpus): " + ", ".join(f"{s} {p}" for s, p in tables.profiles(res).items())]
     for name in TABLES:
         parts += [f"## {name}", table(res, nb.corpus, name).to_markdown(), "Verdict:",
                   _markdown(verdicts.get(name, []))]
         parts += [x for title, sub in extras(res, name) for x in (f"### {name} · {title}", sub.to_markdown())]
     parts += ["## Figures"] + [f"![{f.stem}](figures/{f.name})" for f in figures(nb)]
     return "\n\n".join(parts) + "\n"
+
+
+def legend(res: dict) -> str:
+    """How to read the tables and their verdicts: the symbols, α, sidedness, the families, what "across
+    baselines" means, the inputs (``tables.md`` opens with it)."""
+    seeds = res.get("baselines", {}).get("seeds", [])
+    base = res.get("baselines", {}).get("rows", {}).get("Baseline", [{}])[0]
+    return "\n".join([
+        "## How to read these tables",
+        "",
+        "Every number below was written by a notebook run (`reports/results/*.json`); the paper's number is in "
+        "parentheses; regenerate with `make reproduce`.",
+        "",
+        f"- **Baselines.** {len(seeds)} seq2seq baselines trained independently (seeds {seeds}: initialisation, "
+        "data order, dropout) and one LM; every downstream stage (Algorithms 1 and 2, the GAN, MMI's selection) ran "
+        "from each. A cell over several baselines is their mean [95 % Student-t interval across baselines]; the "
+        "*Each baseline* tables list each one.",
+        f"- **Inputs.** Tables 4 / 9: {base.get('n_inputs', '?')} test pairs spread over every test dialogue (ids sha "
+        f"`{base.get('inputs_sha', '?')}`), the same for every row; PPL on every test pair; Table 3: the same targets "
+        "for every baseline and model.",
+        "- **Verdicts.** ✔ holds — ✘ does not hold — ~ inconclusive. A claim about a trained model holds (or does not) "
+        f"only when it does on every baseline, at least {MIN_BASELINES}; otherwise it reads ~. One-sided tests at "
+        f"α = {ALPHA:g} (95 % intervals):",
+        "  - Tables 4, 8, 9: per baseline, a paired bootstrap resampling test *dialogues* (both models on the same "
+        f"inputs, {BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}); across baselines, the Student-t interval of "
+        "the baselines' differences — every interval must lie on the claimed side of the threshold.",
+        "  - Table 3: per baseline, one family of exact tests — McNemar on per-target hits for \"the rate fell\", "
+        "binomial for \"below 5 %\", each claim and its opposite — Holm-corrected; PPL claims read the bootstrap "
+        "interval. Runs made on the first baseline only (1k / 2.5k lists, the ablation) read ~.",
+        "  - \"below 5 %\" is judged after the iterations and search that ran, named in the claim beside the paper's.",
+        f"- **BLEU-4** is `{BLEU_CHOSEN}` (the authors' code: no `</s>` on either side, raw references); every other "
+        "variant is listed, labelled."])
 
 
 def write_reports(nb: NotebookRun, res: dict, verdicts: dict) -> Path:

@@ -6,6 +6,7 @@ profile and n."""
 import ast
 import inspect
 import json
+import pkgutil
 import re
 from importlib import import_module
 from pathlib import Path
@@ -82,9 +83,13 @@ def test_every_notebook_ends_with_what_we_found_printed_by_its_driver(path):
     assert k2 == "code" and re.fullmatch(r"print\(stage\.findings\(.*\)\)", last.strip()), last
 
 
-@pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
-def test_every_figure_a_driver_draws_has_a_title_with_corpus_profile_and_n(stage):
-    module = import_module(f"ntlib.stages.{stage.driver}")
+DRIVER_MODULES = sorted(m.name for m in pkgutil.iter_modules(import_module("ntlib.stages").__path__))
+
+
+@pytest.mark.parametrize("driver", DRIVER_MODULES)
+def test_every_figure_a_driver_draws_has_a_title_with_corpus_profile_and_n(driver):
+    assert {s.driver for s in STAGES} <= set(DRIVER_MODULES)
+    module = import_module(f"ntlib.stages.{driver}")
     for name, fn in inspect.getmembers(module, inspect.isfunction):
         if fn.__module__ == module.__name__ and "plt.subplots(" in inspect.getsource(fn):
             assert "plots.title(" in inspect.getsource(fn), f"{module.__name__}.{name}: a figure without plots.title"

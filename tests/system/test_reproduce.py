@@ -118,9 +118,44 @@ def test_the_readme_results_are_generated_from_the_committed_results(tmp_path):
     """Issue 28/29: the README's results block is what the publish step generates from reports/results,
     never typed: regenerating it from the committed results leaves the README unchanged."""
     import shutil
+
     from ntlib.run.publish import README, RESULTS_END, RESULTS_START, readme_results, update_readme
     copy = tmp_path / "README.md"
     shutil.copy(README, copy)
     assert RESULTS_START in copy.read_text() and RESULTS_END in copy.read_text()
     assert not update_readme(readme=copy), "README.md's results differ from reports/results: run the publish step"
     assert readme_results() in copy.read_text()
+
+
+def test_the_command_line_publishes_the_committed_run_and_passes_the_seed(monkeypatch):
+    """`reproduce --publish` reached a name it never imported (DEFAULT_RUN) after an hour of running; `--seed N`
+    runs the pipeline on baselines N, N + 1, …, and is refused with --publish before anything runs."""
+    import pytest
+
+    from ntlib.run import reproduce as rp
+    calls = {}
+    monkeypatch.setattr(rp, "reproduce", lambda *a, **k: calls.__setitem__("reproduce", k))
+    monkeypatch.setattr(rp, "publish", lambda *a, **k: calls.__setitem__("publish", k) or [])
+    monkeypatch.setattr(rp, "update_readme", lambda: calls.__setitem__("readme", True) or False)
+    assert rp.main(["--publish"]) == 0
+    assert set(calls) == {"reproduce", "publish", "readme"} and calls["reproduce"]["seed"] == 1
+    calls.clear()
+    with pytest.raises(SystemExit):
+        rp.main(["--publish", "--seed", "4"])
+    assert calls == {}                                   # refused before an hour of running
+    assert rp.main(["--seed", "4"]) == 0 and calls == {"reproduce": calls["reproduce"]}
+    assert calls["reproduce"]["seed"] == 4
+
+
+def test_another_seed_runs_into_its_own_folders(tmp_path):
+    nbs = tmp_path / "nb"
+    nbs.mkdir()
+    stage_notebooks(nbs)
+    kw = dict(profile="smoke", corpus="switchboard", run_root=tmp_path / "runs", stages=("01_data",),
+              notebooks_dir=nbs)
+    first = reproduce(**kw, reports_dir=tmp_path / "r1")
+    other = reproduce(**kw, reports_dir=tmp_path / "r4", seed=4)
+    assert first[0]["key"] != other[0]["key"] and not other[0]["cached"]
+    assert (tmp_path / "runs" / "reproduce-switchboard-smoke-seed4" / "01_data.ipynb").is_file()
+    executed = nbformat.read(tmp_path / "runs" / "reproduce-switchboard-smoke-seed4" / "01_data.ipynb", 4)
+    assert any("seed = 4" in "".join(c["source"]) for c in executed.cells if c["cell_type"] == "code")

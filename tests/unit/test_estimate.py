@@ -8,10 +8,11 @@ from ntlib.run.estimate import _synthetic, estimate, format_estimate
 from ntlib.run.profiles import get_profile
 from ntlib.run.reproduce import main
 
-# smoke: 3 lists × 2 hit types + the ablation and no-FWA runs; 2 thresholds × 2 seeds; 2 GAN seeds
-STAGES = {"LM training", "seq2seq training", "test PPL, greedy, beam", "baseline hit rates",
-          "Algorithm 1 (8 runs)", "hit rates after Alg. 1, overlap", "Algorithm 2 (4 runs: thresholds × 2 seeds)",
-          "GAN (2 seeds)", "MMI grid + test"}
+# smoke, 2 baselines: the 0.5k list × 2 hit types on each, 2 more lists × 2 hit types on the first, the ablation
+# and no-FWA runs; 2 thresholds × 2 baselines; a GAN per baseline
+STAGES = {"LM training", "seq2seq × 2 training", "test PPL, greedy, beam", "baseline hit rates",
+          "Algorithm 1 (10 runs)", "hit rates after Alg. 1, overlap", "Algorithm 2 (4 runs: thresholds × 2 baselines)",
+          "GAN (2 baselines)", "MMI grid + test"}
 
 
 def test_estimate_smoke_covers_every_stage():
@@ -26,7 +27,9 @@ def test_estimate_smoke_covers_every_stage():
     lm = next(r for r in e["rows"] if r.stage == "LM training")
     steps = 2 * math.ceil(min(e["counts"]["train"], P.lm_train.max_pairs_per_epoch) / 64)
     assert lm.seconds >= steps * e["units"]["lm_step"]
-    assert f"2 epochs × ⌈{min(e['counts']['train'], 1024)}/64⌉ steps" in lm.formula
+    assert f"1 × (2 epochs × ⌈{min(e['counts']['train'], 1024)}/64⌉ steps" in lm.formula
+    seq = next(r for r in e["rows"] if r.stage == "seq2seq × 2 training")       # one per baseline
+    assert seq.formula.startswith("2 × (") and seq.seconds >= 2 * steps * e["units"]["seq2seq_step"]
     text = format_estimate(e)
     assert "total expected" in text and "Algorithm 1" in text and e["device"] == "cpu"
 

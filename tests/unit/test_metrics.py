@@ -153,3 +153,16 @@ def test_bleu4_variants_eos_and_raw_references():
     assert v["sent_unk"] == 1.0 and v["sent_raw"] == 0.0
     assert list(v) == list(metrics.BLEU_VARIANTS) and metrics.BLEU_CHOSEN in v
     assert set(metrics.bleu4_variants(["a"], ["a"], None)) == {"sent_eos_unk", "sent_unk", "corpus_unk"}
+
+
+def test_the_verdicts_bleu_is_the_authors_no_eos_on_either_side():
+    """Issue 29: the authors' response BLEU cuts both sides at </s> (myutil.clean_sen); with </s> on both
+    sides a miss still scored by matching </s> alone. Every variant stays reported, labelled."""
+    from ntlib.methods.evaluate import response_scores
+    assert metrics.BLEU_CHOSEN == "sent_raw"
+    assert metrics.BLEU_VARIANTS["sent_raw"] == "averaged sentence BLEU-4, no </s>, raw references"
+    assert all("</s>" in label for k, label in metrics.BLEU_VARIANTS.items() if k.startswith("sent_"))
+    s = response_scores(["uh-huh", "yeah"], ["yeah", "yeah"], ["yeah", "yeah"])
+    assert s["bleu4_variant"] == "sent_raw" and s["bleu4_sentences"] == [0.0, 1.0] and s["bleu4"] == 0.5
+    assert s["bleu4_variants"]["sent_eos_raw"] == pytest.approx((0.5 ** 0.25 + 1.0) / 2)   # </s> alone: 0.84
+    assert set(s["bleu4_variants"]) == set(metrics.BLEU_VARIANTS)

@@ -13,6 +13,7 @@ from ntlib.methods.evaluate import lm_nll, seq2seq_nll
 from ntlib.methods.models import LSTMLM, Seq2Seq
 from ntlib.methods.train import sgd_step
 from ntlib.run.config import MMIConfig, ModelConfig
+from ntlib.run.rules import ConfigError
 
 TINY = ModelConfig(emb=8, hidden=16, dropout=0.0)
 
@@ -103,3 +104,33 @@ def test_grid_search_marks_one_sane_setting():
     assert all(r["lm_ppl"] > 1 and 0 <= r["max_ratio"] <= 1 for r in rows)
     assert list(info["responses"]) == [r["setting"] for r in rows]
     assert all(len(v) == 8 for v in info["responses"].values())
+
+
+def test_a_setting_far_shorter_than_the_references_is_not_sane():
+    """Issue 29: the committed run chose a setting answering 1.1 words (43 of 1,000 responses had a trigram);
+    the lower length bound (our rule, 0.25 × the references' mean length) refuses it."""
+    cfg = MMIConfig()
+    assert (cfg.min_len_ratio, cfg.max_len_ratio, cfg.max_lm_ppl_ratio) == (0.25, 1.5, 1.0)
+    ref_ppl, ref_len = 76.8, 6.585                               # the committed run's references
+    assert not mmi.sane({"lm_ppl": 2.6, "avg_len": 1.095}, cfg, ref_ppl, ref_len)    # < 0.25 × 6.585 = 1.646
+    assert mmi.sane({"lm_ppl": 3.3, "avg_len": 2.66}, cfg, ref_ppl, ref_len)
+    assert not mmi.sane({"lm_ppl": 3.3, "avg_len": 9.9}, cfg, ref_ppl, ref_len)      # > 1.5 × 6.585 = 9.88
+    assert not mmi.sane({"lm_ppl": 1141.0, "avg_len": 2.5}, cfg, ref_ppl, ref_len)   # not fluent
+    with pytest.raises(ConfigError, match="min_len_ratio = 2.0 > max_len_ratio = 1.5"):
+        MMIConfig(min_len_ratio=2.0)
+
+
+def test_grid_search_never_chooses_a_setting_below_the_length_bound_when_one_is_sane():
+    torch.manual_seed(0)
+    vocab = Vocab([f"w{i}" for i in range(10)])
+    src = torch.randint(5, 15, (12, 4))
+    valid = PairTensors(src, torch.cat([src[:, :3], torch.full((12, 1), EOS)], 1))   # references: 3 words
+    model, lm = Seq2Seq(len(vocab), TINY).eval(), LSTMLM(len(vocab), TINY).eval()
+    cfg = MMIConfig(lambdas=(0.0, 0.5), gs=(1, 2), gammas=(0.0, 1.0, 3.0), beam_size=3, max_valid_inputs=8,
+                    max_lm_ppl_ratio=100.0, max_len_ratio=10.0, min_len_ratio=0.5)
+    rows, info = mmi.grid_search(model, lm, valid, vocab, cfg, max_len=5, progress=False)
+    assert info["ref_avg_len"] == 3.0
+    assert all(r["sane"] == (r["avg_len"] >= 1.5) for r in rows)
+    chosen = next(r for r in rows if r["chosen"])
+    if any(r["sane"] for r in rows):
+        assert chosen["sane"] and chosen["avg_len"] >= 1.5

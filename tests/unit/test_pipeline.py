@@ -9,7 +9,7 @@ import torch
 from ntlib.results.reports import read_json
 from ntlib.run.config import Profile
 from ntlib.run.pipeline import baselines, baselines_run_dir
-from ntlib.run.profiles import get_profile, with_seed
+from ntlib.run.profiles import baseline_profile, baseline_seeds, get_profile, with_seed
 
 
 def _seeds(p: Profile) -> dict:
@@ -23,6 +23,17 @@ def test_seed_reaches_every_stage_config_with_a_seed():
     assert set(seeds.values()) == {7}
     assert set(_seeds(get_profile("smoke")).values()) == {1}              # the presets' own seed
     assert with_seed(get_profile("small"), 3) == get_profile("small", seed=3)
+
+
+def test_baselines_differ_in_every_seed_but_share_the_lm():
+    P = get_profile("small", seed=4)
+    assert baseline_seeds(P) == [4, 5, 6]
+    profiles = [baseline_profile(P, s) for s in baseline_seeds(P)]
+    assert [q.train.seed for q in profiles] == [q.malicious.seed for q in profiles] == [4, 5, 6]
+    assert [q.frequent.seed for q in profiles] == [q.gan.seed for q in profiles] == [q.gibbs.seed for q in profiles]
+    assert {q.lm_train.seed for q in profiles} == {4}          # one LM for all baselines
+    with pytest.raises(ValueError, match="not one of the profile's baseline seeds"):
+        baseline_profile(P, 7)
 
 
 def test_seed_is_part_of_the_baselines_run_folder(tmp_path):
@@ -52,8 +63,10 @@ def test_two_seeds_of_notebook_02_give_different_baselines(run_notebook, tmp_pat
     out = {}
     for seed in (7, 8):
         r = read_json(run_notebook("02_baselines", seed=seed) / "results/baselines_switchboard.json")
-        out[seed] = (r, load_model(f"{r['run_dir']}/seq2seq.pt"))
-    assert out[7][0]["seed"] == 7 and out[8][0]["seed"] == 8                  # recorded truthfully ...
-    assert out[7][0]["run_dir"] != out[8][0]["run_dir"]                      # ... and used
+        out[seed] = (r, load_model(f"{r['run_dirs'][0]}/seq2seq.pt"))
+    assert out[7][0]["seeds"] == [7, 8] and out[8][0]["seeds"] == [8, 9]      # recorded truthfully ...
+    assert out[7][0]["lm_dir"] != out[8][0]["lm_dir"]                        # ... and used: one LM per run, its seed
+    assert out[7][0]["run_dirs"][1] != out[8][0]["run_dirs"][0]              # (another LM: another folder)
     assert not _same(out[7][1], out[8][1])
-    assert out[7][0]["seq2seq"]["ppl"] != out[8][0]["seq2seq"]["ppl"]
+    assert out[7][0]["seq2seq"][0]["ppl"] != out[8][0]["seq2seq"][0]["ppl"]
+    assert out[7][0]["seq2seq"][1]["ppl"] == out[8][0]["seq2seq"][0]["ppl"]  # seed 8 twice: the same seq2seq

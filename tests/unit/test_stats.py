@@ -1,6 +1,7 @@
 """ntlib.results.stats: exact tests against hand computations, the bootstrap's verdicts, seed intervals."""
 import math
 
+import numpy as np
 import pytest
 
 from ntlib.results import stats
@@ -69,3 +70,19 @@ def test_band_interval_holds_inside_fails_outside_and_is_inconclusive_on_a_bound
     assert stats.band_interval(0.05, 0.07, -0.05, 0.05) == stats.INCONCLUSIVE     # touches it
     assert stats.band_interval(float("nan"), float("nan"), -0.05, 0.05) == stats.INCONCLUSIVE
     assert stats.percentile_interval(list(range(1000))) == (25, 974)              # 2.5 % and 97.5 % of 1,000
+
+
+def test_cluster_bootstrap_draws_whole_dialogues_two_dialogue_hand_case():
+    """Two test dialogues: A holds inputs 0 and 1 (difference 1 each), B input 2 (difference 0). A resample
+    draws two dialogues with replacement — AA, AB, BA, BB with probability ¼ each — so the mean difference is
+    1, ⅔ or 0 (probabilities ¼, ½, ¼), never the ½ that resampling single inputs could give ({0, 2})."""
+    d = np.array([1.0, 1.0, 0.0])
+    for idx in stats.cluster_resamples(["A", "A", "B"], resamples=200, seed=3):
+        assert sorted(idx.tolist()) in ([0, 0, 1, 1], [0, 1, 2], [2, 2])       # whole dialogues only
+    boot = stats.paired_cluster_bootstrap(lambda idx: d[idx].mean(), ["A", "A", "B"], resamples=4000, seed=0)
+    assert boot["diff"] == pytest.approx(2 / 3) and boot["n"] == 3 and boot["clusters"] == 2
+    assert (boot["lo"], boot["hi"]) == (0.0, 1.0)
+    values = [d[idx].mean() for idx in stats.cluster_resamples(["A", "A", "B"], resamples=4000, seed=0)]
+    share = {v: values.count(v) / len(values) for v in set(values)}
+    assert set(share) == {0.0, 2 / 3, 1.0}
+    assert share[2 / 3] == pytest.approx(0.5, abs=0.03) and share[0.0] == pytest.approx(0.25, abs=0.03)

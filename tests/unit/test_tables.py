@@ -12,23 +12,29 @@ from ntlib.stages import TABLE_STAGES
 
 
 def test_table3_rows_are_the_runs_present():
-    t = tables.table3({"malicious": malicious_results()}, "switchboard")
+    res = {"malicious": malicious_results()}
+    t = tables.table3(res, "switchboard")
     assert list(t.index) == ["Baseline", "+neg-tr(0.5k)", "+neg-tr(2.5k)"]
-    assert t.loc["+neg-tr(0.5k)", "o-sample-avg train"].startswith("0.0 [0–")
-    assert " 0/20 " in t.loc["+neg-tr(0.5k)", "o-sample-avg train"]
+    assert t.loc["+neg-tr(0.5k)", "o-sample-avg train"].startswith("0.0 [0.0–0.0]")     # 0/20 on both baselines
+    assert t.loc["Baseline", "o-sample-avg train"].startswith("40.0 [40.0–40.0]") and t.loc["Baseline", "baselines"] == 2
+    assert t.loc["+neg-tr(2.5k)", "o-sample-avg test"].startswith("10.0 (") and t.loc["+neg-tr(2.5k)", "baselines"] == 1
+    each = tables.table3_per_baseline(res)
+    assert " 0/20" in each.loc[("+neg-tr(0.5k)", "baseline seed 2"), "o-sample-avg train"]
+    assert ("+neg-tr(2.5k)", "baseline seed 2") not in each.index
 
 
 def test_table3_columns_keep_the_papers_order_after_a_json_round_trip():
     """Notebook 03 writes Table 3 from its results in memory, 06 from the JSON (keys sorted): same columns,
     in the paper's order (o-sample-avg, then io-sample-avg)."""
     m = malicious_results()
-    for r in [m["baseline"], *m["neg_train"].values()]:      # add the io criterion after the o one
-        for split in ("train", "test"):
-            r[split]["io_sample_avg"] = r[split]["o_sample_avg"]
-    m["neg_train"] = {**m["neg_train"], **{k.replace("o_sample", "io_sample"): v for k, v in m["neg_train"].items()}}
+    for b in m["per_baseline"]:
+        for r in [b["baseline"], *b["neg_train"].values()]:      # add the io criterion after the o one
+            for split in ("train", "test"):
+                r[split]["io_sample_avg"] = r[split]["o_sample_avg"]
+        b["neg_train"] = {**b["neg_train"], **{k.replace("o_sample", "io_sample"): v for k, v in b["neg_train"].items()}}
     res = {"malicious": m}
     again = json.loads(json.dumps(res, sort_keys=True))
-    kinds = [c.rsplit(" ", 1)[0] for c in tables.table3(res, "switchboard").columns]
+    kinds = [c.rsplit(" ", 1)[0] for c in tables.table3(res, "switchboard").columns if c != "baselines"]
     assert kinds == ["o-sample-avg"] * 3 + ["io-sample-avg"] * 3
     assert list(tables.table3(again, "switchboard").columns) == list(tables.table3(res, "switchboard").columns)
     claims = [v.claim for v in verdicts.verdicts(res)["Table 3"]]           # the verdicts too, o-sample-avg first
@@ -36,11 +42,12 @@ def test_table3_columns_keep_the_papers_order_after_a_json_round_trip():
 
 
 def record(responses, refs=None, *, seed=1, ppl=50.0, profile="smoke", sha="abc", **extra):
-    """A Table 4 row record as evaluate.table4_row writes it (refs: the references, for BLEU-4)."""
+    """A Table 4 row record as evaluate.table4_row writes it (refs: the references, for BLEU-4; the inputs
+    come from test dialogues of 10 inputs each)."""
     refs = refs or ["yeah"] * len(responses)
     return {"profile": profile, "corpus": "switchboard", "seed": seed, "n_inputs": len(responses),
-            "inputs_sha": sha, "provenance": {}, "ppl": ppl, **response_scores(responses, refs, refs),
-            "responses": responses, **extra}
+            "inputs_sha": sha, "dialogues": [i // 10 for i in range(len(responses))], "provenance": {}, "ppl": ppl,
+            **response_scores(responses, refs, refs), "responses": responses, **extra}
 
 
 N = 100
@@ -51,13 +58,14 @@ LOOPING = [f"to be able to be able to {i}" for i in range(N)]     # diverse, eve
 
 
 def results(nt=FIXED, nt2=None, gan=GENERIC, mmi=FIXED, nt_ppl=(51.0, 51.2)):
-    """Hand-made results of notebooks 02, 04 and 05 in the schema tables.py reads."""
-    test, base = record(REFS, REFS, ppl=None), record(GENERIC, REFS)
+    """Hand-made results of notebooks 02, 04 and 05 in the schema tables.py reads: two baselines (seeds 1, 2)."""
+    test, base = record(REFS, REFS, ppl=None), [record(GENERIC, REFS, seed=s) for s in (1, 2)]
     nt2 = nt if nt2 is None else nt2
-    rows = {"Test-set": [test], "Baseline": [base]}
-    baselines = {"profile": "smoke", "corpus": "switchboard", "lm": {"ppl": 60.0, "nll": 4.09},
-                 "seq2seq": {"ppl": 50.0, "nll": 3.91}, "rows": rows,
-                 "ppl_bootstrap": {"diff": -0.18, "lo": -0.2, "hi": -0.16, "n": 100, "resamples": 1000, "seed": 0}}
+    rows = {"Test-set": [test], "Baseline": base}
+    boot = {"diff": -0.18, "lo": -0.2, "hi": -0.16, "n": 100, "clusters": 10, "resamples": 1000, "seed": 0}
+    baselines = {"profile": "smoke", "corpus": "switchboard", "seeds": [1, 2], "lm": {"ppl": 60.0, "nll": 4.09},
+                 "seq2seq": [{"ppl": 50.0, "nll": 3.91, "seed": 1}, {"ppl": 50.4, "nll": 3.92, "seed": 2}],
+                 "rows": rows, "ppl_bootstrap": [{**boot, "baseline_seed": 1}, {**boot, "diff": -0.17, "baseline_seed": 2}]}
     frequent = {"profile": "smoke", "corpus": "switchboard", "rows": {
         **rows,
         "+neg-train (10%)": [record(GENERIC, REFS, seed=s, ppl=51.0, r_thres=0.1) for s in (1, 2)],
@@ -65,7 +73,7 @@ def results(nt=FIXED, nt2=None, gan=GENERIC, mmi=FIXED, nt_ppl=(51.0, 51.2)):
                             for s, x, p in ((1, nt, nt_ppl[0]), (2, nt2, nt_ppl[1]))]}}
     gan_mmi = {"profile": "smoke", "corpus": "switchboard", "rows": {
         **rows, "+GAN": [record(gan, REFS, seed=s, ppl=49.0) for s in (1, 2)],
-        "+MMI": [record(mmi, REFS, ppl=None)]}}
+        "+MMI": [record(mmi, REFS, seed=s, ppl=None) for s in (1, 2)]}}
     return {"baselines": baselines, "frequent": frequent, "gan_mmi": gan_mmi}
 
 
@@ -81,16 +89,19 @@ def test_table4_and_9_rows_columns_and_seed_intervals():
     shuffled = {k: rows[k] for k in sorted(rows)}                       # the JSON sorts its keys
     assert list(tables.table4(res, "switchboard", shuffled).index) == list(rows)
     t4 = tables.table4(res, "switchboard")
-    assert t4.loc["Baseline", "M-ratio %"] == "60.0 (37.4)" and t4.loc["Test-set", "PPL"].startswith("–")
-    assert t4.loc["+neg-train (1%)", "PPL"].startswith("51.10 [") and t4.loc["+neg-train (1%)", "seeds"] == 2
+    assert t4.loc["Baseline", "M-ratio %"] == "60.0 [60.0–60.0] (37.4)" and t4.loc["Test-set", "PPL"].startswith("–")
+    assert t4.loc["+neg-train (1%)", "PPL"].startswith("51.10 [") and t4.loc["+neg-train (1%)", "baselines"] == 2
     assert t4.loc["Baseline", "n"] == N and t4.loc["+neg-train (1%)", "rep-4 %"].startswith("0.0")
     t9 = tables.table9(res, "switchboard")            # the paper's Neg-train row: the smaller threshold
     assert list(t9.index) == ["Baseline", "+neg-train (1%)"]
     assert t9.loc["Baseline", f"BLEU-4 ({metrics.BLEU_CHOSEN})"].endswith("(0.476)")
     seeds = tables.seed_table(rows)
-    assert ("+neg-train (1%)", "seed 2") in seeds.index and ("+GAN", "95 % interval") in seeds.index
+    assert ("+neg-train (1%)", "baseline seed 2") in seeds.index and ("+GAN", "95 % interval") in seeds.index
     assert tables.top10_table(rows).loc[1, "Baseline"] == "i do n't know (60.0 %)"
-    assert "sent_eos_raw (chosen)" in tables.bleu_variants_table(rows).columns
+    assert "sent_raw (chosen)" in tables.bleu_variants_table(rows).columns and metrics.BLEU_CHOSEN == "sent_raw"
+    t8 = tables.table8(res, "switchboard")
+    assert t8.loc["LM", "models"] == 1 and t8.loc["Seq2seq", "models"] == 2 and t8.loc["LM", "Test-PPL"] == "60.00 (44.37)"
+    assert tables.table8_per_baseline(res).loc["baseline seed 2", "NLL − LM's [95 %]"] == "-0.170 [-0.200, -0.160]"
 
 
 def test_rows_on_other_inputs_or_profiles_are_refused_with_their_names():
@@ -123,16 +134,22 @@ def test_resampled_statistics_equal_the_metrics():
 
 
 def test_bootstrap_verdict_inconclusive_on_equal_samples_and_holds_on_a_clear_difference():
-    a, b = record(GENERIC, REFS), record(list(GENERIC), REFS)
-    outcome, evidence = verdicts.judge(a, [b], "max_ratio", "below")
-    assert outcome == stats.INCONCLUSIVE and "1000 resamples" in evidence
-    outcome, _ = verdicts.judge(a, [record(FIXED, REFS)], "max_ratio", "below")
-    assert outcome == stats.HOLDS
-    outcome, _ = verdicts.judge(a, [record(FIXED, REFS)], "max_ratio", "above")
-    assert outcome == stats.FAILS
-    # several seeds: every seed's bootstrap and the interval across seeds must agree
+    base = [record(GENERIC, REFS, seed=s) for s in (1, 2)]
+    same = [record(list(GENERIC), REFS, seed=s) for s in (1, 2)]
+    outcome, evidence = verdicts.judge(base, same, "max_ratio", "below")
+    assert outcome == stats.INCONCLUSIVE and "1000 resamples" in evidence and "10 test dialogues" in evidence
+    fixed = [record(FIXED, REFS, seed=s) for s in (2, 1)]       # paired by seed, not by position
+    outcome, evidence = verdicts.judge(base, fixed, "max_ratio", "below")
+    assert outcome == stats.HOLDS and evidence.index("seed 2:") < evidence.index("seed 1:")
+    assert verdicts.judge(base, fixed, "max_ratio", "above")[0] == stats.FAILS
+    # every baseline's bootstrap and the interval across baselines must agree
     mixed = [record(FIXED, REFS, seed=1), record(GENERIC, REFS, seed=2)]
-    assert verdicts.judge(a, mixed, "max_ratio", "below")[0] == stats.INCONCLUSIVE
+    assert verdicts.judge(base, mixed, "max_ratio", "below")[0] == stats.INCONCLUSIVE
+    # one baseline is never enough; a record of a baseline the reference lacks is refused
+    outcome, evidence = verdicts.judge(base[:1], fixed[1:], "max_ratio", "below")
+    assert outcome == stats.INCONCLUSIVE and "needs ≥ 2" in evidence
+    with pytest.raises(tables.MixedResultsError, match=r"baseline seed\(s\) \[3\]"):
+        verdicts.judge(base, [record(FIXED, REFS, seed=3)], "max_ratio", "below")
 
 
 def test_table8_4_9_verdicts_follow_the_tests():
@@ -150,10 +167,10 @@ def test_table8_4_9_verdicts_follow_the_tests():
     assert o["the vanilla GAN does not lower max-ratio much (< 25 % relative)"] == stats.HOLDS
     assert o["MMI-antiLM raises Ent-3 over the baseline"] == stats.HOLDS
     (t9,) = v["Table 9"]
-    assert t9.claim.startswith("negative training (+neg-train (1%)) does not lower BLEU-4 (sent_eos_raw)")
+    assert t9.claim.startswith("negative training (+neg-train (1%)) does not lower BLEU-4 (sent_raw)")
     md = verdicts.verdict_markdown(v["Table 4"])
     assert "- ✔ holds: negative training (+neg-train (1%)) raises Ent-3 — Ent-3: difference above 0; paired " \
-           "bootstrap over 100 inputs" in md
+           "bootstrap over 10 test dialogues (100 inputs" in md
     assert "- ✘ does not hold:" in md
 
 
@@ -167,7 +184,7 @@ def test_a_generic_answer_traded_for_a_degenerate_one_is_not_a_fix():
     fix = v[f"negative training ({name}) fixes the frequent-response problem without trading it for "
             "degenerate responses"]
     assert fix.outcome == stats.FAILS and "✘" in fix.evidence
-    # PPL 58 and 40 (+16 %, −20 %): the interval across 2 seeds straddles the ±10 % band
+    # PPL 58 and 40 (+16 %, −20 %): the interval across 2 baselines straddles the ±10 % band
     assert v[f"negative training ({name}) moves PPL by < 10 %"].outcome == stats.INCONCLUSIVE
 
 
