@@ -7,15 +7,18 @@ n - 1 searched tokens (words or ``<unk>``) closed by ``<eou>``, which the search
 sentences, the closing ``<eou>`` as ``<eos>``. Eq. 7 is
 ``L(x; y) = -1/m Σ_t log P(y_t | y_<t, x) + λ_in R(x)``, ``R(x) = -1/n Σ_t log P_LM(x_t | x_<t)``.
 Each position is updated from the G tokens with the largest gradient of -L w.r.t. the
-one-hot input (eq. 10). All G candidates of all targets are scored in one batched forward
-pass that reuses the encoder / LM states of the unchanged prefix ``x_<t``; the
-one-candidate-at-a-time loop of Algorithm 3 (``gibbs_enum_reference``) returns the same
-triggers and is kept for the benchmark and the tests. ``hits`` implements o-greedy,
-o/io-sample-min/avg; ``hit_rate`` adds a Wilson 95 % interval.
+one-hot input (eq. 10). The restarts of all targets run in lock-step, as rows of one batch: per
+position one gradient pass and the G candidates of every row scored in passes of ``chunk_size``
+rows that reuse the encoder / LM states of the unchanged prefix ``x_<t`` (on a GPU ~10⁵ rows, all
+restarts together; on the CPU each restart's own passes, so the triggers are bit for bit those of
+one restart at a time). The one-candidate-at-a-time loop of Algorithm 3 (``gibbs_enum_reference``)
+returns the same triggers and is kept for the benchmark and the tests. ``hits`` implements
+o-greedy, o/io-sample-min/avg; ``hit_rate`` adds a Wilson 95 % interval.
 Shown in notebooks/03_malicious.ipynb; timed in benchmarks/gibbs_enum.py.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -116,6 +119,29 @@ def trigger_loss(seq2seq, lm, x: torch.Tensor, tgt: torch.Tensor, lambda_in: flo
     return loss, lp
 
 
+@contextlib.contextmanager
+def lstms_in_train_mode(*models):
+    """The ``nn.LSTM`` modules of ``models`` in train mode inside the block, every other module as it is.
+
+    cuDNN differentiates an LSTM only in train mode (App. A's eq. 10 gradient on a GPU). Train mode
+    changes an LSTM's result only through its dropout between layers, so one-layer LSTMs (ntlib's;
+    their dropout is the separate ``drop`` module, left in eval mode) or dropout 0 are required.
+    The modes are restored after the block.
+    """
+    lstms = [m for model in models if model is not None for m in model.modules() if isinstance(m, torch.nn.LSTM)]
+    for m in lstms:
+        if m.num_layers > 1 and m.dropout > 0:
+            raise ValueError(f"lstms_in_train_mode: {m} would apply dropout between its layers in train mode")
+    modes = [m.training for m in lstms]
+    for m in lstms:
+        m.training = True           # the module itself: an LSTM has no submodules
+    try:
+        yield
+    finally:
+        for m, mode in zip(lstms, modes):
+            m.training = mode
+
+
 def onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos) -> torch.Tensor:
     """∂(-L)/∂x_pos ``(B, V)``: gradient of eq. 7's -L w.r.t. the one-hot input at ``pos`` (eq. 10).
 
@@ -130,9 +156,10 @@ def onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos) -> torch.Tensor:
         # FlopCounterMode, used by the benchmark) reject leaf inputs under autograd.grad
         return t if t.requires_grad else t.detach().requires_grad_(True)
 
-    # cuDNN's LSTM backward refuses eval mode ("can only be called in training mode"); the
-    # models stay in eval mode (no dropout), so the native LSTM kernels are used here on CUDA
-    with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
+    # cuDNN's LSTM backward refuses eval mode ("can only be called in training mode"): the LSTM
+    # modules alone go to train mode, which for one-layer LSTMs changes only the kernel (the same
+    # bits on the CPU, tested); the dropout modules stay in eval mode
+    with torch.enable_grad(), lstms_in_train_mode(seq2seq, lm):
         e = differentiable(seq2seq.src_embedding(x))                             # (B, n, E)
         neg_loss = _target_mean(seq2seq.token_logprobs(None, tgt, src_emb=e), tgt)
         inputs = [e]
@@ -160,7 +187,15 @@ def _top_candidates(seq2seq, lm, x, tgt, lambda_in, pos, G) -> torch.Tensor:
     return g.topk(min(G, g.shape[1] - len(NOT_SEARCHED)), dim=1).indices   # G ≥ V: every searchable token
 
 
-PROJECTION_ROWS = 128      # rows per output-projection block: its (rows, V) logits stay in cache
+PROJECTION_ROWS = 128      # rows per output-projection block on the CPU: its (rows, V) logits stay in cache
+CUDA_PROJECTION_ROWS = 8192   # on a GPU: (8192, V) logits, 328 MB at V = 10k, few launches
+CUDA_CHUNK_ROWS = 65_536   # candidate rows per pass on a GPU (issue 31: ~10⁵; GibbsConfig.chunk_size is the CPU's)
+
+
+def chunk_rows(cfg: GibbsConfig, device: torch.device) -> int:
+    """Candidate rows per pass of :func:`gibbs_enum` on ``device``: ``cfg.chunk_size`` on the CPU,
+    :data:`CUDA_CHUNK_ROWS` on a GPU."""
+    return CUDA_CHUNK_ROWS if torch.device(device).type == "cuda" else cfg.chunk_size
 
 
 def _project_logprobs(out: torch.nn.Linear, h: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
@@ -168,15 +203,16 @@ def _project_logprobs(out: torch.nn.Linear, h: torch.Tensor, tokens: torch.Tenso
 
     ``mm`` then an in-place bias add gives the same bits as ``nn.Linear`` (checked in the
     tests) without addmm's copy of the bias into the (N, V) output. Done in blocks of
-    ``PROJECTION_ROWS`` rows, so the log-softmax reads logits still in cache instead of a
+    ``PROJECTION_ROWS`` rows (CPU), so the log-softmax reads logits still in cache instead of a
     (N, V) tensor from memory: for N = 1200, V = 10k, mm + bias + log-softmax took as long as the
-    bare mm (56 vs 58 ms) instead of 95 ms. Row results do not depend on the blocking.
+    bare mm (56 vs 58 ms) instead of 95 ms. Row results do not depend on the blocking, but for a
+    block of fewer than 4 rows (this CPU's small-matrix kernels: 1 row and 2-3 rows round differently).
     """
     lp = torch.empty(len(h), device=h.device)
-    for i in range(0, len(h), PROJECTION_ROWS):
-        logits = torch.mm(h[i:i + PROJECTION_ROWS], out.weight.t()).add_(out.bias)
-        lp[i:i + PROJECTION_ROWS] = F.log_softmax(logits, -1).gather(
-            1, tokens[i:i + PROJECTION_ROWS].unsqueeze(1)).squeeze(1)
+    step = PROJECTION_ROWS if h.device.type == "cpu" else CUDA_PROJECTION_ROWS
+    for i in range(0, len(h), step):
+        logits = torch.mm(h[i:i + step], out.weight.t()).add_(out.bias)
+        lp[i:i + step] = F.log_softmax(logits, -1).gather(1, tokens[i:i + step].unsqueeze(1)).squeeze(1)
     return lp
 
 
@@ -253,18 +289,83 @@ def draw_starts(seq2seq, lm, io: bool, B: int, cfg: GibbsConfig, generator: torc
                 else _init(seq2seq, lm, io, B, cfg.input_len, generator) for r in range(cfg.restarts)]
 
 
+def _fp32_loss(seq2seq, lm, x, tgt, lam) -> torch.Tensor:
+    """L(x; y) ``(rows,)`` (eq. 7) in fp32, also inside bf16 autocast: the loss a search compares."""
+    with torch.autocast(model_device(seq2seq).type, enabled=False):
+        return trigger_loss(seq2seq, lm, x, tgt, lam)[0].float()
+
+
+def _passes(rows: torch.Tensor, B: int, per_restart: bool) -> list[slice]:
+    """The gradient / scoring passes over the active ``rows`` (ascending, row k = restart k // B):
+    one per restart that has active rows, or all of them in one."""
+    if not per_restart:
+        return [slice(None)]
+    counts = torch.unique_consecutive(rows // B, return_counts=True)[1].tolist()
+    ends = [sum(counts[:i + 1]) for i in range(len(counts))]
+    return [slice(e - c, e) for c, e in zip(counts, ends)]
+
+
+def _sweeps(seq2seq, lm, tgt, x, cur, active, lam, cfg, chunk, per_restart, bf16, bar, stop=None):
+    """Algorithm 3's sweeps for the rows ``x`` ``(K, n)`` in lock-step; row k searches target k mod B.
+
+    Updates ``x`` and their losses ``cur`` ``(K,)`` in place. Each position step takes the G
+    candidates of every active row from the eq. 10 gradient and accepts a row's best candidate if it
+    lowers eq. 7 strictly (the first of equal minima, as the sequential loop); a row leaves after a
+    sweep without improvement, or when ``stop(x)`` says it is hit. ``bf16``: gradients and candidate
+    scores under bf16 autocast, and the winner of each row re-scored in fp32 before it is compared.
+    """
+    B, n, dev = tgt.shape[0], x.shape[1], x.device
+    target = torch.arange(len(x), device=dev) % B
+    for _ in range(cfg.sweeps):
+        improved = torch.zeros_like(active)
+        for pos in range(n - 1):                    # the closing <eou> is never moved
+            bar.update(1)
+            rows = active.nonzero().squeeze(1)
+            if len(rows) == 0:
+                continue
+            xs, ts = x[rows], tgt[target[rows]]
+            parts = _passes(rows, B, per_restart)
+            with autocast(dev, bf16):
+                cand = torch.cat([_top_candidates(seq2seq, lm, xs[p], ts[p], lam, pos, cfg.candidates)
+                                  for p in parts])                                    # (rows, G)
+                losses = torch.cat([_candidate_losses(seq2seq, lm, xs[p], ts[p], lam, pos, cand[p], chunk)
+                                    for p in parts])
+            low, j = losses.min(1)                  # first minimum = the sequential choice
+            if bf16:
+                xs[:, pos] = cand.gather(1, j.unsqueeze(1)).squeeze(1)
+                low = _fp32_loss(seq2seq, lm, xs, ts, lam)
+            better = low < cur[rows]
+            acc = rows[better]
+            x[acc, pos] = cand[better, j[better]]
+            cur[acc] = low[better]
+            improved[acc] = True
+        active &= improved                          # a sweep without improvement ends it
+        if stop is not None:
+            active &= ~stop(x)
+        if not active.any():
+            break
+
+
 def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bool = False,
                init: torch.Tensor | None = None, generator: torch.Generator | None = None,
                stop_when: Callable | None = None, progress: bool = False,
-               bf16: bool = False) -> TriggerSearch:
-    """Batched gibbs-enum (App. A, Algorithm 3) for targets ``(B, T)``.
+               bf16: bool = False, chunk_size: int | None = None,
+               per_restart: bool | None = None) -> TriggerSearch:
+    """Batched gibbs-enum (App. A, Algorithm 3) for targets ``(B, T)``, all restarts in lock-step.
 
     io=True searches for io- hits (λ_in = cfg.lambda_in, LM-sample start), else o- hits
-    (λ_in = 0, random start). ``init`` ``(B, n)`` warm-starts the first restart (Alg. 1).
-    With ``cfg.stop_when_hit``, a target stops as soon as ``stop_when(x, targets)`` is True.
+    (λ_in = 0, random start). ``init`` ``(B, n)`` warm-starts the first restart (Alg. 1). The
+    ``cfg.restarts`` start points of every target (:func:`draw_starts`) are searched as B·restarts
+    rows at once and each target keeps the first restart with the lowest loss. With
+    ``cfg.stop_when_hit``, a target stops as soon as ``stop_when(x, targets)`` is True, and runs no
+    later restart once hit — so there the restarts run one after another (Alg. 1 ablation).
     Runs on the seq2seq's device (targets and ``init`` are moved there; start points are drawn
     from the CPU ``generator``); the result lives there too. ``bf16``: gradients and candidate
-    scores under bf16 autocast (the returned loss and log-probs are fp32).
+    scores under bf16 autocast, each position's winner re-scored in fp32 (the returned loss and
+    log-probs are fp32). ``chunk_size``: candidate rows per pass (None: :func:`chunk_rows`).
+    ``per_restart``: a pass holds one restart's rows (None: on the CPU, where a row's float result
+    depends on the rows batched with it, so the triggers are bit for bit those of restarts searched
+    one after another; on a GPU all restarts share each pass).
     """
     if io and lm is None:
         raise ValueError("io- hit types need the LM (lambda_in > 0, eq. 8)")
@@ -272,52 +373,42 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
     lam = cfg.lambda_in if io else 0.0
     dev = model_device(seq2seq)
     targets = targets.to(dev)
-    tgt, B, n = trim(targets), targets.shape[0], cfg.input_len
+    tgt, B, n, R = trim(targets), targets.shape[0], cfg.input_len, cfg.restarts
     if init is not None:
         check_triggers(init, B, n, "gibbs_enum: init")
     if B == 0:
         return TriggerSearch(torch.zeros(0, n, dtype=torch.long, device=dev), torch.zeros(0, device=dev),
                              torch.zeros(0, 1, device=dev))
+    chunk = chunk_size or chunk_rows(cfg, dev)
+    per_restart = dev.type != "cuda" if per_restart is None else per_restart
+    stop = stop_when if cfg.stop_when_hit else None
+    steps = (R if stop is not None else 1) * cfg.sweeps * (n - 1)
     best_x, best_loss = None, torch.full((B,), float("inf"), device=dev)
-    done = torch.zeros(B, dtype=torch.bool, device=dev)
-    steps = cfg.restarts * cfg.sweeps * (n - 1)
-    with eval_mode(seq2seq, lm), tqdm(total=steps, desc="gibbs-enum", leave=False,
-                                      disable=not progress) as bar, autocast(dev, bf16):
-        starts = draw_starts(seq2seq, lm, io, B, cfg, generator, init)
-        for r in range(cfg.restarts):
-            x = starts[r]
-            cur = trigger_loss(seq2seq, lm, x, tgt, lam)[0].float()   # fp32 also under bf16 autocast
-            if best_x is None:
-                best_x = x.clone()
-            skip = done.clone()                        # already hit in an earlier restart
-            active = ~skip
-            if cfg.stop_when_hit and stop_when is not None:
-                active &= ~stop_when(x, targets)
-            for _ in range(cfg.sweeps):
-                improved = torch.zeros(B, dtype=torch.bool, device=dev)
-                for pos in range(n - 1):                # the closing <eou> is never moved
-                    rows = active.nonzero().squeeze(1)
-                    bar.update(1)
-                    if len(rows) == 0:
-                        continue
-                    xs, ts = x[rows], tgt[rows]
-                    cand = _top_candidates(seq2seq, lm, xs, ts, lam, pos, cfg.candidates)
-                    losses = _candidate_losses(seq2seq, lm, xs, ts, lam, pos, cand, cfg.chunk_size)
-                    low, j = losses.min(1)             # first minimum = the sequential choice
-                    better = low < cur[rows]
-                    acc = rows[better]
-                    x[acc, pos] = cand[better, j[better]]
-                    cur[acc] = low[better]
-                    improved[acc] = True
-                active &= improved                     # a sweep without improvement ends it
-                if cfg.stop_when_hit and stop_when is not None:
-                    active &= ~stop_when(x, targets)
-                if not active.any():
-                    break
-            keep = (cur < best_loss) & ~skip
-            best_x[keep], best_loss[keep] = x[keep], cur[keep]
-            if cfg.stop_when_hit and stop_when is not None:
-                done |= stop_when(best_x, targets)
+    with eval_mode(seq2seq, lm), tqdm(total=steps, desc="gibbs-enum", leave=False, disable=not progress) as bar:
+        with autocast(dev, bf16):
+            starts = draw_starts(seq2seq, lm, io, B, cfg, generator, init)
+        if stop is None:                            # B·R rows, restart-major: row k is restart k // B
+            x = torch.cat(starts)
+            cur = torch.cat([_fp32_loss(seq2seq, lm, s, tgt, lam) for s in starts])
+            _sweeps(seq2seq, lm, tgt, x, cur, torch.ones(B * R, dtype=torch.bool, device=dev), lam, cfg, chunk,
+                    per_restart, bf16, bar)
+            best_x = starts[0].clone()
+            for r in range(R):                      # the first restart with the lowest loss
+                keep = cur[r * B:(r + 1) * B] < best_loss
+                best_x[keep], best_loss[keep] = x[r * B:(r + 1) * B][keep], cur[r * B:(r + 1) * B][keep]
+        else:
+            done = torch.zeros(B, dtype=torch.bool, device=dev)
+            for r in range(R):
+                x = starts[r]
+                cur = _fp32_loss(seq2seq, lm, x, tgt, lam)
+                if best_x is None:
+                    best_x = x.clone()
+                skip = done.clone()                 # already hit in an earlier restart
+                _sweeps(seq2seq, lm, tgt, x, cur, ~skip & ~stop(x, targets), lam, cfg, chunk, per_restart, bf16,
+                        bar, stop=lambda x: stop(x, targets))
+                keep = (cur < best_loss) & ~skip
+                best_x[keep], best_loss[keep] = x[keep], cur[keep]
+                done |= stop(best_x, targets)
     with eval_mode(seq2seq, lm):
         loss, lp = trigger_loss(seq2seq, lm, best_x, tgt, lam)
     return TriggerSearch(best_x, loss, lp)
