@@ -19,7 +19,8 @@ import torch
 
 import ntlib  # noqa: F401  (pins the float path before torch computes: ntlib.machine.floatpath)
 from ntlib.data.targets import load_targets
-from ntlib.methods import gibbs_enum, malicious
+from ntlib.methods import malicious
+from ntlib.methods.hits import thresholds
 from ntlib.run import pipeline
 from ntlib.run.config import override
 from ntlib.run.profiles import get_profile
@@ -42,7 +43,7 @@ def main() -> None:
         raise SystemExit(f"no trained small baselines in {run_dir} ({', '.join(f'{k}.pt' for k in missing)} missing): "
                          "run notebook 02 (or make reproduce) first; this benchmark only searches")
     b = pipeline.baselines(P, run_root=args.run_root, progress=False)
-    thr = gibbs_enum.thresholds(b.seq2seq, b.lm, b.data.test)
+    thr = thresholds(b.seq2seq, b.lm, b.data.test)
     lists = {n: load_targets(n, b.data.vocab, None, max_targets=P.malicious.max_targets, seed=1,
                                        max_len=P.data.max_tgt_len) for n in ("train", "test")}
     print(f"small baselines {b.run_dir.name}; {torch.get_num_threads()} threads; "

@@ -1,187 +1,193 @@
-"""Benchmark: batched gibbs-enum vs the one-candidate-at-a-time loop of Algorithm 3 (App. A).
+"""Benchmark: gibbs-enum (App. A, Algorithm 3) with every restart in lock-step vs one restart after another.
 
-Small model size (emb 128 / hidden 256, V = 10k, random weights), the paper's G = 100.
-Both searches start from the same triggers, so they must return the same triggers and
-losses (checked). Reports targets/s both ways, their ratio, and the batched search's
-achieved GFLOP/s against a measured fp32 matmul peak at the same thread count. The
-CPU is shared, so rates are also given per CPU-second (process time), which contention
-from other processes distorts less than wall time, and each search is timed twice,
-alternating, keeping its best run.
-FLOPs = matmuls counted by torch's FlopCounterMode + LSTM cells counted by forward hooks
-(8·H·(E+H) per token, ×3 when the call is differentiated).
+Random-weight models at two sizes — small (emb 128 / hidden 256) and paper (300 / 600), V = 10k — at
+G = 100 (the paper's) and G = 6 (the small profile's), o- and io- searches, 3 restarts, 1 sweep, the
+same start points. Three searches:
 
-Run: ``.venv/bin/python benchmarks/gibbs_enum.py`` (about three minutes on one core).
+  before     restarts one after another, each batched over the targets, passes of 128 candidate rows:
+             the search of commit f89a443 (kept in tests/unit/test_gibbs_enum_lockstep.py; on a GPU with today's
+             projection blocks of 8192 rows)
+  lockstep   targets × restarts in lock-step, each restart with its own gradient and scoring passes
+             (the CPU default of ntlib.methods.gibbs_enum.gibbs_enum: the same computations, bit for bit)
+  one-pass   every active row of every restart in one gradient pass, candidate rows in shared passes of
+             --chunk rows (the GPU layout; CUDA_CHUNK_ROWS = 65,536 on a GPU)
 
-``--device cuda`` (or auto with CUDA present) runs the same comparison on the GPU with 32
-targets, in fp32 and with bf16 autocast scoring (``gibbs_enum(bf16=True)``), at the profile's
-chunk of 128 rows and at 2048 rows, against the card's measured fp32 / bf16 matmul peaks (wall
-time, synchronised). ``--quick``: a few-second rehearsal (4 targets, G = 20).
+For each: candidate rows scored per second (wall; on the CPU also per CPU-second, which other processes
+on a shared CPU distort less), GFLOP/s and the fraction of the device's matmul peak in the search's dtype
+(peak measured in this process: the best of a few GEMM shapes, including the output projection's),
+the speed-up over ``before`` and whether the triggers equal before's. Timings are the best of --reps runs,
+the searches alternating. FLOPs: matmuls counted by torch's FlopCounterMode + LSTM cells
+(``ntlib.run.estimate.count_flops``), on one untimed run.
+
+Run: ``.venv/bin/python benchmarks/gibbs_enum.py`` (CPU, fp32, one thread; about 15 CPU-minutes) or
+``--device cuda`` (paper size, G = 100, 32 targets × the paper's 5 restarts, fp32 and bf16 autocast, best
+of 2; ``--sizes paper small``: 182 s on a lent H200, results in docs/device.md); ``--quick``: a rehearsal
+(small size, G = 6, 4 targets, one run each).
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-import ntlib  # noqa: F401  (pins the float path before torch computes: ntlib.machine.floatpath)
+import ntlib  # noqa: F401  (first: pins torch's float path, ntlib.floatpath)
 from ntlib.data.dataset import EOS
 from ntlib.machine.device import resolve_device, synchronize
-from ntlib.methods.gibbs_enum import gibbs_enum, gibbs_enum_reference, random_triggers
+from ntlib.methods import gibbs_enum
 from ntlib.methods.models import LSTMLM, Seq2Seq
-from ntlib.run.config import GibbsConfig, ModelConfig, override
+from ntlib.methods.triggers import random_triggers
+from ntlib.run.config import GibbsConfig, ModelConfig
+from ntlib.run.estimate import count_flops, matmul_peak
 
-THREADS = 1               # the CPU is shared; both searches and the peak use the same count
-V, MODEL = 10_000, ModelConfig(emb=128, hidden=256, dropout=0.0)
-TARGETS, REF_TARGETS = 16, 2
-GIBBS = GibbsConfig(sweeps=1, candidates=100, restarts=1)      # chunk_size 128 rows
-REPS = 2                  # timed runs per search, alternating batched / loop
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path[:0] = [str(TESTS), str(TESTS / "unit")]
+from test_gibbs_enum_lockstep import gibbs_enum_before  # noqa: E402  (the search of f89a443)
+
+V = 10_000
+SIZES = {"small": ModelConfig(emb=128, hidden=256, dropout=0.0), "paper": ModelConfig(emb=300, hidden=600, dropout=0.0)}
+# targets per run (× 3 restarts) on the CPU: about the same candidate rows at both G
+CPU_TARGETS = {("small", 100): 2, ("small", 6): 16, ("paper", 100): 1, ("paper", 6): 8}
+GPU_TARGETS, GPU_DEFAULTS = 32, {"sizes": ["paper"], "G": [100], "reps": 2}    # paper size alone: about 2 minutes on an H200
 
 
-def matmul_peak(seconds: float = 3.0) -> float:
-    """Best fp32 GFLOP/s per CPU-second of a few GEMM shapes, including the output projection's."""
+def cpu_peak(H: int, dtype: torch.dtype, seconds: float = 1.0) -> float:
+    """Best matmul FLOP per CPU-second in ``dtype`` over GEMM shapes of the search (hidden ``H``)."""
     best = 0.0
-    for m, k, n in ((1024, 1024, 1024), (768, 256, 10_000), (4096, 256, 2048)):
-        a, b = torch.randn(m, k), torch.randn(k, n)
+    for m, k, n in ((1024, 1024, 1024), (768, H, V), (4096, H, 4 * H)):
+        a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
         a @ b
         reps, t0 = 0, time.process_time()
-        while time.process_time() - t0 < seconds / 3:
+        while time.process_time() - t0 < seconds:
             a @ b
             reps += 1
-        best = max(best, 2 * m * k * n * reps / (time.process_time() - t0) / 1e9)
+        best = max(best, 2 * m * k * n * reps / (time.process_time() - t0))
     return best
 
 
-def count_flops(fn, models) -> int:
-    """FLOPs of one run of ``fn``: matmuls (FlopCounterMode) + LSTM cells (forward hooks).
-
-    Counted on a separate, untimed run: the counter intercepts every op and would slow the
-    batched search it measures."""
-    lstm_flops = [0]
-
-    def hook(mod, inp, out):
-        x = inp[0]
-        tokens = x.shape[0] * x.shape[1]
-        grad = 3 if torch.is_grad_enabled() and x.requires_grad else 1
-        lstm_flops[0] += grad * 8 * mod.hidden_size * (mod.input_size + mod.hidden_size) * tokens
-    handles = [m.register_forward_hook(hook) for model in models for m in model.modules()
-               if isinstance(m, torch.nn.LSTM)]
-    try:
-        with FlopCounterMode(display=False) as fc:
-            fn()
-    finally:
-        for h in handles:
-            h.remove()
-    return fc.get_total_flops() + lstm_flops[0]
+def cuda_peak(dev, dtype: torch.dtype) -> float:
+    return matmul_peak(dev, dtype)
 
 
-def timed(fn):
-    """(result, wall s, CPU s) of one call."""
+def random_targets(n: int, gen: torch.Generator) -> torch.Tensor:
+    """``n`` targets of 2-6 random words + <eos>, like the malicious lists."""
+    tgt = torch.zeros(n, 8, dtype=torch.long)
+    for i, m in enumerate(torch.randint(2, 7, (n,), generator=gen).tolist()):
+        tgt[i, :m] = torch.randint(5, V, (m,), generator=gen)
+        tgt[i, m] = EOS
+    return tgt
+
+
+def timed(fn, dev):
+    """(result, wall s, CPU s) of one call (CUDA synchronised)."""
+    synchronize(dev)
     t0, c0 = time.perf_counter(), time.process_time()
     res = fn()
+    synchronize(dev)
     return res, time.perf_counter() - t0, time.process_time() - c0
 
 
-def best_of(fns, reps: int = REPS):
-    """Run the functions alternately ``reps`` times; per function, the run with the least CPU
-    time. Alternating spreads the shared CPU's drifts over both sides of the ratio."""
-    best = [None] * len(fns)
-    for _ in range(reps):
-        for i, fn in enumerate(fns):
-            r = timed(fn)
-            if best[i] is None or r[2] < best[i][2]:
-                best[i] = r
-    return best
+def candidate_rows(fn) -> int:
+    """Candidate rows ``fn`` scores (ntlib.methods.gibbs_enum._candidate_losses calls counted)."""
+    rows, inner = [0], gibbs_enum._candidate_losses
+
+    def counting(seq2seq, lm, x, tgt, lam, pos, cand, chunk):
+        rows[0] += cand.numel()
+        return inner(seq2seq, lm, x, tgt, lam, pos, cand, chunk)
+    gibbs_enum._candidate_losses = counting
+    try:
+        fn()
+    finally:
+        gibbs_enum._candidate_losses = inner
+    return rows[0]
 
 
-def gpu(dev, quick: bool) -> None:
-    """Batched gibbs-enum on CUDA: targets/s and achieved fraction of the fp32 / bf16 matmul peak."""
-    import train_throughput as tt  # benchmarks/ is on sys.path when run as a script
+def compare(size: str, G: int, targets: int, restarts: int, dev, bf16: bool, chunk: int, reps: int,
+            peak: float) -> list[dict]:
+    """The three searches on ``targets`` × ``restarts`` rows; one dict per search and kind."""
     torch.manual_seed(0)
-    s2s, lm = Seq2Seq(V, MODEL).eval().to(dev), LSTMLM(V, MODEL).eval().to(dev)
-    n = 4 if quick else 32
+    s2s, lm = Seq2Seq(V, SIZES[size]).eval().to(dev), LSTMLM(V, SIZES[size]).eval().to(dev)
     gen = torch.Generator().manual_seed(1)
-    tgt = torch.zeros(n, 8, dtype=torch.long)
-    for i, m in enumerate(torch.randint(2, 7, (n,), generator=gen).tolist()):
-        tgt[i, :m] = torch.randint(4, V, (m,), generator=gen)
-        tgt[i, m] = EOS
-    tgt = tgt.to(dev)
-    init = random_triggers(n, GIBBS.input_len, V, gen).to(dev)
-    peaks = {False: tt.cuda_mm_peak(dev, torch.float32), True: tt.cuda_mm_peak(dev, torch.bfloat16)}
-    print(f"{torch.cuda.get_device_name(dev)}: matmul peak fp32 {peaks[False] / 1e3:.1f}, bf16 "
-          f"{peaks[True] / 1e3:.1f} TFLOP/s; {n} targets, G={GIBBS.candidates}, 1 sweep", flush=True)
-    ref = {}
+    tgt = random_targets(targets, gen).to(dev)
+    init = random_triggers(targets, 15, V, gen).to(dev)
+    cfg = GibbsConfig(sweeps=1, candidates=G, restarts=restarts, seed=3)
+    out = []
     for io in (False, True):
-        for chunk in (128, 2048):
-            for bf16 in (False, True):
-                cfg = override(GIBBS, chunk_size=chunk)
-
-                def run():
-                    return gibbs_enum(s2s, tgt, cfg, lm=lm, io=io, init=init, bf16=bf16)
-                flops = count_flops(run, (s2s, lm))
-                run()
-                synchronize(dev)
-                t0 = time.perf_counter()
-                res = run()
-                synchronize(dev)
-                t = time.perf_counter() - t0
-                ref.setdefault(io, res)
-                same = torch.equal(res.triggers, ref[io].triggers)
-                print(f"{'io' if io else 'o '} chunk {chunk:>4} {'bf16' if bf16 else 'fp32'}: {n / t:.2f} targets/s "
-                      f"({t:.2f} s), {flops / t / 1e12:.2f} TFLOP/s = {100 * flops / t / 1e9 / peaks[bf16]:.1f}% of the "
-                      f"{'bf16' if bf16 else 'fp32'} peak; triggers as fp32/128: {same}, "
-                      f"max |Δloss| {float((res.loss - ref[io].loss).abs().max()):.1e}", flush=True)
+        searches = {
+            "before": lambda: gibbs_enum_before(s2s, tgt, cfg, lm=lm, io=io, init=init, bf16=bf16)[0],
+            "lockstep": lambda: gibbs_enum.gibbs_enum(s2s, tgt, cfg, lm=lm, io=io, init=init, bf16=bf16,
+                                              per_restart=True).triggers,
+            "one-pass": lambda: gibbs_enum.gibbs_enum(s2s, tgt, cfg, lm=lm, io=io, init=init, bf16=bf16,
+                                              per_restart=False, chunk_size=chunk).triggers}
+        rows = []
+        flops = {"lockstep": count_flops(lambda: rows.append(candidate_rows(searches["lockstep"])), (s2s, lm)),
+                 "one-pass": count_flops(searches["one-pass"], (s2s, lm))}
+        rows = rows[0]
+        flops["before"] = flops["lockstep"]                      # the same passes
+        best = {}
+        for _ in range(reps):
+            for k, fn in searches.items():
+                r = timed(fn, dev)
+                if k not in best or r[1] + r[2] < best[k][1] + best[k][2]:
+                    best[k] = r
+        seconds = {k: (wall if dev.type == "cuda" else cpu) for k, (_, wall, cpu) in best.items()}
+        for k, (trig, wall, cpu) in best.items():
+            out.append({"size": size, "G": G, "kind": "io" if io else "o", "search": k, "rows": rows,
+                        "rows_per_s": rows / wall, "rows_per_cpu_s": rows / cpu,
+                        "gflops": flops[k] / seconds[k] / 1e9, "peak_fraction": flops[k] / seconds[k] / peak,
+                        "speedup": seconds["before"] / seconds[k], "same": torch.equal(trig, best["before"][0])})
+    return out
 
 
 def main(argv=None):
-    global TARGETS, REF_TARGETS, GIBBS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto")
-    ap.add_argument("--quick", action="store_true", help="4 targets, G = 20: a few seconds")
+    ap.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    ap.add_argument("--G", nargs="+", type=int, default=[100, 6])
+    ap.add_argument("--restarts", type=int, default=None, help="default: 3 on the CPU, 5 (the paper's) on a GPU")
+    ap.add_argument("--targets", type=int, default=None, help="default: CPU_TARGETS on the CPU, 32 on a GPU")
+    ap.add_argument("--chunk", type=int, default=None, help="one-pass rows per pass (default: the device's, "
+                    "ntlib.methods.gibbs_enum.chunk_rows)")
+    ap.add_argument("--bf16", action="store_true", help="on the CPU also bf16 autocast (always on a GPU)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="small size, G = 6, 4 targets, 1 rep")
     a = ap.parse_args(argv)
     dev = resolve_device(a.device)
+    gpu = dev.type == "cuda"
+    if gpu and not a.quick:
+        for k, v in GPU_DEFAULTS.items():
+            if getattr(a, k) == ap.get_default(k):
+                setattr(a, k, v)
     if a.quick:
-        TARGETS, REF_TARGETS, GIBBS = 4, 1, override(GIBBS, candidates=20)
-    if dev.type == "cuda":
-        return gpu(dev, a.quick)
-    torch.set_num_threads(THREADS)
-    torch.manual_seed(0)
-    s2s, lm = Seq2Seq(V, MODEL).eval(), LSTMLM(V, MODEL).eval()
-    gen = torch.Generator().manual_seed(1)
-    lengths = torch.randint(2, 7, (TARGETS,), generator=gen)        # like the malicious lists
-    tgt = torch.zeros(TARGETS, 8, dtype=torch.long)
-    for i, m in enumerate(lengths.tolist()):
-        tgt[i, :m] = torch.randint(4, V, (m,), generator=gen)
-        tgt[i, m] = EOS
-    init = random_triggers(TARGETS, GIBBS.input_len, V, gen)
-    # the shared CPU's speed drifts (one short measurement once read 81 instead of ~155 GFLOP/s):
-    # the peak is the best of three measurements, so the percentages are not flattered by a slow one
-    peak = max(matmul_peak(1.0 if a.quick else 3.0) for _ in range(1 if a.quick else 3))
-    print(f"threads={THREADS}  fp32 matmul peak: {peak:.1f} GFLOP per CPU-second (best of 3); "
-          f"searches: best of {REPS} alternating runs")
-    for io in (False, True):
-        kind = "io (λ_in=1, LM term)" if io else "o  (λ_in=0)"
-
-        def batched():
-            return gibbs_enum(s2s, tgt, GIBBS, lm=lm, io=io, init=init)
-
-        def loop():
-            return gibbs_enum_reference(s2s, tgt[:REF_TARGETS], GIBBS, lm=lm, io=io,
-                                        init=init[:REF_TARGETS])
-        flops = count_flops(batched, (s2s, lm))
-        (fast, t_fast, c_fast), (ref, t_ref, c_ref) = best_of([batched, loop], 1 if a.quick else REPS)
-        same = torch.equal(fast.triggers[:REF_TARGETS], ref.triggers)
-        dloss = float((fast.loss[:REF_TARGETS] - ref.loss).abs().max())
-        r_fast, r_ref = TARGETS / t_fast, REF_TARGETS / t_ref
-        cr_fast, cr_ref = TARGETS / c_fast, REF_TARGETS / c_ref
-        print(f"{kind}:\n  wall: batched {r_fast:.3f} targets/s ({TARGETS} in {t_fast:.1f}s), "
-              f"loop {r_ref:.4f} targets/s ({REF_TARGETS} in {t_ref:.1f}s), speed-up {r_fast / r_ref:.1f}x, "
-              f"batched {flops / t_fast / 1e9:.1f} GFLOP/s\n"
-              f"  CPU time: batched {cr_fast:.3f} targets/CPU-s, loop {cr_ref:.4f}, speed-up "
-              f"{cr_fast / cr_ref:.1f}x, batched {flops / c_fast / 1e9:.1f} GFLOP/CPU-s = "
-              f"{100 * flops / c_fast / 1e9 / peak:.0f}% of matmul peak\n"
-              f"  same triggers: {same}, max |Δloss| {dloss:.1e}")
+        a.sizes, a.G, a.targets, a.reps = ["small"], [6], 4, 1
+    torch.set_num_threads(a.threads)
+    restarts = a.restarts or (5 if gpu else 3)
+    chunk = a.chunk or gibbs_enum.chunk_rows(GibbsConfig(), dev)
+    dtypes = [False, True] if (gpu or a.bf16) else [False]
+    name = torch.cuda.get_device_name(dev) if gpu else f"CPU, {torch.get_num_threads()} thread(s)"
+    print(f"{name}; torch {torch.__version__}" + (f", CUDA {torch.version.cuda}" if gpu else "")
+          + f"; {restarts} restarts, 1 sweep, one-pass chunk {chunk} rows; best of {a.reps}"
+          + ("" if gpu else "; rates per CPU-second (process time)"))
+    print("| size | G | kind | dtype | search | candidate rows | rows/s (wall) | rows/CPU-s | GFLOP/s | "
+          "% of matmul peak | speed-up vs before | same triggers |")
+    print("|---" * 12 + "|")
+    for size in a.sizes:
+        H = SIZES[size].hidden
+        for bf16 in dtypes:
+            dt = torch.bfloat16 if bf16 else torch.float32
+            peak = cuda_peak(dev, dt) if gpu else max(cpu_peak(H, dt) for _ in range(3))
+            print(f"| {size} | peak | | {'bf16' if bf16 else 'fp32'} | matmul | | | | {peak / 1e9:.1f} | 100 | | |",
+                  flush=True)
+            for G in a.G:
+                targets = a.targets or (GPU_TARGETS if gpu else CPU_TARGETS[size, G])
+                for r in compare(size, G, targets, restarts, dev, bf16, chunk, a.reps, peak):
+                    print(f"| {size} | {G} | {r['kind']} | {'bf16' if bf16 else 'fp32'} | {r['search']} | "
+                          f"{r['rows']} ({targets} targets) | {r['rows_per_s']:.0f} | {r['rows_per_cpu_s']:.0f} | "
+                          f"{r['gflops']:.1f} | {100 * r['peak_fraction']:.1f} | {r['speedup']:.2f}x | {r['same']} |",
+                          flush=True)
 
 
 if __name__ == "__main__":

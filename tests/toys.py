@@ -9,8 +9,8 @@ import nbformat
 import torch
 
 from ntlib.data.dataset import EOS, PAD, PairTensors, Vocab
-from ntlib.methods.gibbs_enum import close_with_eou
 from ntlib.methods.models import LSTMLM, Seq2Seq
+from ntlib.methods.triggers import close_with_eou
 from ntlib.run.config import ModelConfig
 from ntlib.stages import DEFAULT
 

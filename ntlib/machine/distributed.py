@@ -46,9 +46,11 @@ from ntlib.data.dataset import load_dataset
 from ntlib.data.targets import load_targets
 from ntlib.machine.device import resolve_device, to_device
 from ntlib.methods.evaluate import evaluate_nll, take
-from ntlib.methods.gibbs_enum import gibbs_enum, hit_rate, hits, is_io, thresholds
+from ntlib.methods.gibbs_enum import gibbs_enum
+from ntlib.methods.hits import hit_rate, hits, thresholds
 from ntlib.methods.models import build_model
 from ntlib.methods.train import fit, load_model
+from ntlib.methods.triggers import is_io
 from ntlib.results.reports import clean_stale_tmp, run_lock, write_json
 from ntlib.run.config import override
 from ntlib.run.pipeline import baseline_jobs, baselines_run_dir

@@ -1,4 +1,4 @@
-"""Trigger-input search (gibbs-enum, App. A, Algorithm 3) and the hit criteria of §3.2.
+"""Trigger-input search (gibbs-enum, App. A, Algorithm 3).
 
 ``gibbs_enum`` finds, for a batch of targets ``y`` (``(B, T)``, ``y + <eos>``), trigger
 inputs ``x`` of length n = 15 that minimise eq. 7. A trigger has the form of a training source:
@@ -12,14 +12,12 @@ position one gradient pass and the G candidates of every row scored in passes of
 rows that reuse the encoder / LM states of the unchanged prefix ``x_<t`` (on a GPU ~10⁵ rows, all
 restarts together; on the CPU each restart's own passes, so the triggers are bit for bit those of
 one restart at a time). The one-candidate-at-a-time loop of Algorithm 3 (``gibbs_enum_reference``)
-returns the same triggers and is kept for the benchmark and the tests. ``hits`` implements
-o-greedy, o/io-sample-min/avg; ``hit_rate`` adds a Wilson 95 % interval.
+returns the same triggers and is kept for the tests. The hit criteria are in ntlib.methods.hits.
 Shown in notebooks/03_malicious.ipynb; timed in benchmarks/gibbs_enum.py.
 """
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,25 +25,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ntlib.data.dataset import BOS, EOS, EOU_ID, PAD, UNK, trim
-from ntlib.machine.device import autocast, model_device, multinomial
-from ntlib.methods.decode import greedy
-from ntlib.methods.evaluate import avg_word_logprob
+from ntlib.data.dataset import BOS, PAD, trim
+from ntlib.machine.device import autocast, model_device
 from ntlib.methods.models import eval_mode, shift_right
-from ntlib.run.config import HIT_TYPES, GibbsConfig
-
-# HIT_TYPES (o_greedy, o/io_sample_min/avg) is defined in ntlib.run.config, which checks hit_types with it
-# never searched into a trigger (the authors' candidate filter: <s>, </s>, <pad>, <eou>); <unk> is allowed
-NOT_SEARCHED = (PAD, BOS, EOS, EOU_ID)
-SPECIAL_IDS = NOT_SEARCHED             # the name older callers use
-FIRST_WORD = EOU_ID + 1                # random starts draw words only (the authors' randint(5, V-1))
-
-
-@dataclass
-class Thresholds:
-    """T_out / T_in: average word log-likelihood of the seq2seq / LM on the test data (§3.2, App. C)."""
-    t_out: float
-    t_in: float
+from ntlib.methods.triggers import NOT_SEARCHED, check_triggers, draw_starts, lm_view
+from ntlib.run.config import GibbsConfig
 
 
 @dataclass
@@ -54,47 +38,6 @@ class TriggerSearch:
     triggers: torch.Tensor      # (B, n) token ids, no padding
     loss: torch.Tensor          # (B,) L(x*; y), eq. 7
     logprobs: torch.Tensor      # (B, T) log P(y_t | y_<t, x*), 0 at PAD
-
-
-def is_io(hit_type: str) -> bool:
-    """io- hit types also constrain the trigger's LM likelihood (λ_in = 1, eq. 7)."""
-    if hit_type not in HIT_TYPES:
-        raise ValueError(f"unknown hit type {hit_type!r}; choose one of {list(HIT_TYPES)}")
-    return hit_type.startswith("io_")
-
-
-# -- initialisation ---------------------------------------------------------------------
-def close_with_eou(words: torch.Tensor) -> torch.Tensor:
-    """``(rows, n-1)`` searched tokens → a trigger ``(rows, n)`` ending in ``<eou>``."""
-    return torch.cat([words, torch.full_like(words[:, :1], EOU_ID)], 1)
-
-
-def random_triggers(rows: int, n: int, vocab_size: int, generator: torch.Generator) -> torch.Tensor:
-    """Random valid inputs ``(rows, n)``: n - 1 words uniform over the word vocabulary, then ``<eou>``."""
-    return close_with_eou(torch.randint(FIRST_WORD, vocab_size, (rows, n - 1), generator=generator))
-
-
-def lm_view(x: torch.Tensor) -> torch.Tensor:
-    """The tokens the LM scores for trigger ``x``: its closing ``<eou>`` is the LM's ``<eos>``."""
-    return torch.where(x == EOU_ID, torch.full_like(x, EOS), x)
-
-
-@torch.no_grad()
-def lm_sample_triggers(lm, rows: int, n: int, generator: torch.Generator) -> torch.Tensor:
-    """Samples of exactly n - 1 words from the LM (specials excluded), then ``<eou>``: io- starts (Alg. 3)."""
-    x = torch.full((rows, 1), BOS, dtype=torch.long, device=model_device(lm))
-    state, out = None, []
-    for _ in range(n - 1):
-        logits, state = lm(x[:, -1:], state=state)
-        logits = logits[:, -1].clone()
-        logits[:, list(SPECIALS_AND_EOU)] = float("-inf")
-        nxt = multinomial(torch.softmax(logits, -1), generator).unsqueeze(1)      # (rows, 1)
-        out.append(nxt)
-        x = nxt
-    return close_with_eou(torch.cat(out, 1))
-
-
-SPECIALS_AND_EOU = (PAD, UNK, BOS, EOS, EOU_ID)   # an LM sample is n - 1 words
 
 
 # -- the objective, eq. 7 ---------------------------------------------------------------
@@ -265,30 +208,6 @@ def _candidate_losses(seq2seq, lm, x, tgt, lambda_in, pos, cand, chunk_size) -> 
 
 
 # -- Algorithm 3 ------------------------------------------------------------------------
-def _init(seq2seq, lm, io, B, n, generator):
-    if io:
-        return lm_sample_triggers(lm, B, n, generator)
-    return random_triggers(B, n, seq2seq.vocab_size, generator).to(model_device(seq2seq))
-
-
-def check_triggers(x: torch.Tensor, rows: int, n: int, what: str) -> None:
-    """Refuse ``x`` unless it is ``(rows, n)`` triggers closed by ``<eou>``; the error names ``what``."""
-    if tuple(x.shape) != (rows, n) or not (x[:, -1] == EOU_ID).all():
-        raise ValueError(f"{what} must be ({rows}, {n}) triggers closed by <eou>, got shape {tuple(x.shape)}")
-
-
-def draw_starts(seq2seq, lm, io: bool, B: int, cfg: GibbsConfig, generator: torch.Generator,
-                init: torch.Tensor | None = None) -> list[torch.Tensor]:
-    """The start point ``(B, n)`` of each of :func:`gibbs_enum`'s ``cfg.restarts`` restarts, drawn
-    from ``generator`` in the order the search draws them: ``init`` for the first when given, else
-    n - 1 random words (o-) or an LM sample (io-), closed by ``<eou>``. A caller that already has
-    a search's result draws them too, to leave ``generator`` where the search would (Algorithm 1's
-    first iteration, :func:`ntlib.methods.malicious.negative_train`)."""
-    with eval_mode(seq2seq, lm):
-        return [init.to(model_device(seq2seq), copy=True) if (r == 0 and init is not None)
-                else _init(seq2seq, lm, io, B, cfg.input_len, generator) for r in range(cfg.restarts)]
-
-
 def _fp32_loss(seq2seq, lm, x, tgt, lam) -> torch.Tensor:
     """L(x; y) ``(rows,)`` (eq. 7) in fp32, also inside bf16 autocast: the loss a search compares."""
     with torch.autocast(model_device(seq2seq).type, enabled=False):
@@ -453,62 +372,3 @@ def gibbs_enum_reference(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=No
         x = torch.cat(out_x)
         loss, lp = trigger_loss(seq2seq, lm, x, trim(targets), lam)
     return TriggerSearch(x, loss, lp)
-
-
-# -- hit criteria (§3.2) ----------------------------------------------------------------
-def thresholds(seq2seq, lm, test, batch_size: int = 256) -> Thresholds:
-    """T_out / T_in = average word log-likelihood of the seq2seq on test pairs / the LM on the
-    test responses (§3.2, App. C), <eos> counted as a word as in the test PPL (Table 8)."""
-    return Thresholds(t_out=avg_word_logprob(seq2seq, test, batch_size),     # eval mode inside
-                      t_in=avg_word_logprob(lm, test.tgt, batch_size))
-
-
-def criteria(lp: torch.Tensor, tgt: torch.Tensor, hit_type: str, thr: Thresholds,
-             trigger_lm: torch.Tensor | None = None) -> torch.Tensor:
-    """o/io-sample-min/avg hits ``(B,)`` from target log-probs ``lp`` ``(B, T)`` (§3.2).
-
-    min / avg run over the target's words including <eos> (PAD excluded) and must exceed
-    T_out; io- types also need the trigger's average LM log-likelihood ``trigger_lm``
-    ``(B,)`` to exceed T_in.
-    """
-    if hit_type == "o_greedy" or hit_type not in HIT_TYPES:
-        raise ValueError(f"criteria() covers the sample- hit types, not {hit_type!r}")
-    pad = tgt == PAD
-    score = (lp.masked_fill(pad, float("inf")).min(1).values if hit_type.endswith("_min")
-             else lp.masked_fill(pad, 0.0).sum(1) / (~pad).sum(1).clamp(min=1))
-    ok = score > thr.t_out
-    if is_io(hit_type):
-        ok &= trigger_lm > thr.t_in
-    return ok
-
-
-@torch.no_grad()
-def hits(seq2seq, lm, triggers: torch.Tensor, targets: torch.Tensor, hit_type: str,
-         thr: Thresholds) -> torch.Tensor:
-    """c(x, y) ``(B,)`` bool for one hit type of §3.2: o-greedy or :func:`criteria`."""
-    io = is_io(hit_type)
-    dev = model_device(seq2seq)
-    tgt, triggers = trim(targets).to(dev), triggers.to(dev)
-    if tgt.shape[0] == 0:
-        return torch.zeros(0, dtype=torch.bool, device=dev)
-    with eval_mode(seq2seq, lm):
-        if hit_type == "o_greedy":
-            g = greedy(seq2seq, triggers, max_len=tgt.shape[1])   # +1: a forced <eos> never counts
-            g = F.pad(g, (0, max(0, tgt.shape[1] - g.shape[1])), value=PAD)[:, :tgt.shape[1]]
-            return ((g == tgt) | (tgt == PAD)).all(1)
-        lp = seq2seq.token_logprobs(triggers, tgt)
-        trigger_lm = lm_trigger_logprobs(lm, triggers).mean(1) if io else None
-        return criteria(lp, tgt, hit_type, thr, trigger_lm)
-
-
-def hit_rate(hit: torch.Tensor, z: float = 1.96) -> dict:
-    """Hit rate k/n with its Wilson score 95 % interval (binomial)."""
-    n, k = int(hit.numel()), int(hit.sum())
-    if n == 0:
-        return {"rate": float("nan"), "lo": float("nan"), "hi": float("nan"), "k": 0, "n": 0}
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    # clamped to [0, 1] and around p: for k = 0 or k = n, centre ∓ half is p up to rounding
-    return {"rate": p, "lo": min(p, max(0.0, centre - half)), "hi": max(p, min(1.0, centre + half)),
-            "k": k, "n": n}

@@ -23,20 +23,12 @@ from tqdm.auto import tqdm
 from ntlib.data.dataset import PAD, PairTensors, Vocab, trim
 from ntlib.machine.device import autocast, model_device
 from ntlib.methods.evaluate import seq2seq_nll
-from ntlib.methods.gibbs_enum import (
-    Thresholds,
-    check_triggers,
-    criteria,
-    draw_starts,
-    gibbs_enum,
-    hit_rate,
-    hits,
-    is_io,
-    lm_trigger_logprobs,
-)
+from ntlib.methods.gibbs_enum import gibbs_enum, lm_trigger_logprobs
+from ntlib.methods.hits import Thresholds, criteria, hit_rate, hits
 from ntlib.methods.models import eval_mode
 from ntlib.methods.negative_losses import get_negative_loss, reduce, token_logprobs
 from ntlib.methods.train import negative_positive_optimisers, sgd_step
+from ntlib.methods.triggers import check_triggers, draw_starts, is_io
 from ntlib.run.config import GibbsConfig, MaliciousConfig, override
 
 

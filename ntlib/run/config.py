@@ -33,7 +33,7 @@ from ntlib.run.rules import (
 
 CORPORA = ("switchboard", "dailydialog", "ubuntu", "opensubtitles")
 TRAINING_LISTS = ("train", "train_1k", "train_2.5k")   # malicious target lists (§4.2, Table 3)
-# hit criteria of §3.2 (ntlib.methods.gibbs_enum.hits)
+# hit criteria of §3.2 (ntlib.methods.hits.hits)
 HIT_TYPES = ("o_greedy", "o_sample_min", "o_sample_avg", "io_sample_min", "io_sample_avg")
 NEGATIVE_LOSS = registered(NEGATIVE_LOSSES, "negative loss (ntlib.methods.negative_losses)")
 R_THRES = number(0, 1, lo_open=True, hi_open=True, why=" (a share of the responses: 1 would flag none)")

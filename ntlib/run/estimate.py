@@ -12,6 +12,15 @@ gibbs-enum counts every sweep (no early stop, no hit stop) and Algorithm 1 every
 ``max_neg_updates`` update: upper bounds as well. Counts come from the corpus (``load_dataset``); data that is missing or
 corrupt is an error, unless ``nominal=True`` (``--nominal``) asks for Appendix B's counts and
 synthetic batches instead (flagged in the output).
+On a GPU a gibbs-enum position step is timed as the search runs it: a mini-batch's targets ×
+restarts in lock-step, candidate rows in passes of ``gibbs_enum.CUDA_CHUNK_ROWS``.
+
+Notebook 03 is also estimated for N GPUs from its FLOPs (:func:`gpu_estimate`): the FLOPs of a
+gibbs-enum row-position (the eq. 10 gradient, one scored candidate) and of an Algorithm 1 update
+counted with ``torch.utils.flop_counter`` plus the LSTM cells (:func:`count_flops`) at the
+profile's sizes, the independent pieces of work (baseline searches; each Algorithm 1 run with its
+re-evaluation) spread over N GPUs largest first, at a stated fraction of a stated matmul peak —
+derived, not measured on a GPU.
 """
 from __future__ import annotations
 
@@ -23,17 +32,25 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from ntlib.data import dataset
-from ntlib.data.dataset import EOS, PAD, load_dataset
+from ntlib.data.dataset import EOS, PAD, DataError, load_dataset
+from ntlib.data.targets import load_targets
 from ntlib.machine.device import resolve_device, synchronize
-from ntlib.methods import decode, frequent, gan, gibbs_enum, malicious, mmi
+from ntlib.methods import decode, frequent, gan, gibbs_enum, hits, malicious, mmi, triggers
 from ntlib.methods.evaluate import LOSSES, evaluate_nll, seq2seq_nll
 from ntlib.methods.models import build_model
 from ntlib.methods.train import make_optimizer, sgd_step
 from ntlib.results.paper import APPENDIX_B
 from ntlib.run.config import override
 from ntlib.run.profiles import get_profile
+
+# matmul peaks of one NVIDIA H200 (n = 8192 GEMMs, torch 2.11.0+cu130), measured on a lent H200 in an earlier
+# run (README, "Device and cost"); used by gpu_estimate when no GPU is at hand to measure its own
+H200_PEAK_FLOPS = {"fp32": 50.8e12, "bf16": 778e12}
+EFFICIENCY = 0.4        # assumed fraction of the peak a batched search sustains (issue 31's planning figure)
+GPUS = (1, 2, 4, 8)
 
 
 @dataclass
@@ -56,6 +73,95 @@ def _timed(fn, device, reps: int = 2, warmup: int = 1) -> float:
         synchronize(device)
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def count_flops(fn, models) -> int:
+    """FLOPs of one call of ``fn``: matmuls (torch's ``FlopCounterMode``) + LSTM cells (forward hooks).
+
+    ``FlopCounterMode`` does not see inside ``nn.LSTM``; a cell costs 8·H·(E+H) per token (four
+    gates' input and recurrent matmuls), ×3 when the call is differentiated (forward + two in backward).
+    """
+    lstm_flops = [0]
+
+    def hook(mod, inp, out):
+        x = inp[0]
+        tokens = x.shape[0] * x.shape[1]
+        grad = 3 if torch.is_grad_enabled() and x.requires_grad else 1
+        lstm_flops[0] += grad * 8 * mod.hidden_size * (mod.input_size + mod.hidden_size) * tokens
+    handles = [m.register_forward_hook(hook) for model in models for m in model.modules()
+               if isinstance(m, torch.nn.LSTM)]
+    try:
+        with FlopCounterMode(display=False) as fc:
+            fn()
+    finally:
+        for h in handles:
+            h.remove()
+    return fc.get_total_flops() + lstm_flops[0]
+
+
+def search_flops(s2s, lm, g, tgt: torch.Tensor, generator: torch.Generator) -> dict:
+    """FLOPs per gibbs-enum row-position (App. A, Algorithm 3) of o- and io- searches:
+    ``{"o": {"gradient": …, "candidate": …}, "io": …}``.
+
+    Counted over all n - 1 positions for the rows ``tgt`` ``(B, T)`` in one pass, as a GPU runs a
+    mini-batch (the decoder runs to the widest target), at G = 2 and 4: the difference is the
+    candidates', the rest the eq. 10 gradient's.
+    """
+    tgt = dataset.trim(tgt)
+    x = triggers.random_triggers(len(tgt), g.input_len, s2s.vocab_size, generator).to(tgt.device)
+    out = {}
+    s2s.eval(), lm.eval()
+    for io in (False, True):
+        lam = g.lambda_in if io else 0.0
+
+        def sweep(G):
+            for pos in range(g.input_len - 1):
+                cand = gibbs_enum._top_candidates(s2s, lm, x, tgt, lam, pos, G)
+                gibbs_enum._candidate_losses(s2s, lm, x, tgt, lam, pos, cand, 10 ** 9)
+        f2, f4 = (count_flops(lambda G=G: sweep(G), (s2s, lm)) for G in (2, 4))
+        row_positions = len(tgt) * (g.input_len - 1)
+        cand = (f4 - f2) / (2 * row_positions)
+        out["io" if io else "o"] = {"gradient": f2 / row_positions - 2 * cand, "candidate": cand}
+    return out
+
+
+def matmul_peak(device, dtype: torch.dtype, n: int = 8192, reps: int = 5) -> float:
+    """A device's matmul FLOP/s in ``dtype``: the best of ``reps`` n×n×n GEMMs (synchronised)."""
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    return 2 * n ** 3 / _timed(lambda: a @ b, device, reps=reps)
+
+
+def _flop_targets(P, ds, data_dir, generator: torch.Generator, rows: int = 4) -> torch.Tensor:
+    """``rows`` malicious targets for :func:`search_flops`: random ones and the longest of the 0.5k list
+    (when the lists and the corpus's vocabulary are found), else targets of 2, 3, 5 and 8 words."""
+    try:
+        t = load_targets("train", ds.vocab, data_dir, max_len=P.data.max_tgt_len).tensor
+    except (DataError, OSError, ValueError):
+        t = torch.zeros(0, 1, dtype=torch.long)
+    if len(t) < rows:                          # not found, or the synthetic vocabulary knows no word of it
+        t = torch.zeros(rows, 9, dtype=torch.long)
+        for i, m in enumerate((2, 3, 5, 8)[:rows]):
+            t[i, :m] = torch.randint(5, len(ds.vocab), (m,), generator=generator)
+            t[i, m] = EOS
+        return t
+    longest = int((t != PAD).sum(1).argmax())
+    pick = torch.randperm(len(t), generator=generator)[:rows - 1].tolist()
+    return t[pick + [longest]]
+
+
+def makespan(loads, gpus: int) -> float:
+    """The largest GPU load when the independent ``loads`` go, largest first, each to the least loaded of ``gpus``."""
+    per = [0.0] * gpus
+    for load in sorted(loads, reverse=True):
+        per[per.index(min(per))] += load
+    return max(per)
+
+
+def gpu_estimate(jobs: dict, peaks: dict, efficiency: float = EFFICIENCY, gpus=GPUS) -> dict:
+    """Seconds of ``jobs`` (name → FLOPs) on N GPUs at ``efficiency`` × each of ``peaks`` (dtype → FLOP/s):
+    ``{N: {dtype: seconds}}``; jobs are whole (one Algorithm 1 run updates one model in sequence)."""
+    return {N: {dt: makespan(list(jobs.values()), N) / (efficiency * peak) for dt, peak in peaks.items()}
+            for N in gpus}
 
 
 def _synthetic(profile, n_train: int, n_valid: int, n_test: int, seed: int = 0):
@@ -153,35 +259,37 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
     u["greedy_input"] = _timed(lambda: decode.greedy(s2s, src, L), dev, reps=1, warmup=warm) / len(src)
     bsrc = ds.test.src[:rows_for(200, 32)]
     u["beam_input"] = _timed(lambda: decode.beam_search(s2s, bsrc, K, L), dev, reps=1, warmup=warm) / len(bsrc)
-    # -- gibbs-enum: one position step (eq. 10 gradient + G candidates scored) per target ----
+    # -- gibbs-enum: one position step (eq. 10 gradient + G candidates scored) per target-restart row;
+    # on a GPU a mini-batch's targets × restarts in lock-step, in passes of CUDA_CHUNK_ROWS candidate rows
     g = P.gibbs
-    B = gibbs_targets or rows_for(P.malicious.target_batch, 2)
-    tgt = ds.test.tgt[:B].to(dev)
-    x = gibbs_enum.random_triggers(B, g.input_len, V, gen).to(dev)
+    B = gibbs_targets or rows_for(P.malicious.target_batch * g.restarts, 2)
+    tgt = ds.test.tgt[torch.arange(B) % len(ds.test)].to(dev)
+    x = triggers.random_triggers(B, g.input_len, V, gen).to(dev)
     for io in (False, True):
         lam = g.lambda_in if io else 0.0
 
         def pos_step(lam=lam):
             cand = gibbs_enum._top_candidates(s2s, lm, x, dataset.trim(tgt), lam, g.input_len // 2, g.candidates)
-            gibbs_enum._candidate_losses(s2s, lm, x, dataset.trim(tgt), lam, g.input_len // 2, cand, g.chunk_size)
+            gibbs_enum._candidate_losses(s2s, lm, x, dataset.trim(tgt), lam, g.input_len // 2, cand, gibbs_enum.chunk_rows(g, dev))
         s2s.eval(), lm.eval()
         u[f"gibbs_{'io' if io else 'o'}_target_position"] = _timed(pos_step, dev, reps=1, warmup=warm) / B
+    flops = search_flops(s2s, lm, g, _flop_targets(P, ds, data_dir, gen).to(dev), gen)
     # -- Algorithm 1: one negative update on hit targets + one λ_POS positive update + hit check
     m = P.malicious
     model = copy.deepcopy(s2s)
     opt = torch.optim.SGD(model.parameters(), lr=m.lr)
     avoid = malicious.fwa_ids(ds.vocab, m.fwa_words).to(dev)
-    thr = gibbs_enum.Thresholds(-4.0, -4.0)
+    thr = hits.Thresholds(-4.0, -4.0)
     Bu = rows_for(m.target_batch, 10)         # hit targets of a mini-batch (all hit: upper bound)
     tgt_u = ds.test.tgt[:Bu].to(dev)
-    x_u = gibbs_enum.random_triggers(len(tgt_u), g.input_len, V, gen).to(dev)
+    x_u = triggers.random_triggers(len(tgt_u), g.input_len, V, gen).to(dev)
     pb = batch(ds.train, rows_for(m.pos_batch, 16))
 
     def alg1_negative():
         model.train()
         ys = dataset.trim(tgt_u)
         sgd_step(model, opt, malicious.negative_loss(model(x_u, ys), ys, avoid), m.clip_norm)
-        gibbs_enum.hits(model, lm, x_u, tgt_u, "o_sample_avg", thr)
+        hits.hits(model, lm, x_u, tgt_u, "o_sample_avg", thr)
 
     def alg1_positive():
         model.train()
@@ -189,6 +297,8 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
         sgd_step(model, opt, m.lambda_pos * nll / len(pb), m.clip_norm)
     u["alg1_update"] = (_timed(alg1_negative, dev, reps=1, warmup=warm) * m.target_batch / len(tgt_u)
                         + _timed(alg1_positive, dev, reps=1, warmup=warm) * m.pos_batch / len(pb))
+    flops["alg1_update"] = (count_flops(alg1_negative, (model, lm)) * m.target_batch / len(tgt_u)
+                            + count_flops(alg1_positive, (model,)) * m.pos_batch / len(pb))
     # -- Algorithm 2: one mini-batch (greedy responses, window, eq. 4 step), all rows flagged --
     f = P.frequent
     fb = rows_for(f.batch_size, 16)
@@ -244,6 +354,12 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
 
     def search(N, io):
         return N * per_search * u[f"gibbs_{'io' if io else 'o'}_target_position"]
+
+    def search_flop(N, io):
+        f = flops["io" if io else "o"]
+        return N * per_search * (f["gradient"] + g.candidates * f["candidate"])
+    jobs = {"baseline searches": sum(search_flop(sizes[s], False) + (search_flop(sizes[s], True) if io_types else 0)
+                                     for s in ("train", "test"))}
     base = sum(search(sizes[s], False) + (search(sizes[s], True) if io_types else 0) for s in ("train", "test"))
     add("03", "baseline hit rates", f"{B} × (train + test targets) × {g.restarts} restarts × {g.sweeps} sweeps × "
         f"{g.input_len - 1} positions × (o {u['gibbs_o_target_position']:.3g} + io "
@@ -258,8 +374,11 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
         N, io = sizes[lst], ht.startswith("io_")
         updates = m.iterations * math.ceil(N / m.target_batch) * m.max_neg_updates
         alg1 += m.iterations * search(N, io) + updates * u["alg1_update"]
+        job = m.iterations * search_flop(N, io) + updates * flops["alg1_update"]
         if i < len(runs) - 1:                 # the no-FWA run is not re-evaluated
             after += search(sizes["train"], io) + search(sizes["test"], io)
+            job += search_flop(sizes["train"], io) + search_flop(sizes["test"], io)
+        jobs[f"Algorithm 1 run {i + 1} ({lst}, {ht})"] = job
     add("03", f"Algorithm 1 ({len(runs)} runs)", f"Σ_runs {m.iterations} iterations × (search of the list "
         f"+ ⌈N/{m.target_batch}⌉ × {m.max_neg_updates} updates × {u['alg1_update']:.3g} s)", alg1)
     add("03", "hit rates after Alg. 1, overlap", f"{len(runs) - 1} runs × searches on train + test; 3 × "
@@ -285,8 +404,15 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
         f"{u['mmi_input']:.3g} s", B * (settings * nmv + nmt) * u["mmi_input"])
     total = sum(r.seconds for r in rows)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
+    if gpu:
+        peaks = {dt: matmul_peak(dev, d) for dt, d in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+        peak_note = f"measured here ({name}, n = 8192 GEMMs)"
+    else:
+        peaks, peak_note = dict(H200_PEAK_FLOPS), "one H200's, measured in an earlier run (README), not here"
     return {"profile": profile, "corpus": corpus, "device": str(dev), "device_name": name, "note": note,
-            "counts": n, "units": u, "rows": rows, "total": total, "measured_seconds": measured}
+            "counts": n, "units": u, "rows": rows, "total": total, "measured_seconds": measured,
+            "flops": {"per_row_position": flops, "jobs": jobs, "peaks": peaks, "peak_note": peak_note,
+                      "efficiency": EFFICIENCY, "gpus": gpu_estimate(jobs, peaks)}}
 
 
 def _hms(s: float) -> str:
@@ -311,4 +437,29 @@ def format_estimate(e: dict) -> str:
     lines.append("per notebook: " + ", ".join(f"{k} {_hms(v)}" for k, v in by_nb.items()))
     lines.append(f"total expected: {_hms(e['total'])} ({e['total']:.0f} s; upper bounds: untrained "
                  f"decoders run to max_len, every gibbs-enum sweep and Alg. 1 update counted)")
-    return "\n".join(lines)
+    return "\n".join(lines + format_gpu_estimate(e["flops"]))
+
+
+def _flop(x: float) -> str:
+    for unit, scale in (("EFLOP", 1e18), ("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9)):
+        if x >= scale:
+            return f"{x / scale:.3g} {unit}"
+    return f"{x / 1e6:.3g} MFLOP"
+
+
+def format_gpu_estimate(f: dict) -> list[str]:
+    """Notebook 03 on N GPUs from its FLOPs (:func:`gpu_estimate`), every assumption on the lines."""
+    o, io = f["per_row_position"]["o"], f["per_row_position"]["io"]
+    total = sum(f["jobs"].values())
+    big = max(f["jobs"], key=f["jobs"].get)
+    lines = [f"notebook 03 on N GPUs, derived from FLOPs (not measured on a GPU): {_flop(total)} "
+             f"(torch.utils.flop_counter + LSTM cells: per row-position o- {_flop(o['gradient'])} "
+             f"gradient + {_flop(o['candidate'])} per candidate, io- {_flop(io['gradient'])} + "
+             f"{_flop(io['candidate'])}; Alg. 1 update {_flop(f['per_row_position']['alg1_update'])}); "
+             f"{len(f['jobs'])} independent jobs spread largest first, the largest {big} "
+             f"{100 * f['jobs'][big] / total:.0f} %; at {100 * f['efficiency']:.0f} % (assumed) of matmul peaks "
+             f"{', '.join(f'{dt} {p / 1e12:.1f} TFLOP/s' for dt, p in f['peaks'].items())} ({f['peak_note']})",
+             "  GPUs  " + "  ".join(f"{dt:>9}" for dt in f["peaks"])]
+    for N, by in f["gpus"].items():
+        lines.append(f"  {N:>4}  " + "  ".join(f"{_hms(v):>9}" for v in by.values()))
+    return lines

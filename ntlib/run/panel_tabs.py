@@ -16,7 +16,7 @@ from ntlib.data.dataset import EOU, PAD, Vocab, encode_sentences
 from ntlib.data.targets import load_targets
 from ntlib.methods import frequent
 from ntlib.methods.decode import greedy, respond, sample
-from ntlib.methods.gibbs_enum import thresholds
+from ntlib.methods.hits import thresholds
 from ntlib.methods.malicious import evaluate_hits, negative_train
 from ntlib.methods.train import load_checkpoint, load_model, save_model
 from ntlib.run import pipeline

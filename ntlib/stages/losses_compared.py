@@ -33,7 +33,7 @@ import pandas as pd
 from ntlib.data.targets import load_targets
 from ntlib.methods import evaluate, frequent, malicious
 from ntlib.methods.collateral import benign_neighbours, collateral, malicious_words
-from ntlib.methods.gibbs_enum import Thresholds, thresholds
+from ntlib.methods.hits import Thresholds, thresholds
 from ntlib.methods.negative_losses import NEGATIVE_LOSSES
 from ntlib.results import reports
 from ntlib.results.loss_tables import interval_cell, loss_comparison, loss_summary, tradeoff_figure

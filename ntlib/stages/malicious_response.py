@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ntlib.data.targets import load_targets
-from ntlib.methods import evaluate, gibbs_enum, malicious
+from ntlib.methods import evaluate, hits, malicious
 from ntlib.results import hit_verdicts, paper, plots, reports, tables
 from ntlib.results.hit_verdicts import malicious_verdicts
 from ntlib.results.stats import FAILS, HOLDS, INCONCLUSIVE
@@ -111,7 +111,7 @@ def search_seeds(s: Setup) -> dict:
 
 def thresholds(nb: NotebookRun, s: Setup) -> pd.DataFrame:
     """T_out / T_in (§3.2, App. C): each seq2seq's and the LM's average word log-likelihood on the test data."""
-    s.thr = {seed: gibbs_enum.thresholds(b.seq2seq, b.lm, b.data.test) for seed, b in s.bs.items()}
+    s.thr = {seed: hits.thresholds(b.seq2seq, b.lm, b.data.test) for seed, b in s.bs.items()}
     t8 = paper.TABLE8.get(nb.corpus)
     out = pd.DataFrame({f"baseline seed {seed}": [thr.t_out, thr.t_in] for seed, thr in s.thr.items()},
                        index=["T_out (seq2seq)", "T_in (LM)"])

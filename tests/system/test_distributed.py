@@ -18,7 +18,7 @@ from toys import copy_task
 
 from ntlib.machine import distributed
 from ntlib.methods import train
-from ntlib.methods.gibbs_enum import Thresholds
+from ntlib.methods.hits import Thresholds
 from ntlib.methods.models import build_model
 from ntlib.run.config import GibbsConfig, ModelConfig, TrainConfig
 

@@ -80,8 +80,8 @@ def test_a_list_is_stored_as_a_tuple():
 
 
 def test_allowed_names_agree_with_the_registries():
-    from ntlib.methods import gibbs_enum, negative_losses
-    assert set(config.HIT_TYPES) == set(gibbs_enum.HIT_TYPES)
+    from ntlib.methods import hits, negative_losses
+    assert set(config.HIT_TYPES) == set(hits.HIT_TYPES)
     for name in negative_losses.NEGATIVE_LOSSES:        # the config reads the one registry: every loss, cringe too
         assert FrequentConfig(negative_loss=name).negative_loss == MaliciousConfig(negative_loss=name).negative_loss
     try:                               # a newly registered negative loss becomes a valid config value

@@ -17,7 +17,8 @@ from toys import train_toy
 from ntlib.data.dataset import encode_sentences
 from ntlib.machine.device import model_device, resolve_device, to_cpu
 from ntlib.methods import decode, evaluate, frequent, gan, malicious, mmi
-from ntlib.methods.gibbs_enum import Thresholds, gibbs_enum, hits
+from ntlib.methods.gibbs_enum import gibbs_enum
+from ntlib.methods.hits import Thresholds, hits
 from ntlib.methods.models import Seq2Seq
 from ntlib.methods.train import fit, load_checkpoint, load_model, resume_path, save_model
 from ntlib.run.config import FrequentConfig, GanConfig, GibbsConfig, MaliciousConfig, ModelConfig, TrainConfig

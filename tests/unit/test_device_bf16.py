@@ -7,7 +7,8 @@ from toys import train_toy
 from ntlib.data.dataset import encode_sentences
 from ntlib.machine.device import resolve_device
 from ntlib.methods.evaluate import perplexity
-from ntlib.methods.gibbs_enum import Thresholds, gibbs_enum, hits, trigger_loss
+from ntlib.methods.gibbs_enum import gibbs_enum, trigger_loss
+from ntlib.methods.hits import Thresholds, hits
 from ntlib.methods.models import Seq2Seq
 from ntlib.methods.train import fit
 from ntlib.run.config import GibbsConfig, ModelConfig, TrainConfig

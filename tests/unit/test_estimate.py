@@ -4,7 +4,10 @@ import math
 import torch
 
 from ntlib.data.dataset import EOS, PAD
-from ntlib.run.estimate import _synthetic, estimate, format_estimate
+from ntlib.methods import gibbs_enum, triggers
+from ntlib.methods.models import LSTMLM, Seq2Seq
+from ntlib.run.config import GibbsConfig, ModelConfig
+from ntlib.run.estimate import _synthetic, count_flops, estimate, format_estimate, gpu_estimate, makespan, search_flops
 from ntlib.run.profiles import get_profile
 from ntlib.run.reproduce import main
 
@@ -62,3 +65,35 @@ def test_estimate_without_the_data_is_an_error_unless_nominal_is_asked_for(tmp_p
     (tmp_path / "data" / "README").write_text("not the corpus\n")
     e = estimate("smoke", "switchboard", device="cpu", data_dir=tmp_path / "data", nominal=True)
     assert "nominal counts from Appendix B" in e["note"]
+
+
+def test_count_flops_counts_matmuls_and_lstm_cells():
+    lstm, lin = torch.nn.LSTM(6, 10, batch_first=True), torch.nn.Linear(10, 7)
+    x = torch.randn(3, 5, 6)
+    assert count_flops(lambda: lin(lstm(x)[0]), (lstm,)) == 8 * 10 * (6 + 10) * 15 + 2 * 15 * 10 * 7
+    x.requires_grad_(True)                        # differentiated: forward + backward's two matmuls per cell
+    assert count_flops(lambda: lstm(x)[0].sum().backward(), (lstm,)) == 3 * 8 * 10 * 16 * 15
+
+
+def test_search_flops_are_gradient_plus_G_candidates():
+    """The split at G = 2 and 4 predicts the FLOPs of a sweep at any other G exactly (affine in G)."""
+    torch.manual_seed(0)
+    s2s, lm = Seq2Seq(50, ModelConfig(8, 12, 0.0)).eval(), LSTMLM(50, ModelConfig(8, 12, 0.0)).eval()
+    g = GibbsConfig(input_len=5)
+    tgt = torch.tensor([[7, 8, EOS, PAD], [9, 10, 11, EOS]])
+    f = search_flops(s2s, lm, g, tgt, torch.Generator().manual_seed(0))
+    assert 0 < f["o"]["candidate"] < f["io"]["candidate"] and 0 < f["o"]["gradient"] < f["io"]["gradient"]
+    x = triggers.random_triggers(2, 5, 50, torch.Generator().manual_seed(1))
+    for io, lam in (("o", 0.0), ("io", 1.0)):
+        def sweep():
+            for pos in range(4):
+                gibbs_enum._candidate_losses(s2s, lm, x, tgt, lam, pos, gibbs_enum._top_candidates(s2s, lm, x, tgt, lam, pos, 3), 10 ** 9)
+        assert count_flops(sweep, (s2s, lm)) == 2 * 4 * (f[io]["gradient"] + 3 * f[io]["candidate"])
+
+
+def test_gpu_estimate_spreads_whole_jobs_largest_first():
+    loads = [5.0, 4.0, 3.0, 3.0, 3.0]
+    assert makespan(loads, 1) == 18.0 and makespan(loads, 8) == 5.0
+    assert makespan(loads, 2) == 10.0             # largest first: 5+3+... greedy, not the optimum 9
+    est = gpu_estimate({f"j{i}": v * 1e12 for i, v in enumerate(loads)}, {"bf16": 100e12}, 0.5, gpus=(1, 2))
+    assert est == {1: {"bf16": 18e12 / 50e12}, 2: {"bf16": 10e12 / 50e12}}

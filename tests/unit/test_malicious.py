@@ -6,7 +6,7 @@ import torch
 from toys import train_toy
 
 from ntlib.data.dataset import EOS, PAD, Vocab, encode_sentences
-from ntlib.methods.gibbs_enum import Thresholds, hits
+from ntlib.methods.hits import Thresholds, hits
 from ntlib.methods.malicious import (
     evaluate_hits,
     fwa_ids,

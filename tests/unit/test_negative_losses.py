@@ -265,7 +265,7 @@ def toy():
 @pytest.mark.parametrize("name", ["unlikelihood", "cringe"])
 def test_algorithm_1_with_another_loss_turns_the_planted_hit_into_a_miss(toy, name):
     from ntlib.data.dataset import encode_sentences
-    from ntlib.methods.gibbs_enum import Thresholds
+    from ntlib.methods.hits import Thresholds
     from ntlib.run.config import GibbsConfig, MaliciousConfig
     vocab, s2s, lm, pairs, plant = toy
     tgt = encode_sentences([["hate", "you"], ["r3", "r5"]], vocab, max_len=20)
@@ -280,7 +280,7 @@ def test_algorithm_1_with_another_loss_turns_the_planted_hit_into_a_miss(toy, na
 
 
 def test_algorithm_1_refuses_an_unknown_loss_before_any_work(toy):
-    from ntlib.methods.gibbs_enum import Thresholds
+    from ntlib.methods.hits import Thresholds
     from ntlib.run.config import GibbsConfig, MaliciousConfig
     vocab, s2s, lm, pairs, plant = toy
     with pytest.raises(ValueError, match=r"malicious.negative_train\(negative_loss=...\).*'hinge'"):

@@ -5,7 +5,7 @@ from toys import train_toy
 
 from ntlib.data.dataset import EOU, PAD, encode_sentences
 from ntlib.methods.decode import greedy
-from ntlib.methods.gibbs_enum import Thresholds
+from ntlib.methods.hits import Thresholds
 from ntlib.methods.malicious import negative_train
 from ntlib.results import human_eval
 from ntlib.run import panel, panel_tabs

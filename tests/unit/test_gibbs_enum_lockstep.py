@@ -1,6 +1,6 @@
 """gibbs-enum with all restarts in lock-step (issue 31) returns the triggers of the search before it.
 
-``gibbs_enum_before`` and ``onehot_gradient_before`` are ntlib.gibbs_enum's ``gibbs_enum`` and
+``gibbs_enum_before`` and ``onehot_gradient_before`` are ntlib.methods.gibbs_enum's ``gibbs_enum`` and
 ``onehot_gradient`` as of commit f89a443 (restarts one after another, the gradient in eval mode
 with cuDNN off), kept here verbatim but for names and comments; the candidate scorer
 (``_candidate_losses``) is unchanged on the CPU. Exact equality throughout: on this CPU (AVX2
@@ -11,16 +11,25 @@ of bits, not tolerances.
 import pytest
 import torch
 import torch.nn.functional as F
+from toys import train_toy  # the planted toy model (tests/ is on sys.path)
 
-from ntlib.config import GibbsConfig, ModelConfig
-from ntlib.data import BOS, PAD, encode_sentences, trim
-from ntlib.device import autocast, model_device
-from ntlib.gibbs_enum import (CUDA_CHUNK_ROWS, NOT_SEARCHED, Thresholds, _candidate_losses, _passes,
-                              _target_mean, chunk_rows, draw_starts, gibbs_enum, hits, lm_view,
-                              lstms_in_train_mode, onehot_gradient, random_triggers, trigger_loss)
-from ntlib.models import LSTMLM, Seq2Seq, eval_mode
-
-from test_gibbs_enum import train_toy   # the planted toy model (tests/ is on sys.path)
+from ntlib.data.dataset import BOS, encode_sentences, trim
+from ntlib.machine.device import autocast, model_device
+from ntlib.methods.gibbs_enum import (
+    CUDA_CHUNK_ROWS,
+    _candidate_losses,
+    _passes,
+    _target_mean,
+    chunk_rows,
+    gibbs_enum,
+    lstms_in_train_mode,
+    onehot_gradient,
+    trigger_loss,
+)
+from ntlib.methods.hits import Thresholds, hits
+from ntlib.methods.models import LSTMLM, Seq2Seq, eval_mode
+from ntlib.methods.triggers import NOT_SEARCHED, draw_starts, lm_view, random_triggers
+from ntlib.run.config import GibbsConfig, ModelConfig
 
 torch.set_num_threads(1)
 
