@@ -5,10 +5,15 @@ pinned float path (:mod:`ntlib.machine.floatpath`) even when a cell imports torc
 notebooks name it in their metadata, so JupyterLab (``make lab``), papermill (``make reproduce``) and
 nbval (``make test``) all start it. ``NTLIB_NATIVE_ISA=1`` in the environment that starts Jupyter
 opts out, as everywhere.
+
+At start-up the kernel also shows DataFrames as :mod:`ntlib.results.display` writes them ("–" for a
+missing value, four significant digits) and leaves out ipykernel's warning that it "is running over TCP
+without encryption": papermill, nbval and JupyterLab start it on 127.0.0.1, where no one else listens.
 """
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -49,9 +54,24 @@ def ensure_installed() -> str:
     return NAME
 
 
+STARTUP = "import ntlib.results.display; ntlib.results.display.register()"
+
+
+class LoopbackTransport(logging.Filter):
+    """Drops ipykernel's unencrypted-TCP warning (the kernel's ports are on the loopback interface)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without encryption" not in record.getMessage()
+
+
+def launch(argv: list[str]) -> None:
+    from ipykernel import kernelapp
+    logging.getLogger("IPKernelApp").addFilter(LoopbackTransport())
+    kernelapp.launch_new_instance(argv + [f"--IPKernelApp.exec_lines={json.dumps([STARTUP])}"])
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--install"]:
         print(f"installed the {NAME!r} kernelspec in {sys.prefix} (kernel {ensure_installed()!r})")
     else:
-        from ipykernel import kernelapp
-        kernelapp.launch_new_instance()
+        launch(sys.argv[1:])

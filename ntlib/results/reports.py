@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ntlib.results import display
+
 TMP_MARK = ".ntlib-tmp-"     # in every temporary file's name, with the writer's pid after it
 LOCK_NAME = ".lock"          # run_lock's file in a locked folder (gitignored)
 
@@ -127,7 +129,7 @@ def write_table(df, name: str, reports_dir: str | Path, title: str | None = None
     """``reports_dir/name.md`` (markdown, with optional title and note) and ``name.csv``."""
     reports_dir = Path(reports_dir)
     atomic_write_text(reports_dir / f"{name}.csv", df.to_csv(index=True))
-    md = (f"## {title}\n\n" if title else "") + df.to_markdown() + "\n"
+    md = (f"## {title}\n\n" if title else "") + display.markdown(df) + "\n"
     if note:
         md += f"\n{note}\n"
     return atomic_write_text(reports_dir / f"{name}.md", md)

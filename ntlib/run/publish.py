@@ -1,6 +1,6 @@
 """``python -m ntlib.run.reproduce --publish``: a reproduction's executed notebooks copied over
 ``notebooks/`` for committing — papermill's injected cell and metadata removed, progress-bar debris
-dropped — only for the committed run (small / Switchboard); and the README's results block regenerated
+(widgets too) dropped — only for the committed run (small / Switchboard); and the README's results block regenerated
 from the committed run's results (:func:`update_readme`), never typed by hand.
 """
 from __future__ import annotations
@@ -11,25 +11,23 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ntlib.results import tables
+from ntlib.results import display, tables
 from ntlib.results.reports import atomic_write_text, clean_stale_tmp
 from ntlib.results.stats import FAILS, HOLDS, INCONCLUSIVE
 from ntlib.results.verdicts import verdicts
+from ntlib.run import navigation
+from ntlib.run.notebook_outputs import clean
 from ntlib.run.params import DEFAULT_RUN, ROOT
 from ntlib.stages import BY_NAME, DEFAULT, STAGES, TABLE_STAGES, StageError
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-_PROGRESS = re.compile(r"\d+%\||it/s[\],]|s/it[\],]|TqdmWarning|from \.autonotebook")
 
 
 def publish(profile: str = "small", corpus: str = "switchboard", run_root: str | Path = ROOT / "runs",
             notebooks_dir: str | Path = ROOT / "notebooks", stages: tuple[str, ...] = DEFAULT) -> list[Path]:
     """Copy a reproduction's executed notebooks of ``stages`` (default: 01–06; the opt-in 07 when
     named) over ``notebooks/`` for committing: papermill's injected-parameters cell and metadata
-    removed, progress-bar lines dropped from the stored outputs (the run's printed results stay);
-    warns about absolute paths left in outputs."""
+    removed, progress bars, widget state and reprs dropped from the stored outputs
+    (:func:`ntlib.run.notebook_outputs.clean`; the run's printed results stay); warns about absolute
+    paths left in outputs."""
     unknown = [s for s in stages if s not in BY_NAME]
     if unknown:
         raise StageError(f"publish: unknown stage(s) {unknown}; known: {list(BY_NAME)}")
@@ -58,19 +56,7 @@ def publish(profile: str = "small", corpus: str = "switchboard", run_root: str |
         for c in nb["cells"]:
             for key in ("papermill", "execution"):
                 c.get("metadata", {}).pop(key, None)
-            if c["cell_type"] != "code":
-                continue
-            kept = []
-            for o in c["outputs"]:
-                if o["output_type"] == "stream":
-                    text = _ANSI.sub("", "".join(o["text"]))
-                    lines = [l.split("\r")[-1] for l in text.split("\n")]
-                    text = "\n".join(l for l in lines if l.strip() and not _PROGRESS.search(l))
-                    if not text:
-                        continue
-                    o["text"] = text + "\n"
-                kept.append(o)
-            c["outputs"] = kept
+        clean(nb)
         nb["metadata"].pop("papermill", None)
         text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
         for hit in sorted(set(re.findall(r"(?:/work/|/tmp/|/root/|/home/)[^\s\"']*", text))):
@@ -78,6 +64,7 @@ def publish(profile: str = "small", corpus: str = "switchboard", run_root: str |
         path = Path(notebooks_dir) / f"{stage}.ipynb"
         atomic_write_text(path, text)
         written.append(path)
+    navigation.write(notebooks_dir)      # the index and each notebook's previous / next line
     return written
 
 
@@ -103,7 +90,7 @@ def readme_results(reports_dir: str | Path = ROOT / "reports", corpus: str = "sw
              + (f", float path {fp.get('capability')}" + (" (pinned)" if fp.get("pinned") else "") if fp else "") + ".",
              "", f"Table 4, ours (paper) — every row on the same {t4_inputs(res)} test inputs; mean [95 % interval] across "
              f"{len(res['baselines'].get('seeds', []))} independently trained baselines:", "",
-             t4.to_markdown(), "",
+             display.markdown(t4), "",
              "Claims judged ([reports/tables.md](reports/tables.md) has each with its test): "
              + "; ".join(f"{name}: {c[HOLDS]} ✔, {c[FAILS]} ✘, {c[INCONCLUSIVE]} ~" for name, c in counts.items()) + ".",
              "", stage_times(res)]

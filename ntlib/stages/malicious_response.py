@@ -19,7 +19,7 @@ import pandas as pd
 
 from ntlib.data.targets import load_targets
 from ntlib.methods import evaluate, hits, malicious
-from ntlib.results import hit_verdicts, paper, plots, reports, tables
+from ntlib.results import display, hit_verdicts, paper, plots, reports, tables
 from ntlib.results.hit_verdicts import malicious_verdicts
 from ntlib.results.stats import FAILS, HOLDS, INCONCLUSIVE
 from ntlib.results.verdicts import verdict_markdown
@@ -346,7 +346,7 @@ def write_reports(nb: NotebookRun, s: Setup, t: Targets, records: dict, verdict_
                              f"seed {malicious.EVALUATION_SEED_OFFSET} + the baseline's (Algorithm 1's searches: the "
                              "baseline's seed); last row: warm start + stop-when-hit ablation.\n\n"
                              + verdicts_markdown(records, verdict_list) + "\n\nEach baseline:\n\n"
-                             + table3_per_baseline(records).to_markdown())
+                             + display.markdown(table3_per_baseline(records)))
     print(f"notebook 03 took {res.seconds:.0f} s on {nb.threads} thread(s)")
     for step, sec in s.timing.items():     # where the time went
         print(f"  {step}: {sec:.1f} s")

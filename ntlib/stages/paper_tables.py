@@ -14,6 +14,7 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from ntlib.results import reports, tables
+from ntlib.results.display import markdown
 from ntlib.results.hit_verdicts import MIN_BASELINES
 from ntlib.results.metrics import BLEU_CHOSEN
 from ntlib.results.stats import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, FAILS, HOLDS, INCONCLUSIVE
@@ -98,9 +99,9 @@ def tables_markdown(nb: NotebookRun, res: dict, verdicts: dict) -> str:
     parts = [f"# Tables: ours (paper) — {nb.corpus}, profile {nb.profile}", legend(res),
              "Stages (profile / corpus): " + ", ".join(f"{s} {p}" for s, p in tables.profiles(res).items())]
     for name in TABLES:
-        parts += [f"## {name}", table(res, nb.corpus, name).to_markdown(), "Verdict:",
+        parts += [f"## {name}", markdown(table(res, nb.corpus, name)), "Verdict:",
                   _markdown(verdicts.get(name, []))]
-        parts += [x for title, sub in extras(res, name) for x in (f"### {name} · {title}", sub.to_markdown())]
+        parts += [x for title, sub in extras(res, name) for x in (f"### {name} · {title}", markdown(sub))]
     parts += ["## Figures"] + [f"![{f.stem}](figures/{f.name})" for f in figures(nb)]
     return "\n\n".join(parts) + "\n"
 

@@ -2,14 +2,18 @@
 
 Starts JupyterLab on 127.0.0.1 (a free port, a random token, no browser, settings and workspaces in
 a temporary folder), drives Debian's Chromium (/usr/bin/chromium; never a downloaded browser build)
-with Playwright, and for each notebook (01–06 and panel):
+with Playwright, and for each notebook (the index, 01–07 and panel), opened untrusted (as a fresh clone opens
+it) and then trusted (``jupyter trust``, its signature kept in a temporary folder):
 
 - fails on a JavaScript error (console ``error`` message or uncaught page error), an error output
   cell (``output_type: error`` in the file, or an error rendered by JupyterLab: "Error displaying
   widget", "Error rendering"), a cell JupyterLab did not render, or a figure that did not load
   (an ``<img>`` in an output whose ``naturalWidth`` is 0 once loading settled);
-- counts stderr outputs (pink) and reports them, without failing, and whether JupyterLab marked
-  the notebook modified just by opening it (a kernelspec / language_info the kernel rewrites);
+- fails on what a reader must not see (``ntlib.run.notebook_outputs``): progress-bar debris, saved widget
+  state, an object's repr (``Text(``, `` at 0x``), ``NaN``, stderr — in the file and in the text the page
+  rendered after scrolling through every output;
+- reports whether JupyterLab marked the notebook modified just by opening it (a kernelspec /
+  language_info the kernel rewrites);
 - saves screenshots under ``--out`` (default runs/browser/, outside git);
 - fails if a notebook file changed during the check (JupyterLab's autosave is switched off).
 
@@ -33,7 +37,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ["01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi", "06_tables", "panel"]
+sys.path.insert(0, str(ROOT))
+from ntlib.run.navigation import INDEX, MAP  # noqa: E402
+from ntlib.run.notebook_outputs import debris, page_debris  # noqa: E402
+
+NOTEBOOKS = [INDEX] + [name for name, *_ in MAP]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -44,6 +52,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def lab_env(out: Path) -> dict:
+    """The environment of JupyterLab and of ``jupyter trust``: notebook signatures in a temporary folder."""
+    return dict(os.environ, PYTHONPATH=str(ROOT), JUPYTER_DATA_DIR=str(out / "jupyter-data"))
+
+
+def trust(out: Path, paths: list[Path]) -> None:
+    """Sign ``paths`` as trusted (``jupyter trust``) in the check's own signature database."""
+    subprocess.run([sys.executable, "-m", "jupyter", "trust", *map(str, paths)], env=lab_env(out), check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def start_lab(out: Path, port: int, token: str) -> subprocess.Popen:
@@ -59,7 +78,7 @@ def start_lab(out: Path, port: int, token: str) -> subprocess.Popen:
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True, exist_ok=True)
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NTLIB_PROFILE="smoke", NTLIB_RUNS=str(out / "runs"),
+    env = dict(lab_env(out), NTLIB_PROFILE="smoke", NTLIB_RUNS=str(out / "runs"),
                NTLIB_THREADS="1", JUPYTERLAB_SETTINGS_DIR=str(settings),
                JUPYTERLAB_WORKSPACES_DIR=str(out / "lab-workspaces"))
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -89,8 +108,8 @@ def file_errors(path: Path) -> list[str]:
             for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def open_notebook(page, base: str, token: str, name: str):
-    page.goto(f"{base}/lab/tree/notebooks/{name}.ipynb?token={token}&reset", wait_until="domcontentloaded")
+def open_notebook(page, base: str, token: str, name: str, folder: str = "notebooks"):
+    page.goto(f"{base}/lab/tree/{folder}/{name}.ipynb?token={token}&reset", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=90_000)
     page.wait_for_load_state("networkidle", timeout=60_000)
     page.wait_for_function("window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
@@ -102,6 +121,7 @@ def check_rendered(page, path: Path) -> tuple[list[str], dict]:
     """Problems of one opened notebook, and what was seen."""
     problems = file_errors(path)
     nb = json.loads(path.read_text())
+    problems += debris(nb, path.name)
     cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").count()
     if cells != len(nb["cells"]):
         problems.append(f"{cells} cells rendered, the file has {len(nb['cells'])}")
@@ -114,6 +134,12 @@ def check_rendered(page, path: Path) -> tuple[list[str], dict]:
     problems += [f"figure did not load: {i['src']}…" for i in imgs if not i["w"]]
     text = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").inner_text()
     problems += [f"page shows {e!r}" for e in RENDER_ERRORS if e in text]
+    page.evaluate("""async () => {          // scroll through every output, as a reader does
+        const outs = Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea'));
+        for (const o of outs) { o.scrollIntoView(); await new Promise(r => setTimeout(r, 20)); }
+    }""")
+    shown = "\n".join(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea").all_inner_texts())
+    problems += [f"page shows {p}" for p in page_debris(shown, path.name)]
     dirty = page.evaluate("window.jupyterapp?.shell.currentWidget?.context?.model?.dirty ?? null")
     stderr = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) '
                           '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').count()
@@ -181,6 +207,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "runs" / "browser"), help="screenshots and logs (outside git)")
     ap.add_argument("--notebooks", nargs="*", default=NOTEBOOKS)
+    ap.add_argument("--folder", default="notebooks", help="the notebooks' folder, relative to the repository")
     ap.add_argument("--no-panel-run", action="store_true", help="only open the panel, do not execute it")
     args = ap.parse_args(argv)
     if not Path(CHROMIUM).exists():
@@ -194,7 +221,8 @@ def main(argv=None) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     import hashlib
-    digest = lambda: {n: hashlib.sha256((ROOT / "notebooks" / f"{n}.ipynb").read_bytes()).hexdigest()
+    folder = ROOT / args.folder
+    digest = lambda: {n: hashlib.sha256((folder / f"{n}.ipynb").read_bytes()).hexdigest()
                       for n in args.notebooks}
     before = digest()
     port, token = free_port(), secrets.token_hex(16)
@@ -204,25 +232,30 @@ def main(argv=None) -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-            for name in args.notebooks:
+            passes = [(name, False) for name in args.notebooks] + [(name, True) for name in args.notebooks]
+            for name, trusted in passes:
+                if trusted and name == args.notebooks[0]:
+                    trust(out, [folder / f"{n}.ipynb" for n in args.notebooks])
+                label = f"{name} ({'trusted' if trusted else 'untrusted'})"
                 page = ctx.new_page()
                 js = []
                 page.on("console", lambda m, js=js: js.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
                 page.on("pageerror", lambda e, js=js: js.append(f"page error: {e}"))
                 t0 = time.time()
-                open_notebook(page, base, token, name)
-                problems, seen = check_rendered(page, ROOT / "notebooks" / f"{name}.ipynb")
-                shot(page, out, f"{name}_top")
-                shot(page, out, f"{name}_figure", ".jp-Cell .jp-OutputArea img")
-                if name == "panel" and not args.no_panel_run:
+                open_notebook(page, base, token, name, args.folder)
+                problems, seen = check_rendered(page, folder / f"{name}.ipynb")
+                tag = f"{name}_{'trusted' if trusted else 'untrusted'}"
+                shot(page, out, f"{tag}_top")
+                shot(page, out, f"{tag}_figure", ".jp-Cell .jp-OutputArea img")
+                if name == "panel" and not trusted and not args.no_panel_run:
                     problems += run_panel(page, out, base, token)
                 problems += js
-                report[name] = {**seen, "problems": problems, "seconds": round(time.time() - t0, 1)}
-                print(f"{name}: {seen} {'OK' if not problems else 'FAILED'} ({report[name]['seconds']} s)")
+                report[label] = {**seen, "problems": problems, "seconds": round(time.time() - t0, 1)}
+                print(f"{label}: {seen} {'OK' if not problems else 'FAILED'} ({report[label]['seconds']} s)")
                 for pr in problems:
                     print(f"  - {pr}")
                 if problems:
-                    failures[name] = problems
+                    failures[label] = problems
                 page.close()
             browser.close()
     finally:
@@ -233,7 +266,7 @@ def main(argv=None) -> int:
             lab.kill()
     changed = [n for n, h in digest().items() if before[n] != h]
     if changed:
-        failures["files"] = [f"notebooks/{n}.ipynb was written during the check" for n in changed]
+        failures["files"] = [f"{args.folder}/{n}.ipynb was written during the check" for n in changed]
         print("FAILED: " + "; ".join(failures["files"]))
     (out / "report.json").write_text(json.dumps(report, indent=1))
     print(f"screenshots and report.json in {out}")

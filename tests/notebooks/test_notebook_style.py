@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ntlib.run.navigation import INDEX, MAP, nav_line
+from ntlib.run.notebook_outputs import debris
 from ntlib.stages import STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +34,35 @@ def code(path):
 def test_every_stage_of_the_registry_has_its_notebook():
     assert all(p.is_file() for p in NOTEBOOKS), [p.name for p in NOTEBOOKS if not p.is_file()]
     numbered = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert numbered == [s.name for s in STAGES]
+    assert numbered == [INDEX] + [s.name for s in STAGES]
+
+
+PUBLISHED = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_the_index_maps_every_notebook_and_each_links_the_previous_and_the_next():
+    """Issue 30: an index notebook with the paper's map; a navigation line on top of every notebook."""
+    assert [n for n, *_ in MAP] == [s.name for s in STAGES] + ["panel"]
+    index = "".join(cells(ROOT / "notebooks" / f"{INDEX}.ipynb")[0][1])
+    assert all(f"({n}.ipynb)" in index for n, *_ in MAP)
+    for name, *_ in MAP:
+        first = cells(ROOT / "notebooks" / f"{name}.ipynb")[0][1]
+        assert first.splitlines()[0] == nav_line(name), f"{name}.ipynb: run python -m ntlib.run.navigation"
+        heading = first.splitlines()[2]
+        assert heading.startswith("# "), f"{name}.ipynb: the title follows the navigation line"
+
+
+@pytest.mark.parametrize("path", PUBLISHED, ids=lambda p: p.stem)
+def test_a_published_notebook_shows_no_debris(path):
+    """Issue 30: no progress bar, widget state, repr, NaN or stderr in what a reader opens."""
+    assert debris(json.loads(path.read_text(encoding="utf-8")), path.name) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_headings_make_a_table_of_contents(path):
+    heads = [line for kind, src, _ in cells(path) if kind == "markdown" for line in src.splitlines()
+             if line.startswith("## ")]
+    assert len(heads) >= 4, f"{path.name}: {len(heads)} section headings"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

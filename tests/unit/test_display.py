@@ -1,0 +1,40 @@
+"""How tables read (issue 30): "–" for a missing value, four significant digits, thousands separators; the
+ntlib kernel shows DataFrames this way and keeps ipykernel's loopback TCP warning out of every run's log."""
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+
+from ntlib.machine.kernel import LoopbackTransport
+from ntlib.results import display
+
+
+def test_number_by_hand():
+    assert display.number(float("nan")) == "–" and display.number(None) == "–"
+    assert display.number(55.870673) == "55.87" and display.number(0.000535) == "0.000535"
+    assert display.number(12345.6) == "12,346" and display.number(2345678) == "2,345,678"
+    assert display.number("i don't know") == "i don't know" and display.number(True) == "True"
+    assert display.number(math.inf) == "∞"
+
+
+def test_markdown_keeps_the_digits_and_shows_a_dash_for_missing():
+    df = pd.DataFrame({"ppl": [55.870673, np.nan], "n": [1000, 2]}, index=["a", "b"])
+    md = display.markdown(df)
+    assert "55.8707" in md and "nan" not in md.lower() and "–" in md
+    complete = pd.DataFrame({"ppl": [55.870673, 61.2]})
+    assert display.markdown(complete) == complete.to_markdown()      # reports without gaps are unchanged
+
+
+def test_html_and_plain_show_numbers_as_number_does():
+    df = pd.DataFrame({"ppl": [55.870673, np.nan], "response": ["yeah", None]})
+    assert "<td>55.87</td>" in display.html(df) and "<td>–</td>" in display.html(df)
+    assert "NaN" not in display.plain(df) and "None" not in display.plain(df)
+
+
+def test_the_kernel_drops_only_the_loopback_tcp_warning():
+    f = LoopbackTransport()
+    def rec(msg):
+        return logging.LogRecord("IPKernelApp", logging.WARNING, __file__, 1, msg, None, None)
+    assert not f.filter(rec("Kernel is running over TCP without encryption. All communication ..."))
+    assert f.filter(rec("Failed to load connection file"))
