@@ -1,5 +1,5 @@
 """How a table reads, in a notebook and in reports/*.md: a missing value is "–", never ``NaN``; numbers
-to four significant digits, counts and large values with thousands separators.
+to four significant digits, counts and large values with thousands separators; a response is never cut.
 
 The ``ntlib`` kernel (:mod:`ntlib.machine.kernel`) calls :func:`register` at start-up, so every
 DataFrame a notebook cell returns is shown this way (HTML and plain text); :func:`markdown` is what
@@ -42,13 +42,16 @@ def _shown(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def html(df: pd.DataFrame) -> str:
-    """``df`` as the HTML a notebook shows: :func:`number` for every cell."""
-    return _shown(df).to_html(na_rep=MISSING)
+    """``df`` as the HTML a notebook shows: :func:`number` for every cell, whole (pandas would cut a response
+    after 50 characters with "…"; the browser wraps it instead)."""
+    with pd.option_context("display.max_colwidth", None):
+        return _shown(df).to_html(na_rep=MISSING)
 
 
 def plain(df: pd.DataFrame) -> str:
-    """The plain-text twin of :func:`html` (what nbval and an untrusted notebook read)."""
-    return _shown(df).to_string(na_rep=MISSING)
+    """The plain-text twin of :func:`html` (what nbval and an untrusted notebook read), also uncut."""
+    with pd.option_context("display.max_colwidth", None):
+        return _shown(df).to_string(na_rep=MISSING)
 
 
 def register(ip=None) -> None:

@@ -5,12 +5,14 @@ figure (:func:`tradeoff_figure`), read off the results of :mod:`ntlib.stages.los
 """
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from ntlib.results import plots, stats
 from ntlib.results.loss_verdicts import fell_on_baselines, in_order, loss_order, paired
-from ntlib.results.tables import seed_values
+from ntlib.results.tables import seed_values, shown_interval
 
 
 def tradeoff_figure(results: dict):
@@ -45,8 +47,8 @@ def tradeoff_figure(results: dict):
 
 
 def loss_summary(res: dict) -> dict:
-    """Per problem and loss, the means across baselines and their 95 % intervals the table and the trade-off
-    figure show; ``baseline``: the baselines' own, ``baseline_y`` its mean (the figure's dashed line)."""
+    """Per problem and loss, the means across baselines and their 95 % intervals (clipped to each quantity's
+    range) the table and the trade-off figure show; ``baseline``: the baselines' own, ``baseline_y`` its mean (the figure's dashed line)."""
     out = {}
     order = loss_order(res)
     m = res.get("malicious")
@@ -54,15 +56,15 @@ def loss_summary(res: dict) -> dict:
         losses = {}
         for loss, runs in in_order(m["runs"], order):
             pairs = paired(f"malicious runs of {loss!r} and the baselines' hits", m["baseline"], runs)
-            losses[loss] = {"y": stats.seed_interval([r["train"]["rate"] for r in runs]),
-                            "test": stats.seed_interval([r["test"]["rate"] for r in runs]),
-                            "ppl_change": stats.seed_interval([r["ppl"] / b["ppl"] - 1 for b, r in pairs]),
-                            "neighbours": stats.seed_interval([r["collateral"]["neighbours"] for r in runs]),
-                            "targets": stats.seed_interval([r["collateral"]["targets"] for r in runs]),
-                            "neg_updates": stats.seed_interval([r["neg_updates"] for r in runs])}
-        base = {"y": stats.seed_interval([b["train"]["rate"] for b in m["baseline"]]),
-                "test": stats.seed_interval([b["test"]["rate"] for b in m["baseline"]]),
-                "ppl": stats.seed_interval([b["ppl"] for b in m["baseline"]])}
+            losses[loss] = {"y": stats.seed_interval([r["train"]["rate"] for r in runs], bounds=(0.0, 1.0)),
+                            "test": stats.seed_interval([r["test"]["rate"] for r in runs], bounds=(0.0, 1.0)),
+                            "ppl_change": stats.seed_interval([r["ppl"] / b["ppl"] - 1 for b, r in pairs], bounds=(-1.0, math.inf)),
+                            "neighbours": stats.seed_interval([r["collateral"]["neighbours"] for r in runs], bounds=(0.0, 1.0)),
+                            "targets": stats.seed_interval([r["collateral"]["targets"] for r in runs], bounds=(0.0, 1.0)),
+                            "neg_updates": stats.seed_interval([r["neg_updates"] for r in runs], bounds=(0.0, math.inf))}
+        base = {"y": stats.seed_interval([b["train"]["rate"] for b in m["baseline"]], bounds=(0.0, 1.0)),
+                "test": stats.seed_interval([b["test"]["rate"] for b in m["baseline"]], bounds=(0.0, 1.0)),
+                "ppl": stats.seed_interval([b["ppl"] for b in m["baseline"]], bounds=(1.0, math.inf))}
         out["malicious"] = {"baseline_y": base["y"]["mean"], "baseline_test": base["test"]["mean"], "baseline": base,
                             "losses": losses}
     f = res.get("frequent")
@@ -70,11 +72,11 @@ def loss_summary(res: dict) -> dict:
         rows, losses = f["rows"], {}
         for loss, recs in in_order(rows, order):
             pairs = paired(f"frequent rows of {loss!r} and the Baseline", rows["Baseline"], recs)
-            losses[loss] = {"y": stats.seed_interval([r["max_ratio"] for r in recs]),
-                            "ppl_change": stats.seed_interval([r["ppl"] / b["ppl"] - 1 for b, r in pairs])}
+            losses[loss] = {"y": stats.seed_interval([r["max_ratio"] for r in recs], bounds=(0.0, 1.0)),
+                            "ppl_change": stats.seed_interval([r["ppl"] / b["ppl"] - 1 for b, r in pairs], bounds=(-1.0, math.inf))}
             losses[loss].update(_frequent_columns(recs))
-        base = {"y": stats.seed_interval([b["max_ratio"] for b in rows["Baseline"]]),
-                "ppl": stats.seed_interval([b["ppl"] for b in rows["Baseline"]]), **_frequent_columns(rows["Baseline"])}
+        base = {"y": stats.seed_interval([b["max_ratio"] for b in rows["Baseline"]], bounds=(0.0, 1.0)),
+                "ppl": stats.seed_interval([b["ppl"] for b in rows["Baseline"]], bounds=(1.0, math.inf)), **_frequent_columns(rows["Baseline"])}
         out["frequent"] = {"baseline_y": base["y"]["mean"], "baseline": base, "losses": losses}
     return out
 
@@ -84,7 +86,7 @@ def _frequent_columns(recs: list[dict]) -> dict:
     out = {}
     for key in ("ent2", "ent3", "bleu4", "seq_rep4", "rep4_share", "distinct1", "distinct2"):
         vals = seed_values(recs, key)
-        out[key] = stats.seed_interval(vals) if vals else None
+        out[key] = shown_interval(vals, key) if vals else None
     return out
 
 

@@ -158,8 +158,11 @@ def percentile_interval(resampled: Sequence[float], level: float = 0.95) -> tupl
     return resampled[lo_i], resampled[hi_i]
 
 
-def seed_interval(values: Sequence[float], level: float = 0.95) -> dict:
-    """Mean across seeds with its Student-t 95 % interval (a single seed has no interval)."""
+def seed_interval(values: Sequence[float], level: float = 0.95,
+                  bounds: tuple[float, float] | None = None) -> dict:
+    """Mean across seeds with its Student-t 95 % interval (a single seed has no interval). ``bounds``: the
+    quantity's range (a share lies in [0, 1]); the interval is clipped to it, for showing — a verdict
+    reads the unclipped one."""
     if level != 0.95:
         raise ValueError("seed_interval: only the 95 % level is tabulated")
     n = len(values)
@@ -171,7 +174,10 @@ def seed_interval(values: Sequence[float], level: float = 0.95) -> dict:
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     t = _T975[n - 2] if n - 1 <= len(_T975) else 1.96
     half = t * sd / math.sqrt(n)
-    return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": n}
+    lo, hi = mean - half, mean + half
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return {"mean": mean, "lo": lo, "hi": hi, "n": n}
 
 
 def compare_interval(lo: float, hi: float, threshold: float, want: str) -> str:

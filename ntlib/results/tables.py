@@ -20,6 +20,7 @@ bootstrap); stage extras (``r_thres``, ``g_lr``, ``setting``, ``lm_ppl``, ``avg_
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -156,6 +157,18 @@ def seed_values(recs: list[dict], key: str, scale: float = 1.0) -> list[float] |
     return None if any(v is None for v in vals) else [scale * v for v in vals]
 
 
+# the range of each quantity a table shows with an interval across baselines: intervals are clipped to it
+RANGES = {"max_ratio": (0.0, 1.0), "rep4_share": (0.0, 1.0), "distinct1": (0.0, 1.0), "distinct2": (0.0, 1.0),
+          "seq_rep4": (0.0, 1.0), "bleu4": (0.0, 1.0), "ent2": (0.0, math.inf), "ent3": (0.0, math.inf),
+          "ppl": (1.0, math.inf)}
+
+
+def shown_interval(vals: list[float], key: str, scale: float = 1.0) -> dict:
+    """:func:`stats.seed_interval` of ``vals`` clipped to the range of ``key`` (scaled as the values are)."""
+    lo, hi = RANGES.get(key, (-math.inf, math.inf))
+    return stats.seed_interval(vals, bounds=(lo * scale, hi * scale))
+
+
 def _stat_cell(recs: list[dict], key: str, paper_value=None, fmt: str = "{:.2f}", scale: float = 1.0) -> str:
     """"ours (paper)"; over several baselines "mean [95 % interval across baselines] (paper)"."""
     vals = seed_values(recs, key, scale)
@@ -164,7 +177,7 @@ def _stat_cell(recs: list[dict], key: str, paper_value=None, fmt: str = "{:.2f}"
         return f"– ({theirs})"
     if len(vals) == 1:
         return f"{fmt.format(vals[0])} ({theirs})"
-    s = stats.seed_interval(vals)
+    s = shown_interval(vals, key, scale)
     return f"{fmt.format(s['mean'])} [{fmt.format(s['lo'])}–{fmt.format(s['hi'])}] ({theirs})"
 
 
@@ -203,7 +216,7 @@ def seed_table(rows: dict[str, list[dict]], keys=("ppl", "max_ratio", "ent3", "d
             out[(name, f"baseline seed {r['seed']}")] = {k: four_digits(r.get(k)) for k in keys}
         for k in keys:
             vals = seed_values(recs, k)
-            s = stats.seed_interval(vals) if vals else None
+            s = shown_interval(vals, k) if vals else None
             out.setdefault((name, "mean"), {})[k] = None if s is None else four_digits(s["mean"])
             out.setdefault((name, "95 % interval"), {})[k] = (None if s is None else
                                                              f"{s['lo']:.4g}–{s['hi']:.4g}")

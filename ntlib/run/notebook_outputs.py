@@ -18,7 +18,8 @@ REPR = re.compile(r"^\s*(?:\[?<[\w.]+ (?:object )?at 0x[0-9a-f]+>\]?|Text\(.*\)|
                   re.S)
 # what a reader must not see in an output, with the reason debris() gives
 DEBRIS = ((PROGRESS, "progress-bar debris"), (re.compile(r" at 0x[0-9a-f]+>"), "an object's repr"),
-          (re.compile(r"^Text\(", re.M), "a matplotlib Text repr"), (re.compile(r"\bNaN\b"), "NaN"))
+          (re.compile(r"^Text\(", re.M), "a matplotlib Text repr"), (re.compile(r"\bNaN\b"), "NaN"),
+          (re.compile(r"(?:\.\.\.|…)</td>"), "a table cell cut short"))
 
 
 def _text(value) -> str:
@@ -50,8 +51,10 @@ def clean(nb: dict) -> dict:
                 data = o.get("data", {})
                 if WIDGET_VIEW in data:
                     continue
-                if set(data) == {"text/plain"} and REPR.match(_text(data["text/plain"])):
-                    continue
+                if "text/plain" in data and REPR.match(_text(data["text/plain"])):
+                    if set(data) == {"text/plain"}:
+                        continue
+                    del data["text/plain"]     # e.g. a Styler: its HTML is the output, its repr is noise
                 if "text/html" in data:        # a table shown by a kernel without ntlib.results.display
                     data["text/html"] = re.sub(r"(<td[^>]*>)\s*NaN\s*(</td>)", r"\1–\2", _text(data["text/html"]))
                 if "text/plain" in data:

@@ -46,7 +46,11 @@ def table(res: dict, corpus: str, name: str) -> pd.DataFrame:
 
 def extras(res: dict, name: str) -> list[tuple[str, pd.DataFrame]]:
     """The tables shown under a table: each baseline (Tables 3, 4, 8), the top-10 responses (Table 4), the
-    BLEU-4 variants (Table 9)."""
+    BLEU-4 variants (Table 9) — those with rows (a one-baseline run has no per-baseline table)."""
+    return [(title, df) for title, df in _extras(res, name) if len(df)]
+
+
+def _extras(res: dict, name: str) -> list[tuple[str, pd.DataFrame]]:
     if name == "Table 4":
         rows = tables.table4_rows(res)
         return [("Each baseline", tables.seed_table(rows)), ("Top-10 responses", tables.top10_table(rows))]

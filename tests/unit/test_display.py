@@ -38,3 +38,9 @@ def test_the_kernel_drops_only_the_loopback_tcp_warning():
         return logging.LogRecord("IPKernelApp", logging.WARNING, __file__, 1, msg, None, None)
     assert not f.filter(rec("Kernel is running over TCP without encryption. All communication ..."))
     assert f.filter(rec("Failed to load connection file"))
+
+
+def test_a_long_response_is_shown_whole():
+    response = "i don't know what you mean by that but i think it is a very good question to ask " * 2
+    df = pd.DataFrame({"response": [response]})
+    assert response.strip() in display.html(df) and response.strip() in display.plain(df)

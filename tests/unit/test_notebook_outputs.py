@@ -19,10 +19,13 @@ def notebook_with_debris():
     table = {"output_type": "execute_result", "execution_count": 5, "metadata": {},
              "data": {"text/html": "<table><tr><td>55.87</td><td>NaN</td></tr></table>",
                       "text/plain": "    ppl  ablation\n0  55.87       NaN"}}
+    styler = {"output_type": "execute_result", "execution_count": 6, "metadata": {},
+              "data": {"text/html": "<table><tr><td>1.65%</td></tr></table>",
+                       "text/plain": "<pandas.io.formats.style.Styler at 0x7fb33fc4e590>"}}
     return {"metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}}},
             "cells": [{"cell_type": "markdown", "metadata": {}, "source": "# title"},
                       {"cell_type": "code", "metadata": {}, "source": "fit()",
-                       "outputs": [progress, stream, printed, text_repr, legend, table]}]}
+                       "outputs": [progress, stream, printed, text_repr, legend, table, styler]}]}
 
 
 def test_debris_names_every_planted_problem():
@@ -39,7 +42,8 @@ def test_clean_keeps_the_results_and_leaves_no_debris():
     outputs = nb["cells"][1]["outputs"]
     texts = [o.get("text") for o in outputs if o["output_type"] == "stream"]
     assert "valid ppl 61.9\n" in texts
-    table = outputs[-1]["data"]
+    assert outputs[-1]["data"] == {"text/html": "<table><tr><td>1.65%</td></tr></table>"}   # the Styler's HTML
+    table = outputs[-2]["data"]
     assert table["text/html"] == "<table><tr><td>55.87</td><td>–</td></tr></table>"
     assert table["text/plain"].splitlines()[1] == "0  55.87         –"       # the column stays aligned
     assert "widgets" not in nb["metadata"]
@@ -55,3 +59,10 @@ def test_a_clean_notebook_is_left_as_it_is():
 def test_page_debris_reads_rendered_text():
     assert page_debris("lm epoch 1: 0%| | 0/938 [00:00<?, ?it/s]", "02") == ["02: progress-bar debris"]
     assert page_debris("Table 4 · max-ratio 45.2 %", "02") == []
+
+
+def test_a_table_cell_cut_short_is_debris():
+    cut = {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+           "data": {"text/html": "<table><tr><td>i don't know what you mean by that but i think it...</td></tr></table>"}}
+    nb = {"metadata": {}, "cells": [{"cell_type": "code", "metadata": {}, "source": "t", "outputs": [cut]}]}
+    assert debris(nb, "04") == ["04 cell 0: a table cell cut short"]

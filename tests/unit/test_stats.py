@@ -86,3 +86,10 @@ def test_cluster_bootstrap_draws_whole_dialogues_two_dialogue_hand_case():
     share = {v: values.count(v) / len(values) for v in set(values)}
     assert set(share) == {0.0, 2 / 3, 1.0}
     assert share[2 / 3] == pytest.approx(0.5, abs=0.03) and share[0.0] == pytest.approx(0.25, abs=0.03)
+
+
+def test_seed_interval_clipped_to_the_quantitys_range_for_showing():
+    """Issue 30: 'rep-4 % 1.2 [-1.2–3.5]' — a share's interval is clipped to [0, 1]; the mean is unchanged."""
+    raw = stats.seed_interval([0.0, 0.0, 0.036])
+    shown = stats.seed_interval([0.0, 0.0, 0.036], bounds=(0.0, 1.0))
+    assert raw["lo"] < 0 and shown["lo"] == 0.0 and shown["hi"] == raw["hi"] and shown["mean"] == raw["mean"]
