@@ -46,7 +46,7 @@ def _source(cell: dict) -> str:
 
 def _label(entry: tuple) -> str:
     name, title = entry[0], entry[1]
-    return f"{name[:2]} · {title}" if name[:2].isdigit() else title
+    return f"{name[:2]} {title}" if name[:2].isdigit() else title
 
 
 def nav_line(name: str) -> str:
@@ -58,7 +58,7 @@ def nav_line(name: str) -> str:
         parts.append(f"← [{_label(MAP[i - 1])}]({names[i - 1]}.ipynb)")
     if i + 1 < len(names):
         parts.append(f"[{_label(MAP[i + 1])}]({names[i + 1]}.ipynb) →")
-    return f"{NAV_MARK} " + " · ".join(parts)
+    return " · ".join(parts) + f" {NAV_MARK}"   # the mark ends the line: at its start it would make an HTML block
 
 
 def with_nav(nb: dict, name: str) -> dict:
@@ -66,17 +66,18 @@ def with_nav(nb: dict, name: str) -> dict:
     if not nb["cells"] or nb["cells"][0]["cell_type"] != "markdown":      # no title cell: the line gets its own
         nb["cells"].insert(0, {"cell_type": "markdown", "id": "nav", "metadata": {}, "source": []})
     first = nb["cells"][0]
-    lines = [line for line in _source(first).split("\n") if not line.startswith(NAV_MARK)]
+    lines = [line for line in _source(first).split("\n") if NAV_MARK not in line]
     while lines and not lines[0].strip():
         lines.pop(0)
     first["source"] = (nav_line(name) + "\n\n" + "\n".join(lines)).splitlines(keepends=True)
     return nb
 
 
-def index_notebook() -> dict:
-    """The index notebook: the paper's map, one row per notebook, and how to run them."""
+def index_notebook(metadata: dict | None = None) -> dict:
+    """The index notebook: the paper's map, one row per notebook, and how to run them. ``metadata``: the
+    notebooks' (kernel and language), so that JupyterLab does not mark the index modified on opening it."""
     rows = "\n".join(f"| [{n}]({n}.ipynb) | {title} | {part} | {gets} |" for n, title, part, gets in MAP)
-    text = f"""{NAV_MARK} [{_label(MAP[0])}]({MAP[0][0]}.ipynb) →
+    text = f"""[{_label(MAP[0])}]({MAP[0][0]}.ipynb) → {NAV_MARK}
 
 # ntlib · Negative Training for Neural Dialogue Response Generation (He & Glass, ACL 2020)
 
@@ -96,16 +97,18 @@ committed run), `paper` (the paper's sizes, for a GPU). The tables with the pape
 are in [reports/tables.md](../reports/tables.md); the README explains the verdict symbols.
 """
     return {"cells": [{"cell_type": "markdown", "id": "index", "metadata": {}, "source": text.splitlines(keepends=True)}],
-            "metadata": {"kernelspec": {"display_name": "ntlib (Python 3)", "language": "python", "name": "ntlib"},
-                         "language_info": {"name": "python"}},
+            "metadata": metadata or {"kernelspec": {"display_name": "ntlib (Python 3)", "language": "python",
+                                                    "name": "ntlib"}, "language_info": {"name": "python"}},
             "nbformat": 4, "nbformat_minor": 5}
 
 
 def write(notebooks_dir: str | Path = ROOT / "notebooks") -> list[Path]:
     """Write the index notebook and the navigation line of every notebook of the map found in ``notebooks_dir``."""
     notebooks_dir, written = Path(notebooks_dir), []
+    first = notebooks_dir / f"{MAP[0][0]}.ipynb"
+    metadata = json.loads(first.read_text(encoding="utf-8")).get("metadata") if first.is_file() else None
     path = notebooks_dir / f"{INDEX}.ipynb"
-    atomic_write_text(path, json.dumps(index_notebook(), indent=1, ensure_ascii=False) + "\n")
+    atomic_write_text(path, json.dumps(index_notebook(metadata), indent=1, ensure_ascii=False) + "\n")
     written.append(path)
     for name, *_ in MAP:
         path = notebooks_dir / f"{name}.ipynb"

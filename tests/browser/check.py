@@ -137,7 +137,9 @@ def check_rendered(page, path: Path) -> tuple[list[str], dict]:
     page.evaluate("""async () => {          // scroll through every output, as a reader does
         const outs = Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea'));
         for (const o of outs) { o.scrollIntoView(); await new Promise(r => setTimeout(r, 20)); }
+        document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')?.scrollIntoView();
     }""")
+    page.wait_for_timeout(500)
     shown = "\n".join(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea").all_inner_texts())
     problems += [f"page shows {p}" for p in page_debris(shown, path.name)]
     dirty = page.evaluate("window.jupyterapp?.shell.currentWidget?.context?.model?.dirty ?? null")
