@@ -21,6 +21,11 @@ def _seed(name: str) -> tuple[str, int | None]:
     return (name[:m.start()], int(m.group(1))) if m else (name, None)
 
 
+def _count(k: int, noun: str) -> str:
+    """``1 response``, ``8 responses``."""
+    return f"{k:,} {noun}{'s' * (k != 1)}"
+
+
 def _seed_style(seeds: list) -> dict:
     """One marker and dash per baseline seed (the model's colour stays the model's)."""
     return {s: (plots.MARKERS[i % len(plots.MARKERS)], plots.DASHES[i % len(plots.DASHES)])
@@ -64,7 +69,7 @@ def baselines_curves(histories: dict, *, corpus: str, profile: str, n_pairs: int
         plots.integer_axis(ax, min(epochs), max(epochs))
     plots.legend_outside(axes[1])
     n_s2s = sum(1 for k in histories if k != "lm")
-    fig.suptitle(plots.title(f"Training the LM and {n_s2s} seq2seq baseline{'s' * (n_s2s != 1)}", corpus, profile,
+    fig.suptitle(plots.title(f"Training the LM and {_count(n_s2s, 'seq2seq baseline')}", corpus, profile,
                              n_pairs, "training pairs"))
     return fig
 
@@ -97,7 +102,7 @@ def baselines_frequent(test_responses: list[str], baselines: dict, *, corpus: st
     ax.set_xlim(left=-1)
     plots.legend_outside(ax)
     whose = (f"any of the {len(baselines)} baselines" if len(baselines) > 1 else f"the baseline (seed {next(iter(baselines))})")
-    fig.suptitle(plots.title(f"The {len(shown)} greedy responses in the top 10 of {whose}, and how often the "
+    fig.suptitle(plots.title(f"The {_count(len(shown), 'greedy response')} in the top 10 of {whose}, and how often the "
                              "references say them", corpus, profile, n_inputs, "test inputs"))
     return fig
 
@@ -111,7 +116,7 @@ def frequent_top10(tops: dict, *, corpus: str, profile: str, n_inputs: int, seed
         top = top[:10][::-1]
         ax.barh([plots.wrap(r) for r, _ in top], [100 * x for _, x in top], color=plots.model_colour(row))
         plots.label_bars(ax, "{:.1f} %")
-        ax.set_title(row if len(top) == 10 else f"{row} ({len(top)} distinct responses)", loc="left")
+        ax.set_title(row if len(top) == 10 else f"{row} ({_count(len(top), 'distinct response')})", loc="left")
         ax.set_xlabel("share of greedy test responses (%)")
         ax.grid(axis="y", visible=False)
     fig.suptitle(plots.title(f"Ten most frequent greedy responses, before and after negative training (baseline "
@@ -228,7 +233,7 @@ def _word_panel(ax, series: dict, title: str) -> None:
     (each ending in <eos>) drawn apart and split by a faint line."""
     words = [w for w, _ in next(iter(series.values()))]
     breaks = [i for i, w in enumerate(words[:-1]) if w == "<eos>"]
-    for name, pairs in series.items():
+    for (name, pairs), marker in zip(series.items(), plots.MARKERS):
         xs, vals = [], []                           # a NaN after each <eos>: no line from one sentence to the next
         for i, (_, v) in enumerate(pairs):
             xs.append(i)
@@ -236,7 +241,7 @@ def _word_panel(ax, series: dict, title: str) -> None:
             if i in breaks:
                 xs.append(i + 0.5)
                 vals.append(math.nan)
-        ax.plot(xs, vals, marker="o", ms=4, color=plots.model_colour(name), label=name)
+        ax.plot(xs, vals, marker=marker, ms=4, color=plots.model_colour(name), label=name)   # markers: equal values show
     for i in breaks:
         ax.axvline(i + 0.5, color="grey", lw=0.6, alpha=0.6)
     ax.set_xticks(range(len(words)), words, rotation=55, ha="right", rotation_mode="anchor", fontsize=plots.TICK_PT)
@@ -252,10 +257,10 @@ def malicious_word_nll(malicious: dict, test_data: dict, *, corpus: str, profile
     n_dat = sum(w == "<eos>" for w, _ in next(iter(test_data.values())))
     width = max(10.0, 0.3 * max(len(next(iter(d.values()))) for d in (malicious, test_data)) + 2.5)
     fig, axes = plots.subplots(2, 1, figsize=(width, 7.5))
-    _word_panel(axes[0], malicious, f"{n_mal} test-list malicious targets, given the baseline's triggers "
+    _word_panel(axes[0], malicious, f"{_count(n_mal, 'test-list malicious target')}, given the baseline's triggers "
                                     f"({plots.hit_type_words(hit_type)})")
-    _word_panel(axes[1], test_data, f"{n_dat} test data samples given their inputs")
+    _word_panel(axes[1], test_data, f"{_count(n_dat, 'test data sample')} given their inputs")
     plots.legend_outside(axes[0])
     fig.suptitle(plots.title("Figure 1: NLL of each word before and after negative training", corpus, profile,
-                             f"{n_mal} targets / {n_dat} test samples"))
+                             f"{_count(n_mal, 'target')} / {_count(n_dat, 'test sample')}"))
     return fig

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from ntlib.results import figures, loss_tables, plots  # noqa: E402
+from ntlib.results import figures, loss_tables  # noqa: E402
 
 C, P = "switchboard", "smoke"
 
