@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ntlib.results import plots, stats
@@ -22,12 +21,13 @@ def tradeoff_figure(results: dict):
     summ = loss_summary(results)
     panels = [(k, lab) for k, lab in (("malicious", "training-list hit rate after Alg. 1 (%)"),
                                       ("frequent", "max-ratio after Alg. 2 (%)")) if k in summ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.0), squeeze=False, layout="constrained")
+    fig, axes = plots.subplots(1, len(panels), figsize=(5.6 * len(panels) + 1.8, 4.0), squeeze=False)
     for ax, (problem, ylabel) in zip(axes[0], panels):
         part = summ[problem]
-        for loss, r in part["losses"].items():
+        for (loss, r), marker in zip(part["losses"].items(), plots.MARKERS):
             x, y = r["ppl_change"], r["y"]
-            ax.errorbar([100 * x["mean"]], [100 * y["mean"]], marker="o", capsize=4, label=LOSS_LABELS.get(loss, loss),
+            ax.errorbar([100 * x["mean"]], [100 * y["mean"]], marker=marker, ms=7, capsize=4,
+                        label=LOSS_LABELS.get(loss, loss),
                         color=plots.model_colour(loss),
                         xerr=[[100 * (x["mean"] - x["lo"])], [100 * (x["hi"] - x["mean"])]] if x["n"] > 1 else None,
                         yerr=[[100 * (y["mean"] - y["lo"])], [100 * (y["hi"] - y["mean"])]] if y["n"] > 1 else None)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ntlib.methods import decode, evaluate, train
-from ntlib.results import metrics, paper, plots, reports, stats, tables, verdicts
+from ntlib.results import figures, metrics, paper, reports, stats, tables, verdicts
 from ntlib.run import pipeline
 from ntlib.run.params import NotebookRun
 from ntlib.stages import StageResults
@@ -92,22 +91,9 @@ def history_table(t: Trained) -> pd.DataFrame:
 
 
 def training_figure(nb: NotebookRun, t: Trained):
-    """Training and validation NLL, validation perplexity per epoch, one line style per baseline seed; saved
-    as ``baselines_curves_<corpus>``."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
-    styles = iter(("-", "--", ":", "-.") * 4)
-    for k, h in t.history.items():
-        colour, ls = plots.model_colour(k.split(" ")[0]), next(styles)   # seq2seq = the baseline's colour
-        axes[0].plot(h["epoch"], h["train_loss"], "o", ls=ls, color=colour, label=f"{k} train")
-        axes[0].plot(h["epoch"], h["valid_nll"], "s", ls=ls, color=colour, alpha=0.6, label=f"{k} valid")
-        axes[1].plot(h["epoch"], h["valid_ppl"], "o", ls=ls, color=colour, label=k)
-    axes[0].set(xlabel="epoch", ylabel="NLL per word (nats)", title="training and validation NLL")
-    axes[1].set(xlabel="epoch", ylabel="validation perplexity (per word)", title="validation perplexity")
-    for ax in axes:
-        plots.integer_ticks(ax)
-        plots.legend_outside(ax)
-    fig.suptitle(plots.title(f"Baseline LM and {len(t.bs)} seq2seq baselines: training", nb.corpus, nb.profile,
-                             len(t.b.data.train), "seq2seq training pairs"))
+    """Training NLL and validation perplexity per epoch, one marker and dash per baseline seed; saved as
+    ``baselines_curves_<corpus>``."""
+    fig = figures.baselines_curves(t.history, corpus=nb.corpus, profile=nb.profile, n_pairs=len(t.b.data.train))
     reports.save_figure(fig, f"baselines_curves_{nb.corpus}", nb.reports_dir)
     return fig
 
@@ -210,17 +196,11 @@ def top10_table(ev: Evaluation) -> pd.DataFrame:
 
 
 def frequent_figure(nb: NotebookRun, ev: Evaluation):
-    """Each baseline's ten most frequent greedy responses; saved as ``baselines_frequent_<corpus>``."""
-    recs = ev.rows["Baseline"]
-    fig, axes = plt.subplots(1, len(recs), figsize=(4.2 * len(recs) + 1.5, 4.2), layout="constrained", squeeze=False)
-    for ax, rec in zip(axes[0], recs):
-        top = metrics.frequent_responses(rec["responses"], 10)[::-1]
-        ax.barh([r or "(empty response)" for r, _ in top], [100 * x for _, x in top],
-                color=plots.model_colour("Baseline"))
-        plots.label_bars(ax, "{:.1f} %")
-        ax.set(xlabel="share of greedy test responses (%)", title=f"baseline seed {rec['seed']}")
-    fig.suptitle(plots.title("Ten most frequent greedy responses of each baseline", nb.corpus, nb.profile,
-                             ev.meta["n_inputs"], "test inputs"))
+    """The responses among each baseline's ten most frequent greedy ones, their share under every baseline and
+    in the references; saved as ``baselines_frequent_<corpus>``."""
+    fig = figures.baselines_frequent(ev.rows["Test-set"][0]["responses"],
+                                     {rec["seed"]: rec["responses"] for rec in ev.rows["Baseline"]},
+                                     corpus=nb.corpus, profile=nb.profile, n_inputs=ev.meta["n_inputs"])
     reports.save_figure(fig, f"baselines_frequent_{nb.corpus}", nb.reports_dir)
     return fig
 

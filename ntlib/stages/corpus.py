@@ -11,11 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ntlib.data import corpus_stats, dataset
-from ntlib.results import plots, reports
+from ntlib.results import figures, reports
 from ntlib.results.paper import APPENDIX_B
 from ntlib.run.config import override
 from ntlib.run.params import NotebookRun
@@ -98,18 +97,8 @@ def lengths(nb: NotebookRun, loaded: Loaded):
     raw = [p for d in loaded.corpus.train for p in dataset.make_pairs(d, cfg.context_utterances, 10**6, 10**6)]
     src_len = pd.Series([len(s) for s, _ in raw])
     tgt_len = pd.Series([len(t) for _, t in raw])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True, layout="constrained")
-    for ax, lens, crop, name in ((axes[0], src_len, cfg.max_src_len, "source (previous utterance + <eou>)"),
-                                 (axes[1], tgt_len, cfg.max_tgt_len, "response")):
-        ax.hist(lens.clip(upper=60), bins=range(0, 62), color=plots.MODEL_COLOURS["test-set"])
-        ax.axvline(crop + 0.5, ls="--", color="k", label=f"crop at {crop} tokens (App. B)")
-        ax.set(title=name, xlabel="length (tokens; ≥ 60 in the last bin)")
-        plots.integer_ticks(ax)
-        plots.integer_ticks(ax, "y")
-        plots.legend_outside(ax, where="below")
-    axes[0].set_ylabel("training pairs")
-    fig.suptitle(plots.title("Source and response lengths before cropping", nb.corpus, nb.profile, len(raw),
-                             "training pairs"))
+    fig = figures.data_lengths(src_len.tolist(), tgt_len.tolist(), cfg.max_src_len, cfg.max_tgt_len, corpus=nb.corpus,
+                               profile=nb.profile)
     record = {"source_mean": src_len.mean(), "response_mean": tgt_len.mean(),
               "source_cropped": (src_len > cfg.max_src_len).mean(), "response_cropped": (tgt_len > cfg.max_tgt_len).mean()}
     table = pd.DataFrame({"mean length (tokens)": [record["source_mean"], record["response_mean"]],

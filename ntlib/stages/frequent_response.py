@@ -11,11 +11,10 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ntlib.methods import evaluate, frequent
-from ntlib.results import metrics, paper, plots, reports, tables
+from ntlib.results import figures, metrics, paper, reports, tables
 from ntlib.run import pipeline
 from ntlib.run.config import override
 from ntlib.run.params import NotebookRun, apply
@@ -146,39 +145,17 @@ def samples(s: Setup, rows: dict) -> pd.DataFrame:
 
 
 def top10_figure(nb: NotebookRun, s: Setup, rows: dict):
-    """The ten most frequent greedy responses of the first baseline and its Neg-train model."""
-    shown = ("Baseline", tables.paper_neg_train_row(rows))
-    tops = {row: rows[row][0]["top10"][::-1] for row in shown}
-    fig, axes = plt.subplots(len(shown), 1, figsize=(8, 2.2 + 0.3 * sum(len(t) for t in tops.values())), sharex=True,
-                             layout="constrained", gridspec_kw={"height_ratios": [max(1, len(t)) for t in tops.values()]})
-    for ax, (row, top) in zip(axes, tops.items()):
-        ax.barh([r or "(empty response)" for r, _ in top], [100 * x for _, x in top], color=plots.model_colour(row))
-        plots.label_bars(ax, "{:.1f} %")
-        ax.set_title(row, fontsize=10, loc="left")
-    axes[-1].set_xlabel("share of greedy test responses (%)")
-    fig.suptitle(plots.title(f"Ten most frequent greedy responses, before and after negative training (baseline seed "
-                             f"{s.seeds[0]})", nb.corpus,
-                             nb.profile, s.meta["n_inputs"], "test inputs"))
-    return fig
+    """The ten most frequent greedy responses of the first baseline and of every neg-train model of it."""
+    shown = ["Baseline"] + [row for row in rows if row.startswith("+neg")]
+    return figures.frequent_top10({row: rows[row][0]["top10"] for row in shown}, corpus=nb.corpus, profile=nb.profile,
+                                  n_inputs=s.meta["n_inputs"], seed=s.seeds[0])
 
 
 def training_figure(nb: NotebookRun, s: Setup, histories: dict):
-    """Max-ratio and Ent-3 of greedy validation responses during Algorithm 2, one line per model and baseline."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.6), layout="constrained")
-    styles = dict(zip(s.seeds, ("-", "--", ":", "-.")))
-    for name, h in histories.items():
-        model, _, seed = name.rpartition(" seed=")        # one colour per model, one line style per seed
-        kw = dict(marker="o", ms=3, color=plots.model_colour(model), ls=styles.get(int(seed), "-"), label=name)
-        a1.plot(h["step"], [100 * x for x in h["max_ratio"]], **kw)
-        a2.plot(h["step"], h["ent3"], **kw)
-    a1.set(xlabel="mini-batch", ylabel="max-ratio (%, validation)")
-    a2.set(xlabel="mini-batch", ylabel="Ent-3 (nats, validation)")
-    for a in (a1, a2):
-        plots.integer_ticks(a)
-    plots.legend_outside(a2)
-    fig.suptitle(plots.title("Max-ratio and Ent-3 of greedy validation responses during negative training", nb.corpus,
-                             nb.profile, min(s.cfg.log_inputs, len(s.b.data.valid.src)), "validation inputs per point"))
-    return fig
+    """Max-ratio and Ent-3 of greedy validation responses during Algorithm 2: one colour per model, one marker
+    and dash per baseline seed."""
+    return figures.frequent_training(histories, corpus=nb.corpus, profile=nb.profile,
+                                     n_inputs=min(s.cfg.log_inputs, len(s.b.data.valid.src)))
 
 
 def response_lengths(rows: dict) -> dict[str, list[int]]:
@@ -187,15 +164,8 @@ def response_lengths(rows: dict) -> dict[str, list[int]]:
 
 
 def lengths_figure(nb: NotebookRun, s: Setup, lengths: dict):
-    fig, ax = plt.subplots(figsize=(9, 3.4), layout="constrained")
-    ax.hist(list(lengths.values()), bins=range(0, 23), label=list(lengths),
-            weights=[[100 / len(v)] * len(v) for v in lengths.values()], color=[plots.model_colour(r) for r in lengths])
-    ax.set(xlabel="response length (tokens)", ylabel="share of responses (%)",
-           title=plots.title("Greedy response length, before and after negative training", nb.corpus, nb.profile,
-                             s.meta["n_inputs"], "test inputs"))
-    plots.integer_ticks(ax)
-    plots.legend_outside(ax)
-    return fig
+    """Greedy response lengths, one panel per model with the references' as an outline."""
+    return figures.frequent_lengths(lengths, corpus=nb.corpus, profile=nb.profile, n_inputs=s.meta["n_inputs"])
 
 
 def lengths_table(lengths: dict) -> pd.DataFrame:

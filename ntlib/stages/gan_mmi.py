@@ -11,11 +11,10 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ntlib.methods import evaluate, gan, mmi
-from ntlib.results import metrics, paper, plots, reports, tables
+from ntlib.results import figures, metrics, paper, reports, tables
 from ntlib.run import pipeline
 from ntlib.run.config import override
 from ntlib.run.params import NotebookRun, apply
@@ -23,7 +22,6 @@ from ntlib.stages import StageResults, baselines
 
 SAMPLES = 10          # test samples of the three rows
 GRID_SAMPLES = 8      # validation samples per MMI setting shown
-D_HALF = 0.5          # D(x, G(x)) = 0.5: the discriminator cannot tell
 
 
 @dataclass
@@ -114,20 +112,9 @@ def selection_table(g: Gans) -> pd.DataFrame:
 
 def discriminator_figure(nb: NotebookRun, s: Setup, g: Gans):
     """Mean D(x, G(x)) on the generator's samples per G update, one line per α_G (the first baseline's GAN)."""
-    fig, ax = plt.subplots(figsize=(8, 3.4), layout="constrained")
-    styles = iter(("-", ":", "-.", (0, (5, 1, 1, 1, 1, 1))))   # one line style per α_G; dashed is kept for 0.5
-    ax.axhline(D_HALF, ls="--", color="k", lw=1, label="0.5: D cannot tell")
     seed = s.seeds[0]
-    for key, values in g.histories[seed].items():
-        if key.startswith("d_fake@"):
-            ax.plot(range(1, len(values) + 1), values, ls=next(styles, "-"), marker="o", ms=3,
-                    color=plots.model_colour("+GAN"), label="α_G=" + key.split("@")[1])
-    ax.set(xlabel="G update", ylabel="mean D(x, G(x)) (probability)", ylim=(0, 1),
-           title=plots.title(f"Discriminator output on the generator's samples (baseline seed {seed})", nb.corpus,
-                             nb.profile, s.gan_cfg.batch_size, "samples per G update"))
-    plots.integer_ticks(ax)
-    plots.legend_outside(ax)
-    return fig
+    curves = {key.split("@")[1]: values for key, values in g.histories[seed].items() if key.startswith("d_fake@")}
+    return figures.gan_d_fake(curves, corpus=nb.corpus, profile=nb.profile, samples=s.gan_cfg.batch_size, seed=seed)
 
 
 def gan_rows(nb: NotebookRun, s: Setup, g: Gans) -> list[dict]:

@@ -8,11 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ntlib.methods import decode, malicious
-from ntlib.results import metrics, plots, reports
+from ntlib.results import figures, metrics, reports
 from ntlib.run.config import override
 from ntlib.run.params import NotebookRun
 
@@ -58,14 +57,8 @@ def figure1(nb: NotebookRun, s: Setup, base: dict, tr: Trained, f1: Figure1):
     """Figure 1: each word's NLL before / after negative training; saved as ``malicious_word_nll``. Prints
     the mean word NLL on the plotted targets and Algorithm 1's negative updates with and without FWA."""
     ht0 = s.mcfg.hit_types[0]
-    n_mal, n_dat = len(f1.picked), min(FIGURE1_TARGETS, len(s.b.data.test.src))
-    fig, axes = plt.subplots(2, 1, figsize=(12, 7), layout="constrained")
-    plots.word_nll(axes[0], f1.malicious, f"{n_mal} test-list malicious targets, given the baseline's triggers ({ht0}); "
-                                     "sentences end in <eos>")
-    plots.word_nll(axes[1], f1.test_data, f"{n_dat} test data samples given their inputs")
-    plots.legend_outside(axes[0])
-    fig.suptitle(plots.title("Figure 1: NLL of each word before and after negative training", nb.corpus, nb.profile,
-                             f"{n_mal} targets / {n_dat} test samples"))
+    n_mal = len(f1.picked)
+    fig = figures.malicious_word_nll(f1.malicious, f1.test_data, corpus=nb.corpus, profile=nb.profile, hit_type=ht0)
     path = reports.save_figure(fig, f"malicious_word_nll_{nb.corpus}", nb.reports_dir)
     steps = {"neg-train (FWA)": tr.runs[s.seed, "train", ht0].history, "neg-train (no FWA)": f1.no_fwa.history}
     print(f"saved figures/{path.name} and its PDF twin (first baseline, seed {s.seed})")

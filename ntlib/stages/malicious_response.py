@@ -14,12 +14,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ntlib.data.targets import load_targets
 from ntlib.methods import evaluate, hits, malicious
-from ntlib.results import display, hit_verdicts, paper, plots, reports, tables
+from ntlib.results import display, figures, hit_verdicts, paper, reports, tables
 from ntlib.results.hit_verdicts import malicious_verdicts
 from ntlib.results.stats import FAILS, HOLDS, INCONCLUSIVE
 from ntlib.results.verdicts import verdict_markdown
@@ -304,22 +303,11 @@ def verdicts_markdown(records: dict, verdict_list: list) -> str:
 
 
 def iterations_figure(nb: NotebookRun, s: Setup, t: Targets, tr: Trained):
-    """The hit rate of each iteration's searches on the list being trained, one line style per baseline;
-    saved as ``malicious_iterations``."""
-    fig, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
-    markers = dict(zip(s.hit_types, "xosD^v"))
-    styles = dict(zip(s.bs, ("-", "--", ":", "-.") * 4))
-    for (seed, n, ht), res in tr.runs.items():
-        plots.rate_per_iteration(ax, res.history, marker=markers.get(ht, "o"), ls=styles[seed],
-                                 color=plots.model_colour(ROW_LABELS[n]),
-                                 label=f"{ROW_LABELS[n]} {ht}, seed {seed} ({len(t.used[n].sentences)} targets)")
-    ax.set(xlabel="iteration of Algorithm 1", ylabel="hit rate (%, 95 % Wilson interval)")
-    plots.integer_ticks(ax)
-    plots.legend_outside(ax)
-    trained = list(dict.fromkeys(n for _, n, _ in tr.runs))
-    ax.set_title(plots.title("Hit rate of each iteration's searches on the list being trained", nb.corpus, nb.profile,
-                             " / ".join(str(len(t.used[n].sentences)) for n in trained),
-                             "targets (" + " / ".join(LIST_NAMES[n] for n in trained) + ")"), fontsize=10)
+    """The hit rate of each iteration's searches on the list being trained, then Table 3's rate on it after the
+    last iteration (the evaluation seed's fresh attack), one panel per hit type; saved as ``malicious_iterations``."""
+    series = [{"list": n, "hit_type": ht, "seed": seed, "targets": len(t.used[n].sentences), "history": res.history,
+               "final": tr.after[seed, n, ht]["train"]} for (seed, n, ht), res in tr.runs.items()]
+    fig = figures.malicious_iterations(series, corpus=nb.corpus, profile=nb.profile)
     reports.save_figure(fig, f"malicious_iterations_{nb.corpus}", nb.reports_dir)
     return fig
 

@@ -57,19 +57,16 @@ def test_label_bars_prints_every_value_near_zero_ones_too():
     plt.close(fig)
 
 
-def test_integer_ticks_and_legend_outside():
+def test_integer_axis_ends_at_the_last_value_and_legend_outside():
     fig, ax = plt.subplots()
-    ax.plot([1, 2, 3], [0.1, 0.2, 0.3], label="baseline")
-    ax.set_xlim(0.8, 3.2)
-    plots.integer_ticks(ax)
+    ax.plot([1, 2], [0.1, 0.2], "o", label="baseline")
+    plots.integer_axis(ax, 1, 2)                       # two epochs: ticks 1, 2 and no empty "3"
     fig.canvas.draw()
-    assert all(float(t).is_integer() for t in ax.get_xticks())
+    assert list(ax.get_xticks()) == [1, 2] and ax.get_xlim()[0] < 1 and 2 < ax.get_xlim()[1] < 3
     fig2, ax2 = plt.subplots()
-    ax2.plot([1], [0.25], "o")                          # one iteration: no 0.96, 0.98, ... ticks
-    plots.integer_ticks(ax2)
-    fig2.canvas.draw()
-    visible = [t for t in ax2.get_xticks() if ax2.get_xlim()[0] <= t <= ax2.get_xlim()[1]]
-    assert visible and all(float(t).is_integer() for t in visible) and 1 in visible
+    plots.integer_axis(ax2, 1, 3, after="after")      # one more labelled position after the last iteration
+    assert list(ax2.get_xticks()) == [1, 2, 3, 4] and [t.get_text() for t in ax2.get_xticklabels()][-1] == "after"
+    assert ax2.get_xlim()[1] < 5
     plt.close(fig2)
     leg = plots.legend_outside(ax)
     fig.canvas.draw()
@@ -78,3 +75,16 @@ def test_integer_ticks_and_legend_outside():
     with pytest.raises(ValueError, match="right' or 'below"):
         plots.legend_outside(ax, where="inside")
     plt.close(fig)
+
+
+def test_thousands_dodge_and_series_colours():
+    fig, ax = plt.subplots()
+    ax.bar([0, 1], [1500, 12000])
+    plots.thousands(ax, "y")
+    fig.canvas.draw()
+    assert "12,000" in [t.get_text() for t in ax.get_yticklabels()]
+    plt.close(fig)
+    assert plots.dodge(1) == [0.0] and plots.dodge(3, 0.2) == pytest.approx([-0.1, 0.0, 0.1])
+    assert len(set(plots.series_colours(6))) == 6
+    with pytest.raises(ValueError, match="at most"):
+        plots.series_colours(99)
