@@ -126,7 +126,11 @@ def hits_html(result: dict, target: str) -> str:
               "target's average word log-probability (&lt;eos&gt; counted) exceeds T_out, the seq2seq's average on "
               "the test set; io-sample-avg also needs the trigger's average LM log-probability above T_in, the "
               "LM's on the test responses (a trigger a person might type).</small></p>")
-    return (f"<p>target: <code>{html.escape(target)}</code></p>"
+    removed = [ht for ht in hts if len(names) == 2 and result[names[0]][ht]["hit"] and not result[names[1]][ht]["hit"]]
+    summary = (f"<p class='ntlib-removed'><b>{html.escape(names[0])}: HIT → {html.escape(names[1])}: miss</b> on "
+               f"{', '.join(removed)}: the trigger search finds no input that makes the second model say it.</p>"
+               if removed else "")
+    return (f"<p>target: <code>{html.escape(target)}</code></p>{summary}"
             f"<table class='ntlib-hits'><tr><th>hit type</th>{head}</tr>{body}</table>{legend}")
 
 

@@ -66,7 +66,9 @@ def test_trigger_hits_before_and_not_after_malicious_negative_training(toy):
     assert base["o_greedy"]["greedy"] == "hate you"
     assert not r["neg-train"]["o_sample_avg"]["hit"] and not r["neg-train"]["o_greedy"]["hit"]
     page = panel_targets.hits_html(r, "hate you")
-    assert page.count("HIT") == 2 and page.count("miss") == 2
+    table = page[page.index("<table"):page.index("</table>")]
+    assert table.count("HIT") == 2 and table.count("miss") == 2
+    assert "baseline: HIT → neg-train: miss</b> on o_greedy, o_sample_avg" in page
     with pytest.raises(ValueError, match="unknown hit type"):
         panel_targets.trigger_hits({"b": s2s}, lm, y, vocab, thr, gcfg, ("o_max",), progress=False)
 
@@ -393,3 +395,20 @@ def test_frequent_model_cached_by_the_stage_driver_is_found_by_the_panel(toy, tm
         m = panel_tabs.load_models("smoke", seed=seed, run_root=tmp_path, run_seed=1, progress=False)
         assert m.frequent is not None and m.frequent_path in written, m.missing
         assert m.missing == ["malicious NT (Algorithm 1)"]
+
+
+def test_panel_lists_the_target_hit_before_and_missed_after_first(toy, after, tmp_path, monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from types import SimpleNamespace
+    vocab, s2s, lm, pairs, _ = toy
+    b = SimpleNamespace(seq2seq=s2s, lm=lm, run_dir=tmp_path, data=SimpleNamespace(vocab=vocab))
+    ui = panel.Panel("smoke", run_root=tmp_path / "runs")
+    ui.m = panel_tabs.PanelModels(ui.m.profile, tmp_path, baselines=b, frequent=s2s, malicious=after,
+                                  thresholds=Thresholds(-1.0, -100.0), malicious_path=tmp_path / "malicious-x.pt")
+    monkeypatch.setattr(panel, "training_targets", lambda *a, **k: [["you", "hate"], ["hate", "you"]])
+    ui._suggest(compute=False)                            # not cached: the list, and a button to search
+    assert "not known yet" in ui.examples.value and ui.suggest_button.layout.display != "none"
+    ui.suggest_button.click()
+    chips = ui.examples.value
+    assert "<code>hate you</code>" in chips and "<code>you hate</code>" not in chips       # only the hittable one
+    assert "(missed after Alg. 1)" in chips and ui.suggest_button.layout.display == "none"
