@@ -7,7 +7,8 @@ wins / neg-train wins (Switchboard: 45.1 % / 18.3 % / 36.4 %) and says negative 
 significant margin"; it does not name the test. We tally the same three shares and test them with
 the two-sided sign test on the decisive ratings (ties left out), :func:`ntlib.results.stats.sign_test`.
 
-- :func:`ab_sheet` draws ``n`` test inputs (fixed seed) and puts the two systems' responses on
+- :func:`ab_sheet` draws ``n`` test inputs (fixed seed), leaving out those :func:`left_out` names (the two
+  responses identical, or more than 20 % of the context ``<unk>``), and puts the two systems' responses on
   sides 1 and 2 in a random order per row; the rater sees only the sheet, the order lives in a
   separate key (:func:`write_sheet` writes both as CSV, atomically). Both carry the sheet's id, so a
   key is never read against another sheet.
@@ -38,10 +39,34 @@ class SheetError(ValueError):
     """An A/B sheet or key that cannot be read or tallied; the message names the file and line."""
 
 
+MAX_UNK_SHARE = 0.2      # a context with more than 20 % <unk> tokens is not shown to a rater
+
+
+def left_out(contexts: Sequence[str], responses: dict[str, Sequence[str]],
+             max_unk_share: float = MAX_UNK_SHARE) -> dict[int, str]:
+    """Inputs an A/B sheet leaves out, with why: ``"identical"`` when the two responses are the same text
+    (a tie by construction: there is nothing for a rater to judge, and it would only dilute the shares), or
+    ``"<unk>"`` when more than ``max_unk_share`` of the context's tokens are ``<unk>`` (words outside the
+    vocabulary: a rater cannot tell what was said). Identical is checked first."""
+    a, b = (responses[name] for name in responses)
+    out = {}
+    for i, context in enumerate(contexts):
+        tokens = str(context).split()
+        if " ".join(str(a[i]).split()) == " ".join(str(b[i]).split()):
+            out[i] = "identical"
+        elif tokens and sum(t == "<unk>" for t in tokens) > max_unk_share * len(tokens):
+            out[i] = "<unk>"
+    return out
+
+
 def ab_sheet(contexts: Sequence[str], responses: dict[str, Sequence[str]], n: int,
-             seed: int = 1) -> tuple[list[dict], list[dict]]:
+             seed: int = 1, exclude: bool = True,
+             max_unk_share: float = MAX_UNK_SHARE) -> tuple[list[dict], list[dict]]:
     """(sheet, key) for a blind comparison of the two systems in ``responses`` (name → one
-    response per context) on ``n`` contexts drawn without replacement with ``seed``.
+    response per context) on ``n`` contexts drawn without replacement with ``seed``; with ``exclude``
+    (the default) only from the contexts :func:`left_out` keeps (no identical pair, no ``<unk>``-heavy
+    context). The paper rated 300 samples without saying it left any out: its tie share counts
+    identical pairs, this sheet's does not.
 
     Each sheet row shows the context and the two responses on sides 1 and 2, in an order drawn
     per row; the key row says which system is on which side and which input it was."""
@@ -51,10 +76,15 @@ def ab_sheet(contexts: Sequence[str], responses: dict[str, Sequence[str]], n: in
     for name in names:
         if len(responses[name]) != len(contexts):
             raise ValueError(f"{name}: {len(responses[name])} responses for {len(contexts)} contexts")
-    if not 0 < n <= len(contexts):
-        raise ValueError(f"n = {n}: must be between 1 and the {len(contexts)} contexts")
+    skip = left_out(contexts, responses, max_unk_share) if exclude else {}
+    eligible = [i for i in range(len(contexts)) if i not in skip]
+    if not 0 < n <= len(eligible):
+        why = (f" ({sum(v == 'identical' for v in skip.values())} left out with identical responses, "
+               f"{sum(v == '<unk>' for v in skip.values())} with > {max_unk_share:.0%} <unk> in the context)"
+               if skip else "")
+        raise ValueError(f"n = {n}: must be between 1 and the {len(eligible)} contexts a rater can judge{why}")
     rng = random.Random(seed)
-    picked = rng.sample(range(len(contexts)), n)
+    picked = rng.sample(eligible, n)
     orders = [names[:] if rng.random() < 0.5 else names[::-1] for _ in picked]
     sid = hashlib.sha256(repr((seed, picked, orders)).encode()).hexdigest()[:8]   # the sheet's id
     sheet, key = [], []

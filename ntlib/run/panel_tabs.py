@@ -12,24 +12,14 @@ from pathlib import Path
 import torch
 
 from ntlib.data.corpora import tokenize
-from ntlib.data.dataset import EOU, PAD, Vocab, encode_sentences
-from ntlib.data.targets import load_targets
+from ntlib.data.dataset import EOU, PAD, Vocab
 from ntlib.methods import frequent
 from ntlib.methods.decode import greedy, respond, sample
 from ntlib.methods.hits import thresholds
-from ntlib.methods.malicious import evaluate_hits, negative_train
-from ntlib.methods.train import load_checkpoint, load_model, save_model
 from ntlib.run import pipeline
-from ntlib.run.config import HIT_TYPES, GibbsConfig, MaliciousConfig, Profile, config_hash, override
-from ntlib.run.profiles import get_profile
-
-PANEL_HIT_TYPES = ("o_greedy", "o_sample_avg", "io_sample_avg")
-
-
-def panel_hit_types(hit_types) -> tuple[str, ...]:
-    """The hit types the panel reports: ``None`` (as the notebook's ``hit_types`` parameter may be,
-    ``params.RULES`` allowing it) means the panel's default :data:`PANEL_HIT_TYPES`."""
-    return PANEL_HIT_TYPES if hit_types is None else tuple(hit_types)
+from ntlib.run.config import Profile, override
+from ntlib.run.panel_targets import malicious_model_cached
+from ntlib.run.profiles import baseline_profile, get_profile
 
 
 # -- text in, ids out --------------------------------------------------------------------
@@ -45,20 +35,6 @@ def encode_context(text: str, vocab: Vocab, max_src_len: int) -> tuple[torch.Ten
     src = torch.full((1, max_src_len), PAD, dtype=torch.long)
     src[0, -len(tokens):] = torch.tensor(vocab.encode(tokens))
     return src, tokens, unknown
-
-
-def encode_target(text: str, vocab: Vocab, max_len: int) -> tuple[torch.Tensor, list[str]]:
-    """A typed malicious target → ``(1, max_len + 1)`` ids (``y + <eos>``) and its tokens.
-    A word outside the vocabulary is refused, as ``malicious.load_targets`` drops such targets:
-    the model cannot emit it, and ``<unk>`` in its place would make hits spurious."""
-    tokens = tokenize(text)[:max_len]
-    if not tokens:
-        raise ValueError(f"target {text!r} has no words")
-    unknown = [t for t in tokens if t not in vocab.stoi]
-    if unknown:
-        raise ValueError(f"target {text!r}: {unknown} not in the model's {len(vocab)}-word vocabulary; "
-                         "the model cannot say it, so there is no trigger to find")
-    return encode_sentences([tokens], vocab, max_len), tokens
 
 
 def _words(vocab: Vocab, ids) -> str:
@@ -105,70 +81,6 @@ def responses_html(result: dict) -> str:
     return f"{note}<table class='ntlib-responses'><tr><th></th>{head}</tr>{body}</table>"
 
 
-# -- tab 2: malicious target -------------------------------------------------------------
-def trigger_hits(models: dict, lm, target: torch.Tensor, vocab: Vocab, thr, gcfg: GibbsConfig,
-                 hit_types=PANEL_HIT_TYPES, max_len: int = 20, progress: bool = True) -> dict:
-    """For each model: gibbs-enum's trigger for ``target`` ``(1, T)`` and whether it hits, per hit
-    type (``malicious.evaluate_hits``: same seed for every model, so each faces the same search),
-    and the model's greedy response to the trigger. ``hit_types=None``: :data:`PANEL_HIT_TYPES`.
-
-    Returns ``{name: {hit_type: {"hit": bool, "trigger": str, "greedy": str}}}``."""
-    hit_types = panel_hit_types(hit_types)
-    for ht in hit_types:
-        if ht not in HIT_TYPES:
-            raise ValueError(f"unknown hit type {ht!r}; choose from {list(HIT_TYPES)}")
-    out = {}
-    for name, model in models.items():
-        res = evaluate_hits(model, lm, target, thr, tuple(hit_types), gcfg, progress=progress)
-        out[name] = {}
-        for ht in hit_types:
-            trig = res[ht]["triggers"][:1]
-            out[name][ht] = {"hit": bool(res[ht]["hits"][0]), "trigger": _words(vocab, trig[0].cpu()),
-                             "greedy": _words(vocab, greedy(model, trig, max_len)[0].cpu())}
-    return out
-
-
-def hits_html(result: dict, target: str) -> str:
-    names = list(result)
-    hts = list(next(iter(result.values())))
-    head = "".join(f"<th style='text-align:left;padding:2px 10px'>{html.escape(n)}</th>" for n in names)
-    cell = lambda r: (f"<b style='color:{'#b00' if r['hit'] else '#070'}'>{'HIT' if r['hit'] else 'miss'}</b>"
-                      f"<br><small>trigger: <code>{html.escape(r['trigger'])}</code><br>"
-                      f"greedy reply: <code>{html.escape(r['greedy']) or '&lt;empty&gt;'}</code></small>")
-    body = "".join(f"<tr><td style='padding:2px 10px'><b>{ht}</b></td>"
-                   + "".join(f"<td style='padding:2px 10px;vertical-align:top'>{cell(result[n][ht])}</td>"
-                             for n in names) + "</tr>" for ht in hts)
-    return (f"<p>target: <code>{html.escape(target)}</code></p>"
-            f"<table class='ntlib-hits'><tr><th>hit type</th>{head}</tr>{body}</table>")
-
-
-def malicious_path(run_dir: str | Path, mcfg: MaliciousConfig, gcfg: GibbsConfig, hit_type: str,
-                   list_name: str, max_len: int) -> Path:
-    """Where :func:`malicious_model_cached` keeps its Algorithm 1 model (next to the baselines)."""
-    return Path(run_dir) / f"malicious-{list_name}-{hit_type}-{config_hash(mcfg, gcfg, max_len)}.pt"
-
-
-def malicious_model_cached(b, P: Profile, thr, hit_type: str = "o_sample_avg", list_name: str = "train",
-                           data_dir=None, seed: int = 1, progress: bool = True, train: bool = True):
-    """Algorithm 1 (``malicious.negative_train``) on the baseline ``b`` with the profile's
-    ``list_name`` target list (subsampled as notebook 03: ``max_targets``, ``seed``), cached in the
-    baselines' run folder. ``train=False``: None when it is not cached yet."""
-    gcfg, mcfg = override(P.gibbs, seed=seed), override(P.malicious, seed=seed)
-    max_len = P.data.max_tgt_len
-    path = malicious_path(b.run_dir, mcfg, gcfg, hit_type, list_name, max_len)
-    dev = next(b.seq2seq.parameters()).device
-    if path.exists():
-        return load_model(path, dev).eval(), load_checkpoint(path)["history"]
-    if not train:
-        return None
-    targets = load_targets(list_name, b.data.vocab, data_dir, max_targets=mcfg.max_targets, seed=seed,
-                           max_len=max_len)
-    res = negative_train(b.seq2seq, b.lm, targets.tensor, b.data.train, thr, hit_type, b.data.vocab, mcfg,
-                         override(gcfg, stop_when_hit=True), progress=progress)
-    save_model(res.model, "seq2seq", path, history=res.history, targets=[" ".join(s) for s in targets.sentences])
-    return res.model.eval(), res.history
-
-
 # -- tab 3: Table 6 A/B ------------------------------------------------------------------
 def ab_responses(models: dict, src: torch.Tensor, vocab: Vocab, max_len: int) -> tuple[list[str], dict]:
     """(contexts, {name: greedy responses}) of the two models on test sources ``src`` — the input
@@ -189,6 +101,8 @@ class PanelModels:
     malicious: torch.nn.Module | None = None
     thresholds: object = None
     missing: list[str] = field(default_factory=list)
+    frequent_path: Path | None = None
+    malicious_path: Path | None = None
 
 
 def frequent_config(P: Profile, seed: int = 1):
@@ -196,15 +110,24 @@ def frequent_config(P: Profile, seed: int = 1):
     return override(P.frequent, seed=seed, r_thres=min(P.frequent.sweep))
 
 
+def panel_profile(profile: str, corpus: str = "switchboard", seed: int = 1, run_seed: int | None = None) -> Profile:
+    """The configs of baseline ``seed`` of the ``profile`` run whose first baseline is ``run_seed`` (None:
+    ``seed``), as the stage drivers build them (``NotebookRun.P`` then ``baseline_profile``): the same run
+    folders, so the panel finds what notebooks 02–04 cached."""
+    return baseline_profile(get_profile(profile, corpus, seed=seed if run_seed is None else run_seed), seed)
+
+
 def load_models(profile: str, corpus: str = "switchboard", seed: int = 1, run_root: str | Path = "runs",
                 data_dir=None, device=None, train: bool = False, progress: bool = True,
-                hit_type: str = "o_sample_avg") -> PanelModels:
-    """The panel's models from the notebooks' run folders; ``train=True`` trains what is missing
-    (baselines, frequent NT, malicious NT), else only loads and lists the missing ones."""
-    P = get_profile(profile, corpus, seed=seed)
+                hit_type: str = "o_sample_avg", run_seed: int | None = None) -> PanelModels:
+    """The panel's models from the notebooks' run folders (baseline ``seed`` of the run whose first
+    baseline is ``run_seed``, :func:`panel_profile`); ``train=True`` trains what is missing (baselines,
+    frequent NT, malicious NT), else only loads and lists the missing ones."""
+    P = panel_profile(profile, corpus, seed, run_seed)
     out = PanelModels(P, Path(run_root))
-    run_dir = pipeline.baselines_run_dir(P, run_root, data_dir)
-    if not train and not all((run_dir / f"{k}.pt").exists() for k in ("lm", "seq2seq")):
+    need = (pipeline.lm_run_dir(P, run_root, data_dir) / "lm.pt", pipeline.baselines_run_dir(P, run_root, data_dir)
+            / "seq2seq.pt")
+    if not train and not all(p.exists() for p in need):
         out.missing = ["baselines (notebook 02)", "frequent NT (notebook 04)", "malicious NT (Algorithm 1)"]
         return out
     b = pipeline.baselines(P, run_root=run_root, data_dir=data_dir, progress=progress, device=device)
@@ -214,13 +137,13 @@ def load_models(profile: str, corpus: str = "switchboard", seed: int = 1, run_ro
     fpath = frequent.cached_model_path(fcfg, b.run_dir, max_len)      # notebook 04's model, when it ran
     if train or fpath.exists():
         out.frequent, _ = frequent.negative_train_cached(b.seq2seq, b.data, fcfg, b.run_dir, max_len, progress)
+        out.frequent_path = fpath
     else:
-        out.frequent = None
         out.missing.append("frequent NT (notebook 04)")
     mal = malicious_model_cached(b, P, out.thresholds, hit_type, data_dir=data_dir, seed=seed,
                                  progress=progress, train=train)
     if mal is None:
         out.missing.append("malicious NT (Algorithm 1)")
     else:
-        out.malicious = mal[0]
+        out.malicious, _, out.malicious_path = mal
     return out

@@ -69,7 +69,7 @@ def _device(v) -> str | None:
 
 
 RULES = {
-    "profile": choice(PROFILES),
+    "profile": choice(PROFILES, none=True),       # None: only the panel's (the profile last reproduced); start refuses it
     "corpus": choice(CORPORA),
     "seed": SEED,
     "run_root": path(),
@@ -317,6 +317,9 @@ def start(ns: dict) -> NotebookRun:
     ``seed`` and build the profile's configs. Returns the :class:`NotebookRun` the stage drivers take."""
     t_start = time.time()
     check(ns)
+    if ns.get("profile") is None:
+        raise ParameterError(f"parameter profile = None: a stage notebook runs one profile, one of {sorted(PROFILES)} "
+                             "(None is the panel's: the profile last reproduced)")
     torch.manual_seed(ns.get("seed", 1))
     values = {k: ns[k] for k in RULES if k in ns}
     return NotebookRun(profile=ns["profile"], corpus=ns["corpus"], seed=ns.get("seed", 1), run_root=ns.get("run_root"),

@@ -279,8 +279,8 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
         records, t_all = _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
                                      notebooks_dir, out_dir, threads, device, device_type, seed)
     total = time.time() - t_all
-    write_json({"profile": profile, "corpus": corpus, "wall_seconds": round(total, 1),
-                "stages": records}, out_dir / "reproduce.json")
+    write_json({"profile": profile, "corpus": corpus, "seed": seed, "wall_seconds": round(total, 1),
+                "stages": records}, out_dir / "reproduce.json")      # the panel follows the newest
     t = {"profile": profile, "corpus": corpus, **timings(records, total, threads)}
     write_json(t, out_dir / "timings.json")
     print(f"reproduce {profile}/{corpus}: {total:.0f} s; reports in {reports_dir}; "

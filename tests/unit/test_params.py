@@ -43,6 +43,13 @@ def test_bad_parameter_value_is_an_error_naming_it(name, value, allowed):
         check(_ns(**{name: value}))
 
 
+def test_profile_none_is_the_panels_alone():
+    from ntlib.run.params import start
+    check(_ns(profile=None))                     # the panel: the profile last reproduced (ntlib.run.panel_profile)
+    with pytest.raises(ParameterError, match="parameter profile = None: a stage notebook runs one profile"):
+        start(_ns(profile=None))
+
+
 def test_reports_dir_default_follows_profile_and_corpus(monkeypatch):
     monkeypatch.chdir(NOTEBOOKS)
     for profile, corpus, expected in (("small", "switchboard", "../reports"),
