@@ -54,7 +54,7 @@ def ensure_installed() -> str:
     return NAME
 
 
-STARTUP = "import ntlib.results.display; ntlib.results.display.register()"
+STARTUP = "import ntlib.results.display; ntlib.results.display.display_defaults()"
 
 
 class LoopbackTransport(logging.Filter):

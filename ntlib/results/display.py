@@ -1,9 +1,10 @@
-"""How a table reads, in a notebook and in reports/*.md: a missing value is "–", never ``NaN``; numbers
-to four significant digits, counts and large values with thousands separators; a response is never cut.
+"""How a table reads, in a notebook and in reports/*.md: a missing value is "–", never ``NaN``; a float to four
+significant digits (two float paths that agree to the shown precision show the same table: ``make test``
+compares them); a response is never cut.
 
-The ``ntlib`` kernel (:mod:`ntlib.machine.kernel`) calls :func:`register` at start-up, so every
-DataFrame a notebook cell returns is shown this way (HTML and plain text); :func:`markdown` is what
-reports/*.md and tables.md are written with. The CSV/JSON results keep every digit.
+:func:`display_defaults` — called by every notebook's parameter check (:func:`ntlib.run.params.check`) and
+by the ``ntlib`` kernel at start-up — shows every DataFrame a cell returns this way (HTML and plain text);
+:func:`markdown` is what reports/*.md and tables.md are written with. The CSV/JSON results keep every digit.
 """
 from __future__ import annotations
 
@@ -13,21 +14,34 @@ import numbers
 import pandas as pd
 
 MISSING = "–"
+SIGNIFICANT = 4      # digits a notebook shows of a float in a table: what a reader can use, and no float noise
+
+
+def significant(x, digits: int = SIGNIFICANT) -> str:
+    """``x`` with ``digits`` significant digits, in plain notation from 0.001 to 10^6 (``181.6``,
+    ``0.01230``, ``12346``) and scientific outside (``3.24e-05``); NaN as "–"."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return MISSING
+    if x == 0 or isinstance(x, bool):
+        return str(x) if isinstance(x, bool) else "0"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    mag = math.floor(math.log10(abs(x)))
+    if not -3 <= mag < 6:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{max(0, digits - 1 - mag)}f}"
 
 
 def number(x) -> str:
-    """One cell: "–" for a missing value (None, NaN, NaT), ``1,234`` for an integer or a float ≥ 1,000 in
-    size, else four significant digits (``55.87``, ``0.4112``, ``0.000535``)."""
+    """One cell: "–" for a missing value (None, NaN, NaT), an integer as it is, a float by :func:`significant`,
+    anything else as text."""
     if x is None or x is pd.NaT or (isinstance(x, float) and math.isnan(x)):
         return MISSING
     if isinstance(x, bool) or not isinstance(x, numbers.Number):
         return str(x)
     if isinstance(x, numbers.Integral):
-        return f"{int(x):,}"
-    x = float(x)
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+        return str(int(x))
+    return significant(float(x))
 
 
 def markdown(df: pd.DataFrame) -> str:
@@ -54,8 +68,10 @@ def plain(df: pd.DataFrame) -> str:
         return _shown(df).to_string(na_rep=MISSING)
 
 
-def register(ip=None) -> None:
-    """Show DataFrames with :func:`html` / :func:`plain` in this IPython (the running kernel's by default)."""
+def display_defaults(ip=None) -> None:
+    """Show floats by :func:`significant` in every pandas table and DataFrames with :func:`html` /
+    :func:`plain` in this IPython (the running kernel's by default; outside IPython only the former)."""
+    pd.set_option("display.float_format", significant)
     if ip is None:
         from IPython import get_ipython
         ip = get_ipython()

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import os
 import re
 import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
 
 from ntlib.results import display
 
@@ -144,28 +141,6 @@ def save_figure(fig, name: str, reports_dir: str | Path, dpi: int = 200) -> Path
         with atomic_path(path.with_suffix(f".{fmt}"), suffix=f".{fmt}") as tmp:
             fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt, metadata=meta)
     return path
-
-
-SIGNIFICANT = 4      # digits a notebook shows of a float in a table: what a reader can use, and no float noise
-
-
-def significant(x, digits: int = SIGNIFICANT) -> str:
-    """``x`` with ``digits`` significant digits, in plain notation from 0.001 to 10^6 (``181.6``,
-    ``0.01230``, ``12346``) and scientific outside (``3.24e-05``); NaN as "–"."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if x == 0 or isinstance(x, bool):
-        return str(x) if isinstance(x, bool) else "0"
-    mag = math.floor(math.log10(abs(x)))
-    if not -3 <= mag < 6:
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{max(0, digits - 1 - mag)}f}"
-
-
-def display_defaults() -> None:
-    """How notebooks show floats: :func:`significant` in every pandas table (their text and HTML), so two
-    float paths that agree to the displayed precision show the same table (``make test`` compares them)."""
-    pd.set_option("display.float_format", significant)
 
 
 def cell(ours, paper, fmt: str = "{:.2f}") -> str:

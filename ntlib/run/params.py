@@ -25,7 +25,7 @@ import torch
 
 from ntlib.machine.device import resolve_device
 from ntlib.machine.provenance import default_threads, record
-from ntlib.results.reports import display_defaults
+from ntlib.results.display import display_defaults
 from ntlib.run.config import (
     CORPORA,
     HIT_TYPES,
@@ -247,7 +247,7 @@ def check(ns: dict) -> None:
     when it is None (see :func:`default_reports_dir`, relative to the working directory; a run whose
     result-changing parameters differ from the committed run's writes elsewhere) and
     ``torch.set_num_threads(threads)`` when the notebook declares ``threads``; sets the notebook's
-    table display (:func:`ntlib.results.reports.display_defaults`)."""
+    table display (:func:`ntlib.results.display.display_defaults`)."""
     history = list(ns.get("In", ns.get("_ih", [])))[1:-1]     # cells run before this one
     declared, injected = injected_names(history)
     for name, var in ENVIRONMENT.items():    # $NTLIB_… stand in for a default papermill did not replace
@@ -278,7 +278,7 @@ def check(ns: dict) -> None:
         check_reports_dir(ns["reports_dir"], profile, corpus, changed)
     if "threads" in ns:
         torch.set_num_threads(ns["threads"])
-    display_defaults()                      # floats in tables: 4 significant digits
+    display_defaults()                      # tables: 4 significant digits, "–" for missing, uncut
 
 
 def provenance(ns: dict, run_dir=None) -> dict:

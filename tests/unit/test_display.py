@@ -1,4 +1,4 @@
-"""How tables read (issue 30): "–" for a missing value, four significant digits, thousands separators; the
+"""How tables read (issue 30): "–" for a missing value, four significant digits, responses uncut; the
 ntlib kernel shows DataFrames this way and keeps ipykernel's loopback TCP warning out of every run's log."""
 import logging
 import math
@@ -12,8 +12,9 @@ from ntlib.results import display
 
 def test_number_by_hand():
     assert display.number(float("nan")) == "–" and display.number(None) == "–"
-    assert display.number(55.870673) == "55.87" and display.number(0.000535) == "0.000535"
-    assert display.number(12345.6) == "12,346" and display.number(2345678) == "2,345,678"
+    assert display.number(55.870673) == "55.87" and display.number(0.000535) == "5.350e-04"
+    assert display.number(12345.6) == "12346" and display.number(2345678) == "2345678"
+    assert display.number(0.0123) == "0.01230" and display.number(3.2411e-5) == "3.241e-05"
     assert display.number("i don't know") == "i don't know" and display.number(True) == "True"
     assert display.number(math.inf) == "∞"
 

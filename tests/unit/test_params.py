@@ -6,6 +6,7 @@ import pytest
 
 from ntlib.machine.kernel import ensure_installed
 from ntlib.run import params
+from ntlib.run.navigation import INDEX
 from ntlib.run.params import ParameterError, check
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -95,6 +96,8 @@ def test_reproduce_refuses_committed_reports_for_another_profile(tmp_path):
 def test_every_notebook_checks_its_parameters_right_after_the_parameters_cell():
     import nbformat
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        if path.stem == INDEX:          # the index notebook is prose only
+            continue
         cells = [c for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
         k = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
         assert "params.start(globals())" in cells[k + 1].source, path.name
