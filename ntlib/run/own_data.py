@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import ClassVar
 
 import torch
 
+from ntlib.data.corpora import DataError
 from ntlib.data.own_dialogues import own_dataset, read_pairs
 from ntlib.data.sources import sha256_file
 from ntlib.machine.device import resolve_device
@@ -39,7 +41,7 @@ from ntlib.methods.train import fit, load_model
 from ntlib.results import reports, tables
 from ntlib.run.config import Profile, config_hash, override
 from ntlib.run.profiles import PROFILES, get_profile
-from ntlib.run.rules import SEED, Checked, boolean, choice, integer, number, registered
+from ntlib.run.rules import SEED, Checked, ConfigError, boolean, choice, integer, number, registered
 
 RESULTS = "own_data"
 
@@ -105,11 +107,11 @@ def baseline(data, P: Profile, folder: Path, progress: bool, device) -> torch.nn
 
 
 def run(pairs_file: str | Path, out: str | Path, cfg: OwnDataConfig, progress: bool = False,
-        device: str | None = "cpu") -> dict:
-    """Read ``pairs_file``, train the baseline, run Algorithm 2 from it, score both and write the reports
-    (module docstring); returns what ``own_data.json`` holds."""
+        device: str | None = "cpu", fmt: str = "auto") -> dict:
+    """Read ``pairs_file`` (``fmt``: auto — by its suffix —, tsv or jsonl), train the baseline, run Algorithm 2
+    from it, score both and write the reports (module docstring); returns what ``own_data.json`` holds."""
     t0, out, dev = time.time(), Path(out), resolve_device(device)
-    pairs = read_pairs(pairs_file, preprocess=cfg.preprocess)
+    pairs = read_pairs(pairs_file, preprocess=cfg.preprocess, fmt=fmt)
     P = own_profile(cfg)
     data = own_dataset(pairs, P.data.vocab_size, P.data.max_src_len, P.data.max_tgt_len, cfg.valid_fraction,
                        cfg.test_fraction, cfg.seed, name=Path(pairs_file).stem)
@@ -152,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs", required=True, help="context<TAB>response lines, or JSON lines (.jsonl)")
     ap.add_argument("--out", required=True, help="folder of the reports and models")
     ap.add_argument("--preset", default="small", choices=sorted(OWN_PRESETS))
+    ap.add_argument("--format", default="auto", choices=("auto", "tsv", "jsonl"), help="auto: .jsonl/.json are JSON lines")
     ap.add_argument("--no-preprocess", action="store_true", help="whitespace tokens as they stand (no App. B recipe)")
     for f in ("vocab_size", "epochs", "r_thres", "passes", "negative_loss", "seed"):
         kind = {"vocab_size": int, "epochs": int, "seed": int, "negative_loss": str}.get(f, float)
@@ -163,8 +166,12 @@ def main(argv: list[str] | None = None) -> int:
               if getattr(args, f) is not None}
     if args.no_preprocess:
         fields["preprocess"] = False
-    cfg = override(OWN_PRESETS[args.preset], **fields) if fields else OWN_PRESETS[args.preset]
-    res = run(args.pairs, args.out, cfg, progress=args.progress, device=args.device)
+    try:                             # a bad file or setting: its message (file:line, Config.field), no traceback
+        cfg = override(OWN_PRESETS[args.preset], **fields) if fields else OWN_PRESETS[args.preset]
+        res = run(args.pairs, args.out, cfg, progress=args.progress, device=args.device, fmt=args.format)
+    except (DataError, ConfigError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(Path(args.out) / f"{RESULTS}.md")
     print(summary(res["rows"]["Baseline"][0], next(v for k, v in res["rows"].items() if k.startswith("+neg"))[0],
                   "after Algorithm 2"))

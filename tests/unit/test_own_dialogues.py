@@ -116,6 +116,16 @@ def test_command_trains_negatively_trains_and_the_planted_response_falls(tmp_pat
     assert (models / "seq2seq.pt").is_file() and len(list(models.glob("frequent-*.pt"))) == 1
 
 
+def test_command_reports_a_bad_file_or_setting_without_a_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("ok\tfine\nno tab\n", encoding="utf-8")
+    assert own_data.main(["--pairs", str(bad), "--out", str(tmp_path / "o"), "--preset", "smoke"]) == 2
+    assert "bad.tsv:2: expected context<TAB>response" in capsys.readouterr().err
+    good = write_pairs(tmp_path / "g.tsv", n=20)
+    assert own_data.main(["--pairs", str(good), "--out", str(tmp_path / "o"), "--r-thres", "1.5"]) == 2
+    assert "OwnDataConfig.r_thres = 1.5" in capsys.readouterr().err
+
+
 def test_config_and_presets_are_checked():
     assert own_data.OWN_PRESETS["small"].profile == "small" and own_data.OWN_PRESETS["smoke"].r_thres == 0.1
     with pytest.raises(ConfigError, match=r"OwnDataConfig.negative_loss = 'bogus'.*registered"):
