@@ -10,7 +10,8 @@ word avoiding" for <EOS> only; footnote 10: 0 gives extremely short responses).
 
 Negative losses are registered by name in :mod:`ntlib.methods.negative_losses` (the one interface
 Algorithms 1 and 2 share), so alternatives (token-level unlikelihood, Welleck et al. 2020; CRINGE,
-Adolphs et al. 2022) run on the same detection loop; ``FrequentConfig.negative_loss`` selects one.
+Adolphs et al. 2022; NPO, Zhang et al. 2024, against a frozen copy of the starting model; SimNPO, Fan et
+al. 2024) run on the same detection loop; ``FrequentConfig.negative_loss`` selects one.
 Shown in notebooks/04_frequent.ipynb; the losses compared in notebooks/07_negative_losses.ipynb.
 """
 from __future__ import annotations
@@ -29,9 +30,7 @@ from ntlib.machine.device import autocast, model_device
 from ntlib.machine.provenance import code_digest
 from ntlib.methods.decode import greedy, respond
 from ntlib.methods.evaluate import seq2seq_nll, take
-from ntlib.methods.negative_losses import (
-    get_negative_loss,
-)
+from ntlib.methods.negative_losses import frozen_reference, get_negative_loss, needs_reference, reference_logprobs
 from ntlib.methods.train import load_checkpoint, load_model, negative_positive_optimisers, save_model, sgd_step
 from ntlib.results.metrics import ent_n, max_ratio
 from ntlib.run.config import FrequentConfig, config_hash
@@ -129,6 +128,8 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
     if device is not None:
         model.to(device)
     dev = model_device(model)
+    # NPO's reference: the model Algorithm 2 starts from, frozen (None for the losses without one)
+    ref = frozen_reference(model) if needs_reference(cfg.negative_loss) else None
     opt_neg, opt_pos = negative_positive_optimisers(model, cfg)
     pos_stream = _index_stream(len(train), cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
     n_batches = max(1, math.ceil(cfg.passes * len(train) / cfg.batch_size))
@@ -163,7 +164,8 @@ def negative_train(model, train: PairTensors, valid: PairTensors, vocab: Vocab,
             s_y = trim(samples[rows])
             w = negative_weights(s_y, flagged[rows], cfg.eos_scale)              # (F, T')
             with autocast(dev, bf16):
-                neg = neg_loss_fn(model(src[rows], s_y), s_y, w)                 # logits (F, T', V)
+                kw = {} if ref is None else {"reference": reference_logprobs(ref, src[rows], s_y)}
+                neg = neg_loss_fn(model(src[rows], s_y), s_y, w, **kw)           # logits (F, T', V)
             neg_value = sgd_step(model, opt_neg, neg / max(1, int((samples != PAD).sum())), cfg.clip_norm)
         else:               # nothing flagged: a zero-gradient step (momentum, weight decay), as the authors
             opt_neg.zero_grad(set_to_none=False)

@@ -8,7 +8,8 @@ negative step on Σ w·log P(y_target | x_trigger) / (total tokens), w = 1 for h
 misses, then a positive MLE step weighted λ_POS (eq. 4), two SGD optimisers with momentum 0.9
 and weight decay 1e-5, frequent word avoiding (FWA, §4.2). The negative step's per-token term is
 a registered negative loss (:mod:`ntlib.methods.negative_losses`, shared with Algorithm 2): the paper's
-log-likelihood by default, token unlikelihood or CRINGE on request (notebook 07).
+log-likelihood by default, token unlikelihood, CRINGE, NPO (against the frozen baseline) or SimNPO on
+request (notebook 07).
 Shown in notebooks/03_malicious.ipynb.
 """
 from __future__ import annotations
@@ -26,7 +27,14 @@ from ntlib.methods.evaluate import seq2seq_nll
 from ntlib.methods.gibbs_enum import gibbs_enum, lm_trigger_logprobs
 from ntlib.methods.hits import Thresholds, criteria, hit_rate, hits
 from ntlib.methods.models import eval_mode
-from ntlib.methods.negative_losses import get_negative_loss, reduce, token_logprobs
+from ntlib.methods.negative_losses import (
+    frozen_reference,
+    get_negative_loss,
+    needs_reference,
+    reduce,
+    reference_logprobs,
+    token_logprobs,
+)
 from ntlib.methods.train import negative_positive_optimisers, sgd_step
 from ntlib.methods.triggers import check_triggers, draw_starts, is_io
 from ntlib.run.config import GibbsConfig, MaliciousConfig, override
@@ -39,7 +47,7 @@ def fwa_ids(vocab: Vocab, words) -> torch.Tensor:
 
 
 def negative_loss(logits: torch.Tensor, tgt: torch.Tensor, avoid: torch.Tensor | None = None,
-                  weights: torch.Tensor | None = None, loss: str = "nll"):
+                  weights: torch.Tensor | None = None, loss: str = "nll", reference: torch.Tensor | None = None):
     """The authors' negative-step loss (``adv_train``): Σ_i w_i Σ_t m_it ℓ_it / Σ_i |y_i|.
 
     Minimised by the negative update (Alg. 1, eq. 3). logits (B, T, V), tgt (B, T); ``weights``
@@ -48,11 +56,13 @@ def negative_loss(logits: torch.Tensor, tgt: torch.Tensor, avoid: torch.Tensor |
     is the batch's total token count (<eos> included, FWA words too), as ``sum(adv_tgt_len)`` in the
     authors' code. ℓ is the per-token term of the registered negative loss ``loss``
     (:mod:`ntlib.methods.negative_losses`): "nll" — ℓ = log P(y_it | ·), the paper's and the authors' —,
-    "unlikelihood" or "cringe"; Algorithm 2 uses the same functions with its own weights.
+    "unlikelihood", "cringe", "npo" (``reference``: the frozen baseline's log-probabilities of ``tgt``,
+    (B, T)) or "simnpo"; Algorithm 2 uses the same functions with its own weights.
     """
     fn = get_negative_loss(loss, where="malicious negative loss")
     w, n_tokens, weights = _negative_weights(tgt, avoid, weights, logits.device)
-    return fn(logits, tgt, w, weights) / max(1, n_tokens)
+    kw = {} if reference is None else {"reference": reference}
+    return fn(logits, tgt, w, weights, **kw) / max(1, n_tokens)
 
 
 def nll_negative_loss_from_logprobs(lp: torch.Tensor, tgt: torch.Tensor, avoid: torch.Tensor | None = None,
@@ -134,6 +144,7 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
     if device is not None:
         model.to(device)
     dev = model_device(model)
+    ref = frozen_reference(model) if needs_reference(loss_name) else None   # NPO's: the baseline, frozen
     torch.manual_seed(cfg.seed)         # dropout masks: a run does not depend on the runs before it
     gen = torch.Generator().manual_seed(cfg.seed)
     io = is_io(hit_type)
@@ -172,7 +183,10 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
                                bf16=bf16).triggers
             yt = trim(y)
             triggers[idx], found[idx] = x, crit(x, y)
-            trigger_ok = None
+            trigger_ok, ref_lp = None, None
+            if ref is not None:                           # the frozen baseline's log P(y | x): fixed in the loop
+                with autocast(dev, bf16):
+                    ref_lp = reference_logprobs(ref, x, yt)
             if io:
                 with torch.no_grad(), eval_mode(lm):
                     trigger_ok = lm_trigger_logprobs(lm, x).mean(1) > thr.t_in     # fixed in the loop
@@ -189,7 +203,7 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
                     break
                 w = torch.where(hit, 1.0, cfg.miss_weight)
                 loss = (nll_negative_loss_from_logprobs(lp, yt, avoid, w) if real_only
-                        else _negative_step_loss(logits, yt, avoid, w, loss_name))
+                        else _negative_step_loss(logits, yt, avoid, w, loss_name, ref_lp))
                 sgd_step(model, opt_neg, loss, cfg.clip_norm)
                 pos = torch.randint(len(train), (cfg.pos_batch,), generator=gen)
                 with autocast(dev, bf16):

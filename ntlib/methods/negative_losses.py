@@ -36,12 +36,28 @@ the bug of unlikelihood_training issue #11). Minimising ``L`` is the negative up
   the positive's logit is not detached (gradient flows to it too). The sampling draws from torch's
   global generator (both algorithms seed it), so a run is reproducible by its seed.
 
+Two sequence-level losses from LLM unlearning, one value per row (the token weights ``w_bt`` inside the
+row's sum, the row weights ``v_b`` outside; a row whose weights are all 0 contributes 0):
+
+* ``"npo"`` — Negative Preference Optimization (Zhang et al. 2024, arXiv:2404.05868):
+  ℓ_b = (2/β)·softplus(β·Σ_t w_bt (log P_θ(y_bt | ·) − log P_ref(y_bt | ·))), with the *reference*
+  the frozen model the algorithm starts from (the baseline). Its gradient is 2σ(β·Δ_b)·∇Σ_t w_bt log P_θ:
+  at θ = ref exactly nll's, fading as the row's log-ratio Δ_b falls (bounded below by 0). A loss that
+  needs the reference is registered with ``needs_reference=True``; Algorithms 1 and 2 then keep a
+  frozen copy of the model they start from (:func:`frozen_reference`) and pass the reference's token
+  log-probabilities as ``reference=`` (``(B, T)``, :func:`token_logprobs` of the same samples).
+* ``"simnpo"`` — SimNPO (Fan et al. 2024, "Simplicity prevails: rethinking negative preference
+  optimization for LLM unlearning", arXiv:2410.07163): no reference, length-normalised,
+  ℓ_b = (2/β)·softplus(β·(1/|y_b|)·Σ_t w_bt log P_θ(y_bt | ·) + γ), ``|y_b|`` the row's tokens
+  (not PAD, <eos> included).
+
 Registered by name (:func:`register_negative_loss`); ``FrequentConfig.negative_loss`` and
 ``malicious.negative_train(negative_loss=...)`` select one. Compared on both problems in
 notebooks/07_negative_losses.ipynb (:mod:`ntlib.stages.losses_compared`).
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -50,22 +66,54 @@ import torch.nn.functional as F
 from ntlib.data.dataset import PAD
 
 CRINGE_K = 5          # Adolphs et al. 2022: the positive is sampled from the model's top-5
+# NPO's inverse temperature: β = 0.1, Zhang et al. 2024's TOFU setting (also the NPO default of the SimNPO
+# authors' TOFU config, OPTML-Group/Unlearn-Simple TOFU/config/forget.yaml)
+NPO_BETA = 0.1
+# SimNPO: β = 2.5, γ = 0 — Fan et al. 2024's TOFU forget05 run (Unlearn-Simple TOFU/README.md: beta=2.5;
+# TOFU/config/forget.yaml: gamma 0.0)
+SIMNPO_BETA = 2.5
+SIMNPO_GAMMA = 0.0
 
 # fn(logits (B, T, V), samples (B, T), weights (B, T), row_weights (B,) | None = None) -> summed loss
 NegativeLoss = Callable[..., torch.Tensor]
 NEGATIVE_LOSSES: dict[str, NegativeLoss] = {}
+REFERENCE_LOSSES: set[str] = set()      # losses that take ``reference=`` (the frozen model's log-probabilities)
 
 
-def register_negative_loss(name: str) -> Callable[[NegativeLoss], NegativeLoss]:
+def register_negative_loss(name: str, needs_reference: bool = False) -> Callable[[NegativeLoss], NegativeLoss]:
     """Decorator: register ``fn(logits (B,T,V), samples (B,T), weights (B,T), row_weights=None) ->
     summed loss`` under ``name`` (FrequentConfig.negative_loss, malicious.negative_train). Algorithm 2
-    calls it with three arguments; Algorithm 1 passes ``row_weights`` too."""
+    calls it with three arguments; Algorithm 1 passes ``row_weights`` too. ``needs_reference``: ``fn``
+    also takes ``reference=`` ``(B, T)``, the frozen starting model's log-probabilities of ``samples``."""
     def deco(fn: NegativeLoss) -> NegativeLoss:
         if name in NEGATIVE_LOSSES and NEGATIVE_LOSSES[name] is not fn:
             raise ValueError(f"negative loss {name!r} is already registered")
         NEGATIVE_LOSSES[name] = fn           # FrequentConfig / MaliciousConfig.negative_loss read this registry
+        if needs_reference:
+            REFERENCE_LOSSES.add(name)
         return fn
     return deco
+
+
+def needs_reference(name: str) -> bool:
+    """Whether the registered loss ``name`` takes ``reference=`` (the algorithms then keep a frozen copy)."""
+    return name in REFERENCE_LOSSES
+
+
+def frozen_reference(model: torch.nn.Module) -> torch.nn.Module:
+    """A frozen copy of ``model`` (eval mode: no dropout; no parameter requires grad): the reference of
+    NPO, made by the algorithms from the model they start from before its first update."""
+    ref = copy.deepcopy(model).eval()
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    return ref
+
+
+@torch.no_grad()
+def reference_logprobs(reference: torch.nn.Module, src: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+    """log P_ref(y_bt | y_b,<t, x_b) ``(B, T)`` of ``samples`` given ``src`` under the frozen ``reference``
+    (:func:`frozen_reference`), zero at PAD: what a loss registered with ``needs_reference`` gets."""
+    return reference.token_logprobs(src, samples).float()
 
 
 def get_negative_loss(name: str, where: str = "FrequentConfig.negative_loss") -> NegativeLoss:
@@ -155,3 +203,52 @@ def cringe_negative_loss(logits: torch.Tensor, samples: torch.Tensor, weights: t
     """CRINGE (Adolphs et al. 2022): L = Σ_b [v_b] Σ_t w_bt · softplus(s⁻_bt − s⁺_bt), the positive
     ``s⁺`` sampled from the model's top-5 without the negative token (:func:`cringe_terms`)."""
     return reduce(cringe_terms(logits, samples), weights, row_weights)
+
+
+def _row_terms(samples: torch.Tensor, weights: torch.Tensor, row_weights: torch.Tensor | None,
+               per_row: torch.Tensor) -> torch.Tensor:
+    """Σ_b [v_b] ℓ_b over the rows whose token weights are not all 0 (a row that does not count gives 0)."""
+    per_row = per_row.masked_fill(~(weights != 0).any(1), 0.0)
+    return per_row.sum() if row_weights is None else (per_row * row_weights).sum()
+
+
+def npo_rows(logits: torch.Tensor, samples: torch.Tensor, weights: torch.Tensor, reference: torch.Tensor,
+             beta: float = NPO_BETA) -> torch.Tensor:
+    """ℓ_b = (2/β)·softplus(β·Σ_t w_bt (log P_θ(y_bt | ·) − log P_ref(y_bt | ·))) ``(B,)`` (Zhang et al. 2024)."""
+    if beta <= 0:
+        raise ValueError(f"npo: beta = {beta} must be > 0")
+    if reference.shape != samples.shape:
+        raise ValueError(f"npo: reference log-probabilities {tuple(reference.shape)} must match the samples "
+                         f"{tuple(samples.shape)}")
+    ratio = ((token_logprobs(logits.float(), samples) - reference.detach().float()) * weights).sum(1)
+    return (2.0 / beta) * F.softplus(beta * ratio)
+
+
+def simnpo_rows(logits: torch.Tensor, samples: torch.Tensor, weights: torch.Tensor, beta: float = SIMNPO_BETA,
+                gamma: float = SIMNPO_GAMMA) -> torch.Tensor:
+    """ℓ_b = (2/β)·softplus(β·(1/|y_b|)·Σ_t w_bt log P_θ(y_bt | ·) + γ) ``(B,)`` (Fan et al. 2024)."""
+    if beta <= 0:
+        raise ValueError(f"simnpo: beta = {beta} must be > 0")
+    length = (samples != PAD).sum(1).clamp(min=1).float()
+    avg = (token_logprobs(logits.float(), samples) * weights).sum(1) / length
+    return (2.0 / beta) * F.softplus(beta * avg + gamma)
+
+
+@register_negative_loss("npo", needs_reference=True)
+def npo_negative_loss(logits: torch.Tensor, samples: torch.Tensor, weights: torch.Tensor,
+                      row_weights: torch.Tensor | None = None, *, reference: torch.Tensor | None = None,
+                      beta: float = NPO_BETA) -> torch.Tensor:
+    """NPO (Zhang et al. 2024): L = Σ_b [v_b] (2/β)·softplus(β·Σ_t w_bt (log P_θ − log P_ref)), β = 0.1;
+    ``reference`` ``(B, T)``: the frozen starting model's log-probabilities of ``samples`` (required)."""
+    if reference is None:
+        raise ValueError("npo needs reference= (the frozen starting model's token log-probabilities): "
+                         "the algorithms pass it when negative_losses.needs_reference('npo')")
+    return _row_terms(samples, weights, row_weights, npo_rows(logits, samples, weights, reference, beta))
+
+
+@register_negative_loss("simnpo")
+def simnpo_negative_loss(logits: torch.Tensor, samples: torch.Tensor, weights: torch.Tensor,
+                         row_weights: torch.Tensor | None = None, *, beta: float = SIMNPO_BETA,
+                         gamma: float = SIMNPO_GAMMA) -> torch.Tensor:
+    """SimNPO (Fan et al. 2024): L = Σ_b [v_b] (2/β)·softplus(β·(1/|y_b|)·Σ_t w_bt log P_θ + γ), β = 2.5, γ = 0."""
+    return _row_terms(samples, weights, row_weights, simnpo_rows(logits, samples, weights, beta, gamma))

@@ -154,7 +154,8 @@ def loss_comparison(res: dict) -> pd.DataFrame:
 
 
 PANEL_TITLES = {"malicious": "malicious targets (Algorithm 1)", "frequent": "frequent responses (Algorithm 2)"}
-LOSS_LABELS = {"nll": "nll (the paper's)", "unlikelihood": "unlikelihood", "cringe": "CRINGE"}
+LOSS_LABELS = {"nll": "nll (the paper's)", "unlikelihood": "unlikelihood", "cringe": "CRINGE", "npo": "NPO",
+               "simnpo": "SimNPO"}
 
 
 LOSS_COLUMNS = ("Alg. 1 train hits %", "Alg. 1 test hits %", "Alg. 1 PPL Δ %", "collateral: neighbours Δ log p",

@@ -1,8 +1,9 @@
 """Negative losses compared on the paper's two problems, and what they cost the model (beyond the paper).
 
 He & Glass (2020) push a model away from bad outputs with the negative log-likelihood (eq. 3).
-Later work proposed other negative losses: token unlikelihood (Welleck et al. 2020) and CRINGE
-(Adolphs et al. 2022); :mod:`ntlib.methods.negative_losses` has all three behind one interface. This module
+Later work proposed other negative losses: token unlikelihood (Welleck et al. 2020), CRINGE (Adolphs et al.
+2022) and, from LLM unlearning, NPO (Zhang et al. 2024; against a frozen copy of the baseline) and SimNPO (Fan et
+al. 2024); :mod:`ntlib.methods.negative_losses` has all five behind one interface. This module
 runs each of them through both of the paper's algorithms from EACH of the profile's independently trained
 baselines (``Profile.baselines``; every run seeded with its baseline's seed, so a verdict about a loss must
 survive retraining the baseline), with everything else equal — same targets and triggers, same searches,
@@ -52,7 +53,7 @@ from ntlib.stages import StageResults
 class CompareLossesConfig(Checked):
     """Notebook 07: which losses and how much of each algorithm (None: the profile's). Every loss is trained
     once from each of the profile's baselines (``Profile.baselines``), seeded with that baseline's seed."""
-    losses: tuple[str, ...] = ("nll", "unlikelihood", "cringe")
+    losses: tuple[str, ...] = ("nll", "unlikelihood", "cringe", "npo", "simnpo")
     training_list: str = "train"      # the malicious training list (Table 3's 0.5k)
     hit_type: str | None = None       # None: the profile's first Table 3 hit type
     iterations: int | None = None     # Algorithm 1 iterations (None: MaliciousConfig.iterations)
@@ -76,7 +77,7 @@ class CompareLossesConfig(Checked):
 COMPARE_PRESETS = {
     # tests: a handful of targets on the smoke profile's 2 baselines
     "smoke": CompareLossesConfig(max_targets=8, neighbours=2, neighbour_pool=20),
-    # ≈ 15 min per baseline on 2 cores with cached baselines (the small profile has 3): one training list, one
+    # ≈ 15 min per baseline on 2 cores with cached baselines and 3 losses (5: ≈ 5/3 of it, not measured); one list, one
     # hit type, one iteration of Algorithm 1 on 50 targets (+ 50 test targets), Algorithm 2 at 1 % with the
     # small profile's 0.05 passes
     "small": CompareLossesConfig(iterations=1, max_targets=50),

@@ -26,7 +26,7 @@ def _vocab():
 # -- the stage config ----------------------------------------------------------------------------------
 def test_presets_and_validation():
     small = losses_compared.compare_config("small")
-    assert small.losses == ("nll", "unlikelihood", "cringe") and not hasattr(small, "seeds")   # the profile's baselines
+    assert small.losses == ("nll", "unlikelihood", "cringe", "npo", "simnpo") and not hasattr(small, "seeds")   # the profile's baselines
     assert get_profile("small").baselines >= 3 and get_profile("smoke").baselines == 2
     assert small.iterations == 1 and small.max_targets == 50 and small.training_list == "train"
     s = losses_compared.resolved(small, get_profile("small"), "switchboard")

@@ -262,8 +262,11 @@ def toy():
     return train_toy()
 
 
-@pytest.mark.parametrize("name", ["unlikelihood", "cringe"])
+@pytest.mark.parametrize("name", ["unlikelihood", "cringe", "npo"])
 def test_algorithm_1_with_another_loss_turns_the_planted_hit_into_a_miss(toy, name):
+    """Not SimNPO: its row's gradient is 2σ(β·avg log P)/|y| ≈ 1/3 of nll's at the start, and here (P ≈ 1, so
+    ∂log P/∂logit ≈ 1 − P ≈ 1e-3) that slower start never takes off — measured with λ_POS = 0, 6 iterations,
+    120 updates: log P("hate" | trigger) −0.0009 → −0.009 (nll: → −6.7 after 57 updates)."""
     from ntlib.data.dataset import encode_sentences
     from ntlib.methods.hits import Thresholds
     from ntlib.run.config import GibbsConfig, MaliciousConfig
