@@ -17,7 +17,7 @@ on a shared CPU distort less), GFLOP/s and the fraction of the device's matmul p
 (peak measured in this process: the best of a few GEMM shapes, including the output projection's),
 the speed-up over ``before`` and whether the triggers equal before's. Timings are the best of --reps runs,
 the searches alternating. FLOPs: matmuls counted by torch's FlopCounterMode + LSTM cells
-(``ntlib.run.estimate.count_flops``), on one untimed run.
+(``ntlib.run.flops.count_flops``), on one untimed run.
 
 Run: ``.venv/bin/python benchmarks/gibbs_enum.py`` (CPU, fp32, one thread; about 15 CPU-minutes) or
 ``--device cuda`` (paper size, G = 100, 32 targets × the paper's 5 restarts, fp32 and bf16 autocast, best
@@ -40,7 +40,8 @@ from ntlib.methods import gibbs_enum
 from ntlib.methods.models import LSTMLM, Seq2Seq
 from ntlib.methods.triggers import random_triggers
 from ntlib.run.config import GibbsConfig, ModelConfig
-from ntlib.run.estimate import count_flops, matmul_peak
+from ntlib.run.estimate import matmul_peak
+from ntlib.run.flops import count_flops
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path[:0] = [str(TESTS), str(TESTS / "unit")]

@@ -15,12 +15,7 @@ synthetic batches instead (flagged in the output).
 On a GPU a gibbs-enum position step is timed as the search runs it: a mini-batch's targets ×
 restarts in lock-step, candidate rows in passes of ``gibbs_enum.CUDA_CHUNK_ROWS``.
 
-Notebook 03 is also estimated for N GPUs from its FLOPs (:func:`gpu_estimate`): the FLOPs of a
-gibbs-enum row-position (the eq. 10 gradient, one scored candidate) and of an Algorithm 1 update
-counted with ``torch.utils.flop_counter`` plus the LSTM cells (:func:`count_flops`) at the
-profile's sizes, the independent pieces of work (baseline searches; each Algorithm 1 run with its
-re-evaluation) spread over N GPUs largest first, at a stated fraction of a stated matmul peak —
-derived, not measured on a GPU.
+Notebook 03 is also estimated for N GPUs from its FLOPs (:mod:`ntlib.run.flops`): derived, not measured.
 """
 from __future__ import annotations
 
@@ -32,11 +27,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from ntlib.data import dataset
-from ntlib.data.dataset import EOS, PAD, DataError, load_dataset
-from ntlib.data.targets import load_targets
+from ntlib.data.dataset import EOS, PAD, load_dataset
 from ntlib.machine.device import resolve_device, synchronize
 from ntlib.methods import decode, frequent, gan, gibbs_enum, hits, malicious, mmi, triggers
 from ntlib.methods.evaluate import LOSSES, evaluate_nll, seq2seq_nll
@@ -44,13 +37,8 @@ from ntlib.methods.models import build_model
 from ntlib.methods.train import make_optimizer, sgd_step
 from ntlib.results.paper import APPENDIX_B
 from ntlib.run.config import override
+from ntlib.run.flops import EFFICIENCY, H200_PEAK_FLOPS, _flop_targets, count_flops, gpu_estimate, search_flops
 from ntlib.run.profiles import get_profile
-
-# matmul peaks of one NVIDIA H200 (n = 8192 GEMMs, torch 2.11.0+cu130), measured on a lent H200 in an earlier
-# run (README, "Device and cost"); used by gpu_estimate when no GPU is at hand to measure its own
-H200_PEAK_FLOPS = {"fp32": 50.8e12, "bf16": 778e12}
-EFFICIENCY = 0.4        # assumed fraction of the peak a batched search sustains (issue 31's planning figure)
-GPUS = (1, 2, 4, 8)
 
 
 @dataclass
@@ -73,95 +61,6 @@ def _timed(fn, device, reps: int = 2, warmup: int = 1) -> float:
         synchronize(device)
         best = min(best, time.perf_counter() - t0)
     return best
-
-
-def count_flops(fn, models) -> int:
-    """FLOPs of one call of ``fn``: matmuls (torch's ``FlopCounterMode``) + LSTM cells (forward hooks).
-
-    ``FlopCounterMode`` does not see inside ``nn.LSTM``; a cell costs 8·H·(E+H) per token (four
-    gates' input and recurrent matmuls), ×3 when the call is differentiated (forward + two in backward).
-    """
-    lstm_flops = [0]
-
-    def hook(mod, inp, out):
-        x = inp[0]
-        tokens = x.shape[0] * x.shape[1]
-        grad = 3 if torch.is_grad_enabled() and x.requires_grad else 1
-        lstm_flops[0] += grad * 8 * mod.hidden_size * (mod.input_size + mod.hidden_size) * tokens
-    handles = [m.register_forward_hook(hook) for model in models for m in model.modules()
-               if isinstance(m, torch.nn.LSTM)]
-    try:
-        with FlopCounterMode(display=False) as fc:
-            fn()
-    finally:
-        for h in handles:
-            h.remove()
-    return fc.get_total_flops() + lstm_flops[0]
-
-
-def search_flops(s2s, lm, g, tgt: torch.Tensor, generator: torch.Generator) -> dict:
-    """FLOPs per gibbs-enum row-position (App. A, Algorithm 3) of o- and io- searches:
-    ``{"o": {"gradient": …, "candidate": …}, "io": …}``.
-
-    Counted over all n - 1 positions for the rows ``tgt`` ``(B, T)`` in one pass, as a GPU runs a
-    mini-batch (the decoder runs to the widest target), at G = 2 and 4: the difference is the
-    candidates', the rest the eq. 10 gradient's.
-    """
-    tgt = dataset.trim(tgt)
-    x = triggers.random_triggers(len(tgt), g.input_len, s2s.vocab_size, generator).to(tgt.device)
-    out = {}
-    s2s.eval(), lm.eval()
-    for io in (False, True):
-        lam = g.lambda_in if io else 0.0
-
-        def sweep(G):
-            for pos in range(g.input_len - 1):
-                cand = gibbs_enum._top_candidates(s2s, lm, x, tgt, lam, pos, G)
-                gibbs_enum._candidate_losses(s2s, lm, x, tgt, lam, pos, cand, 10 ** 9)
-        f2, f4 = (count_flops(lambda G=G: sweep(G), (s2s, lm)) for G in (2, 4))
-        row_positions = len(tgt) * (g.input_len - 1)
-        cand = (f4 - f2) / (2 * row_positions)
-        out["io" if io else "o"] = {"gradient": f2 / row_positions - 2 * cand, "candidate": cand}
-    return out
-
-
-def matmul_peak(device, dtype: torch.dtype, n: int = 8192, reps: int = 5) -> float:
-    """A device's matmul FLOP/s in ``dtype``: the best of ``reps`` n×n×n GEMMs (synchronised)."""
-    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
-    return 2 * n ** 3 / _timed(lambda: a @ b, device, reps=reps)
-
-
-def _flop_targets(P, ds, data_dir, generator: torch.Generator, rows: int = 4) -> torch.Tensor:
-    """``rows`` malicious targets for :func:`search_flops`: random ones and the longest of the 0.5k list
-    (when the lists and the corpus's vocabulary are found), else targets of 2, 3, 5 and 8 words."""
-    try:
-        t = load_targets("train", ds.vocab, data_dir, max_len=P.data.max_tgt_len).tensor
-    except (DataError, OSError, ValueError):
-        t = torch.zeros(0, 1, dtype=torch.long)
-    if len(t) < rows:                          # not found, or the synthetic vocabulary knows no word of it
-        t = torch.zeros(rows, 9, dtype=torch.long)
-        for i, m in enumerate((2, 3, 5, 8)[:rows]):
-            t[i, :m] = torch.randint(5, len(ds.vocab), (m,), generator=generator)
-            t[i, m] = EOS
-        return t
-    longest = int((t != PAD).sum(1).argmax())
-    pick = torch.randperm(len(t), generator=generator)[:rows - 1].tolist()
-    return t[pick + [longest]]
-
-
-def makespan(loads, gpus: int) -> float:
-    """The largest GPU load when the independent ``loads`` go, largest first, each to the least loaded of ``gpus``."""
-    per = [0.0] * gpus
-    for load in sorted(loads, reverse=True):
-        per[per.index(min(per))] += load
-    return max(per)
-
-
-def gpu_estimate(jobs: dict, peaks: dict, efficiency: float = EFFICIENCY, gpus=GPUS) -> dict:
-    """Seconds of ``jobs`` (name → FLOPs) on N GPUs at ``efficiency`` × each of ``peaks`` (dtype → FLOP/s):
-    ``{N: {dtype: seconds}}``; jobs are whole (one Algorithm 1 run updates one model in sequence)."""
-    return {N: {dt: makespan(list(jobs.values()), N) / (efficiency * peak) for dt, peak in peaks.items()}
-            for N in gpus}
 
 
 def _synthetic(profile, n_train: int, n_valid: int, n_test: int, seed: int = 0):
@@ -408,7 +307,7 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
         peaks = {dt: matmul_peak(dev, d) for dt, d in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
         peak_note = f"measured here ({name}, n = 8192 GEMMs)"
     else:
-        peaks, peak_note = dict(H200_PEAK_FLOPS), "one H200's, measured in an earlier run (README), not here"
+        peaks, peak_note = dict(H200_PEAK_FLOPS), "one H200's, measured in an earlier run (docs/device.md), not here"
     return {"profile": profile, "corpus": corpus, "device": str(dev), "device_name": name, "note": note,
             "counts": n, "units": u, "rows": rows, "total": total, "measured_seconds": measured,
             "flops": {"per_row_position": flops, "jobs": jobs, "peaks": peaks, "peak_note": peak_note,
@@ -438,6 +337,12 @@ def format_estimate(e: dict) -> str:
     lines.append(f"total expected: {_hms(e['total'])} ({e['total']:.0f} s; upper bounds: untrained "
                  f"decoders run to max_len, every gibbs-enum sweep and Alg. 1 update counted)")
     return "\n".join(lines + format_gpu_estimate(e["flops"]))
+
+
+def matmul_peak(device, dtype: torch.dtype, n: int = 8192, reps: int = 5) -> float:
+    """A device's matmul FLOP/s in ``dtype``: the best of ``reps`` n×n×n GEMMs (synchronised)."""
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    return 2 * n ** 3 / _timed(lambda: a @ b, device, reps=reps)
 
 
 def _flop(x: float) -> str:

@@ -7,7 +7,8 @@ from ntlib.data.dataset import EOS, PAD
 from ntlib.methods import gibbs_enum, triggers
 from ntlib.methods.models import LSTMLM, Seq2Seq
 from ntlib.run.config import GibbsConfig, ModelConfig
-from ntlib.run.estimate import _synthetic, count_flops, estimate, format_estimate, gpu_estimate, makespan, search_flops
+from ntlib.run.estimate import _synthetic, estimate, format_estimate
+from ntlib.run.flops import count_flops, gpu_estimate, makespan, search_flops
 from ntlib.run.profiles import get_profile
 from ntlib.run.reproduce import main
 
