@@ -50,9 +50,15 @@ def markdown(df: pd.DataFrame) -> str:
     return df.astype(object).where(df.notna(), None).to_markdown(missingval=MISSING)
 
 
+def _label(x):
+    return tuple(number(v) for v in x) if isinstance(x, tuple) else number(x)
+
+
 def _shown(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with every cell as :func:`number` writes it (strings stay as they are)."""
-    return df.map(number)
+    """``df`` with every cell and index label as :func:`number` writes it (strings stay as they are)."""
+    shown = df.map(number)
+    shown.index = df.index.map(_label)
+    return shown
 
 
 def html(df: pd.DataFrame) -> str:

@@ -56,7 +56,7 @@ def clean(nb: dict) -> dict:
                         continue
                     del data["text/plain"]     # e.g. a Styler: its HTML is the output, its repr is noise
                 if "text/html" in data:        # a table shown by a kernel without ntlib.results.display
-                    data["text/html"] = re.sub(r"(<td[^>]*>)\s*NaN\s*(</td>)", r"\1–\2", _text(data["text/html"]))
+                    data["text/html"] = re.sub(r"(<t[dh][^>]*>)\s*NaN\s*(</t[dh]>)", r"\1–\2", _text(data["text/html"]))
                 if "text/plain" in data:
                     data["text/plain"] = re.sub(r"\bNaN\b", "  –", _text(data["text/plain"]))
             kept.append(o)

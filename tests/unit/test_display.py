@@ -45,3 +45,11 @@ def test_a_long_response_is_shown_whole():
     response = "i don't know what you mean by that but i think it is a very good question to ask " * 2
     df = pd.DataFrame({"response": [response]})
     assert response.strip() in display.html(df) and response.strip() in display.plain(df)
+
+
+def test_a_missing_index_label_is_a_dash_too():
+    """Issue 30: the GAN table's g_lr index showed NaN for the row before any GAN step."""
+    df = pd.DataFrame({"ppl": [185.4, 181.6]},
+                      index=pd.MultiIndex.from_tuples([("baseline seed 1", np.nan), ("baseline seed 1", 0.001)],
+                                                      names=["", "g_lr"]))
+    assert "NaN" not in display.html(df) and "NaN" not in display.plain(df) and "0.001000" in display.plain(df)

@@ -17,7 +17,7 @@ def notebook_with_debris():
     legend = {"output_type": "execute_result", "execution_count": 4, "metadata": {},
               "data": {"text/plain": "<matplotlib.legend.Legend at 0x7f3a2c1d9e50>"}}
     table = {"output_type": "execute_result", "execution_count": 5, "metadata": {},
-             "data": {"text/html": "<table><tr><td>55.87</td><td>NaN</td></tr></table>",
+             "data": {"text/html": "<table><tr><th>NaN</th><td>55.87</td><td>NaN</td></tr></table>",
                       "text/plain": "    ppl  ablation\n0  55.87       NaN"}}
     styler = {"output_type": "execute_result", "execution_count": 6, "metadata": {},
               "data": {"text/html": "<table><tr><td>1.65%</td></tr></table>",
@@ -44,7 +44,7 @@ def test_clean_keeps_the_results_and_leaves_no_debris():
     assert "valid ppl 61.9\n" in texts
     assert outputs[-1]["data"] == {"text/html": "<table><tr><td>1.65%</td></tr></table>"}   # the Styler's HTML
     table = outputs[-2]["data"]
-    assert table["text/html"] == "<table><tr><td>55.87</td><td>–</td></tr></table>"
+    assert table["text/html"] == "<table><tr><th>–</th><td>55.87</td><td>–</td></tr></table>"
     assert table["text/plain"].splitlines()[1] == "0  55.87         –"       # the column stays aligned
     assert "widgets" not in nb["metadata"]
     assert not any(WIDGET_VIEW in o.get("data", {}) for o in outputs)
