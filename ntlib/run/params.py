@@ -251,7 +251,7 @@ def check(ns: dict) -> None:
     history = list(ns.get("In", ns.get("_ih", [])))[1:-1]     # cells run before this one
     declared, injected = injected_names(history)
     for name, var in ENVIRONMENT.items():    # $NTLIB_… stand in for a default papermill did not replace
-        if name in ns and name not in injected and ns[name] == DEFAULTS[name] and os.environ.get(var):
+        if name in ns and name not in injected and ns[name] in (DEFAULTS[name], None) and os.environ.get(var):
             ns[name] = os.environ[var]
     if ns.get("threads") == 0:
         ns["threads"] = default_threads()   # $NTLIB_THREADS, else every core

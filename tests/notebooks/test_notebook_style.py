@@ -77,7 +77,7 @@ def test_a_notebook_holds_no_logic(path):
         assert not banned, f"{path.name}: {sorted(banned)} in a cell — it belongs in its stage driver:\n{src}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS + [ROOT / "notebooks" / "panel.ipynb"], ids=lambda p: p.stem)
 def test_the_parameters_are_typed_and_papermill_parses_them(path):
     from papermill.translators import PythonTranslator
     params = next(src for kind, src, tags in cells(path) if "parameters" in tags)
