@@ -106,7 +106,7 @@ def test_panel_notebook_checks_its_parameters_and_is_not_a_stage():
     cells = [c for c in nb.cells if c.cell_type == "code"]
     k = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
     assert "params.check(globals())" in cells[k + 1].source
-    assert set(params.injected_names([cells[k].source])[0]) - {"os"} <= set(params.RULES)
+    assert set(params.injected_names([cells[k].source])[0]) - {"Optional"} <= set(params.RULES)
     assert "panel" not in STAGES
     assert not any(c.outputs for c in cells)      # committed unexecuted: widget outputs need a live kernel
 
