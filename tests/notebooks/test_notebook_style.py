@@ -52,10 +52,25 @@ def test_the_index_maps_every_notebook_and_each_links_the_previous_and_the_next(
         assert heading.startswith("# "), f"{name}.ipynb: the title follows the navigation line"
 
 
+CUT = "a table cell cut short"
+# executed by the committed run (issue 29) before ntlib.results.display lifted pandas' 50-character limit: the next
+# published run clears them, and strict xfail then fails until this list is emptied
+CUT_BY_THE_COMMITTED_RUN = {"01_data", "02_baselines", "03_malicious", "04_frequent", "05_gan_mmi", "06_tables"}
+
+
 @pytest.mark.parametrize("path", PUBLISHED, ids=lambda p: p.stem)
 def test_a_published_notebook_shows_no_debris(path):
     """Issue 30: no progress bar, widget state, repr, NaN or stderr in what a reader opens."""
-    assert debris(json.loads(path.read_text(encoding="utf-8")), path.name) == []
+    found = debris(json.loads(path.read_text(encoding="utf-8")), path.name)
+    assert [d for d in found if not d.endswith(CUT)] == []
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
+    p.stem in CUT_BY_THE_COMMITTED_RUN, reason="executed before responses were shown uncut", strict=True))
+    for p in PUBLISHED], ids=lambda p: p.stem)
+def test_a_published_notebook_cuts_no_response(path):
+    """Issue 30: Table 5 and the top-10 tables cut responses with "…" — the very text they exist to show."""
+    assert [d for d in debris(json.loads(path.read_text(encoding="utf-8")), path.name) if d.endswith(CUT)] == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
