@@ -23,7 +23,8 @@ the LM), ``candidate_logprob_sums`` and ``next_logits`` (sampling io- start poin
 The base classes hold the generic forms (full forward passes); the LSTM models of
 :mod:`ntlib.methods.models` override candidate scoring with the prefix-reusing form whose triggers
 the paper-size runs rely on. Hugging Face models implement both in :mod:`ntlib.methods.adapter_hf`
-(the ``hf`` extra). Shown in notebooks/03_malicious.ipynb.
+(the ``hf`` extra). Tested in tests/unit/test_adapter.py (the LSTMs: the same bits as before the interface)
+and tests/unit/test_adapter_hf.py (tiny GPT-2 and T5).
 """
 from __future__ import annotations
 

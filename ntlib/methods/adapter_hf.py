@@ -102,7 +102,7 @@ class HFCausalLM(DialogueModel):
         else:
             src_emb, src_mask = self.source_embeddings(src), src != PAD
         tgt_in = shift_right(tgt)
-        emb = torch.cat([src_emb, self.source_embeddings(tgt_in)], 1)            # (B, S + T, E)
+        emb = torch.cat([src_emb, self.hf.get_input_embeddings()(tgt_in)], 1)    # (B, S + T, E)
         # the target's right padding follows its real tokens: causal attention never lets them see it
         mask = torch.cat([src_mask, torch.ones_like(tgt_in, dtype=torch.bool)], 1)
         out = self.hf(inputs_embeds=emb, attention_mask=mask.long(), position_ids=_positions(mask))

@@ -12,7 +12,10 @@ position one gradient pass and the G candidates of every row scored in passes of
 rows that reuse the encoder / LM states of the unchanged prefix ``x_<t`` (on a GPU ~10⁵ rows, all
 restarts together; on the CPU each restart's own passes, so the triggers are bit for bit those of
 one restart at a time). The one-candidate-at-a-time loop of Algorithm 3 (``gibbs_enum_reference``)
-returns the same triggers and is kept for the tests. The hit criteria are in ntlib.methods.hits.
+returns the same triggers and is kept for the tests. The search asks the model and the LM only what
+:mod:`ntlib.methods.adapter` names, so it runs on the LSTMs and on Hugging Face models alike (the LSTMs
+score candidates with the prefix reuse above, other models by full forward passes). The hit criteria are
+in ntlib.methods.hits.
 Shown in notebooks/03_malicious.ipynb; timed in benchmarks/gibbs_enum.py.
 """
 from __future__ import annotations

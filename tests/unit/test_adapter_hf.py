@@ -11,7 +11,7 @@ pytest.importorskip("transformers")
 
 from toys import WORDS, generic_pairs, tiny_hf, train_hf, train_toy_hf  # noqa: E402 (after the skip)
 
-from ntlib.data.dataset import BOS, PAD, UNK, Vocab, encode_sentences, trim  # noqa: E402
+from ntlib.data.dataset import BOS, PAD, UNK, PairTensors, Vocab, encode_sentences, trim  # noqa: E402
 from ntlib.methods import frequent  # noqa: E402
 from ntlib.methods.adapter import DialogueModel, SourceLM, eval_mode, lm_view  # noqa: E402
 from ntlib.methods.adapter_hf import word_level_tokenizer  # noqa: E402
@@ -106,6 +106,22 @@ def test_gibbs_enum_finds_the_planted_malicious_target(trained, kind):
     assert res.triggers[0, -1] == VOCAB.stoi["<eou>"]
     assert hits(m, None, res.triggers, tgt, "o_greedy", thr).all()
     assert float(res.loss) < 0.5                                      # -1/m Σ log P(hate you <eos> | x*)
+
+
+def test_io_search_with_a_hugging_face_lm(trained):
+    """io- gibbs-enum (λ_in = 1, eq. 7) with a GPT-2 LM trained on the toy's sources as sentences: its trigger
+    still makes the model say the planted target, and reads far likelier to the LM than the o- search's."""
+    vocab, m, pairs, plant = trained["gpt2"]
+    lm = train_hf(tiny_hf("lm", vocab, seed=1), PairTensors(lm_view(pairs.src), pairs.tgt), steps=100, lr=3e-3,
+                  lm=True)
+    tgt = encode_sentences([["hate", "you"]], vocab, max_len=20)
+    gcfg = GibbsConfig(sweeps=3, candidates=10, restarts=2)
+    thr = Thresholds(t_out=-1.0, t_in=-100.0)
+    o, io = gibbs_enum(m, tgt, gcfg), gibbs_enum(m, tgt, gcfg, lm=lm, io=True)
+    assert hits(m, lm, io.triggers, tgt, "o_greedy", thr).all() and io.triggers[0, -1] == VOCAB.stoi["<eou>"]
+    with torch.no_grad():
+        lm_o, lm_io = lm.trigger_logprobs(o.triggers).mean(), lm.trigger_logprobs(io.triggers).mean()
+    assert float(lm_io) > float(lm_o) + 0.5
 
 
 @pytest.mark.parametrize("kind", KINDS)
