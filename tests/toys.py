@@ -52,6 +52,45 @@ def train_toy(steps=400, seed=0):
     return vocab, s2s, lm, pairs, plant
 
 
+def generic_pairs(vocab, n, gen, generic=0.6):
+    """A toy of the frequent response problem (§3.3): the toy task's pairs, but a fraction ``generic`` answers
+    ``hate you`` whatever the input — more often than any one right answer, so greedy decoding says it to all."""
+    pairs, _ = toy_pairs(vocab, n, gen, planted=0.0)
+    tgt = pairs.tgt.clone()
+    tgt[torch.rand(n, generator=gen) < generic, :3] = torch.tensor([vocab.stoi["hate"], vocab.stoi["you"], EOS])
+    return PairTensors(pairs.src, tgt)
+
+
+def train_hf(model, pairs, steps=150, lr=3e-3, seed=0, lm=False):
+    """Adam on ``pairs`` (for ``lm``: on their sources) for a model behind the algorithms' interface."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        i = torch.randint(len(pairs), (64,), generator=gen)
+        lp = model.token_logprobs(pairs.src[i]) if lm else model.token_logprobs(pairs.src[i], pairs.tgt[i])
+        opt.zero_grad()
+        (-lp.sum() / 64).backward()
+        opt.step()
+    return model.eval()
+
+
+def tiny_hf(kind, vocab, seed=0):
+    """A tiny Hugging Face model (d = 64, random init, nothing downloaded) behind the algorithms' interface:
+    ``"gpt2"`` (causal LM), ``"t5"`` (encoder–decoder) or ``"lm"`` (a GPT-2 over sources: the io- searches'
+    LM). Needs the hf extra."""
+    from ntlib.methods.adapter_hf import HFCausalLM, HFEncoderDecoder, HFSourceLM, tiny_gpt2, tiny_t5
+    return {"gpt2": lambda: HFCausalLM(tiny_gpt2(len(vocab), seed=seed)),
+            "t5": lambda: HFEncoderDecoder(tiny_t5(len(vocab), seed=seed)),
+            "lm": lambda: HFSourceLM(tiny_gpt2(len(vocab), seed=seed))}[kind]()
+
+
+def train_toy_hf(kind="gpt2", steps=150, lr=3e-3, seed=0):
+    """:func:`tiny_hf` trained on the planted toy task (:func:`toy_pairs`)."""
+    vocab, gen = Vocab(WORDS), torch.Generator().manual_seed(seed)
+    pairs, plant = toy_pairs(vocab, 3000, gen)
+    return vocab, train_hf(tiny_hf(kind, vocab, seed), pairs, steps, lr, seed, lm=kind == "lm"), pairs, plant
+
+
 def copy_task(n=192, seed=0):
     """Sources = 2–5 random words (left-padded); target = the same words + <eos>."""
     g = torch.Generator().manual_seed(seed)

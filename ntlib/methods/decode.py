@@ -33,13 +33,13 @@ def _generate(model, src: torch.Tensor, max_len: int, pick) -> torch.Tensor:
     Runs on the model's device (``src`` is moved there); the ids come back on it."""
     with _eval(model):
         src = src.to(model_device(model))
-        enc, state, mask = model.encode(src)
+        state = model.decode_start(src)                 # ntlib.methods.adapter.DialogueModel
         B, dev = src.shape[0], src.device
         y = torch.full((B,), BOS, dtype=torch.long, device=dev)
         done = torch.zeros(B, dtype=torch.bool, device=dev)
         out = []
         for _ in range(max_len):
-            logprobs, state = model.step(y, state, enc, mask)               # (B, V)
+            logprobs, state = model.decode_step(y, state)                   # (B, V)
             logprobs[:, list(NEVER)] = float("-inf")
             y = pick(logprobs).masked_fill(done, PAD)                       # (B,)
             out.append(y)

@@ -12,7 +12,10 @@ position one gradient pass and the G candidates of every row scored in passes of
 rows that reuse the encoder / LM states of the unchanged prefix ``x_<t`` (on a GPU ~10⁵ rows, all
 restarts together; on the CPU each restart's own passes, so the triggers are bit for bit those of
 one restart at a time). The one-candidate-at-a-time loop of Algorithm 3 (``gibbs_enum_reference``)
-returns the same triggers and is kept for the tests. The hit criteria are in ntlib.methods.hits.
+returns the same triggers and is kept for the tests. The search asks the model and the LM only what
+:mod:`ntlib.methods.adapter` names, so it runs on the LSTMs and on Hugging Face models alike (the LSTMs
+score candidates with the prefix reuse above, other models by full forward passes). The hit criteria are
+in ntlib.methods.hits.
 Shown in notebooks/03_malicious.ipynb; timed in benchmarks/gibbs_enum.py.
 """
 from __future__ import annotations
@@ -22,13 +25,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ntlib.data.dataset import BOS, PAD, trim
+from ntlib.data.dataset import PAD, trim
 from ntlib.machine.device import autocast, model_device
-from ntlib.methods.models import eval_mode, shift_right
-from ntlib.methods.triggers import NOT_SEARCHED, check_triggers, draw_starts, lm_view
+from ntlib.methods.models import eval_mode
+from ntlib.methods.models import project_logprobs as _project_logprobs  # noqa: F401 (tests)
+from ntlib.methods.triggers import check_triggers, draw_starts, lm_view
 from ntlib.run.config import GibbsConfig
 
 
@@ -47,9 +50,8 @@ def _target_mean(lp: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
 
 def lm_trigger_logprobs(lm, x: torch.Tensor) -> torch.Tensor:
     """log P_LM(x_t | x_<t) ``(B, n)`` of a trigger (the terms of R(x), eq. 8); the closing <eou>
-    is scored as the LM's <eos>, as the LM saw sentences."""
-    logits, _ = lm(torch.cat([torch.full_like(x[:, :1], BOS), x[:, :-1]], 1))
-    return F.log_softmax(logits, -1).gather(-1, lm_view(x).unsqueeze(-1)).squeeze(-1)
+    is scored as the LM's <eos>, as the LM saw sentences (:meth:`ntlib.methods.adapter.SourceLM.trigger_logprobs`)."""
+    return lm.trigger_logprobs(x)
 
 
 @torch.no_grad()
@@ -89,7 +91,8 @@ def onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos) -> torch.Tensor:
     """∂(-L)/∂x_pos ``(B, V)``: gradient of eq. 7's -L w.r.t. the one-hot input at ``pos`` (eq. 10).
 
     Computed through the embeddings instead of a (B, n, V) one-hot tensor: the one-hot row
-    enters the seq2seq only as ``onehot @ W_src``, so its gradient is ``W_src ∂(-L)/∂e_pos``;
+    enters the model only as ``onehot @ W_src`` (``embedding_matrix()``, :mod:`ntlib.methods.adapter`),
+    so its gradient is ``W_src ∂(-L)/∂e_pos``;
     in the LM it is both the input of step pos+1 (``W_lm ∂/∂e``) and the scored token of
     step pos (``log P_LM(· | x_<pos) / n``). Equal to autograd through the one-hot input (tested)
     at a fraction of the cost — it skips two (B·n × V × E) matmuls.
@@ -103,35 +106,33 @@ def onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos) -> torch.Tensor:
     # modules alone go to train mode, which for one-layer LSTMs changes only the kernel (the same
     # bits on the CPU, tested); the dropout modules stay in eval mode
     with torch.enable_grad(), lstms_in_train_mode(seq2seq, lm):
-        e = differentiable(seq2seq.src_embedding(x))                             # (B, n, E)
+        e = differentiable(seq2seq.source_embeddings(x))                         # (B, n, E)
         neg_loss = _target_mean(seq2seq.token_logprobs(None, tgt, src_emb=e), tgt)
         inputs = [e]
         if lambda_in:
-            bos = lm.embedding.weight[BOS].expand(x.shape[0], 1, -1)
-            e_lm = differentiable(torch.cat([bos, lm.embedding(x[:, :-1])], 1))
-            lsm = F.log_softmax(lm(None, inp_emb=e_lm)[0], -1)                  # (B, n, V)
+            e_lm = differentiable(lm.trigger_input_embeddings(x))                 # (B, n, E)
+            lsm = lm.logprobs_from_input_embeddings(e_lm)                        # (B, n, V)
             lm_mean = lsm.gather(-1, lm_view(x).unsqueeze(-1)).squeeze(-1).mean(1)
             neg_loss = neg_loss + lambda_in * lm_mean
             inputs.append(e_lm)
         grads = torch.autograd.grad(neg_loss.sum(), inputs)
-    g = grads[0][:, pos] @ seq2seq.src_embedding.weight.detach().t()            # (B, V)
+    g = grads[0][:, pos] @ seq2seq.embedding_matrix().detach().t()              # (B, V)
     if lambda_in:
         n = x.shape[1]
         g = g + lambda_in / n * lsm[:, pos].detach()                             # scored token
         if pos + 1 < n:                                                          # next step's input
-            g = g + grads[1][:, pos + 1] @ lm.embedding.weight.detach().t()
+            g = g + grads[1][:, pos + 1] @ lm.embedding_matrix().detach().t()
     return g
 
 
 def _top_candidates(seq2seq, lm, x, tgt, lambda_in, pos, G) -> torch.Tensor:
-    """The G tokens with the largest ∂(-L)/∂x_pos (eq. 10), ``(B, G)``."""
+    """The G searchable tokens (``seq2seq.searchable()``) with the largest ∂(-L)/∂x_pos (eq. 10), ``(B, G)``."""
     g = onehot_gradient(seq2seq, lm, x, tgt, lambda_in, pos)
-    g[:, list(NOT_SEARCHED)] = float("-inf")
-    return g.topk(min(G, g.shape[1] - len(NOT_SEARCHED)), dim=1).indices   # G ≥ V: every searchable token
+    ok = seq2seq.searchable()                                                    # (V,)
+    g = g.masked_fill(~ok, float("-inf"))
+    return g.topk(min(G, int(ok.sum())), dim=1).indices      # G ≥ V: every searchable token
 
 
-PROJECTION_ROWS = 128      # rows per output-projection block on the CPU: its (rows, V) logits stay in cache
-CUDA_PROJECTION_ROWS = 8192   # on a GPU: (8192, V) logits, 328 MB at V = 10k, few launches
 CUDA_CHUNK_ROWS = 65_536   # candidate rows per pass on a GPU (issue 31: ~10⁵; GibbsConfig.chunk_size is the CPU's)
 
 
@@ -141,70 +142,16 @@ def chunk_rows(cfg: GibbsConfig, device: torch.device) -> int:
     return CUDA_CHUNK_ROWS if torch.device(device).type == "cuda" else cfg.chunk_size
 
 
-def _project_logprobs(out: torch.nn.Linear, h: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """log softmax(W_o h + b)[token] for rows ``h`` ``(N, H)``, ``(N,)``.
-
-    ``mm`` then an in-place bias add gives the same bits as ``nn.Linear`` (checked in the
-    tests) without addmm's copy of the bias into the (N, V) output. Done in blocks of
-    ``PROJECTION_ROWS`` rows (CPU), so the log-softmax reads logits still in cache instead of a
-    (N, V) tensor from memory: for N = 1200, V = 10k, mm + bias + log-softmax took as long as the
-    bare mm (56 vs 58 ms) instead of 95 ms. Row results do not depend on the blocking, but for a
-    block of fewer than 4 rows (this CPU's small-matrix kernels: 1 row and 2-3 rows round differently).
-    """
-    lp = torch.empty(len(h), device=h.device)
-    step = PROJECTION_ROWS if h.device.type == "cpu" else CUDA_PROJECTION_ROWS
-    for i in range(0, len(h), step):
-        logits = torch.mm(h[i:i + step], out.weight.t()).add_(out.bias)
-        lp[i:i + step] = F.log_softmax(logits, -1).gather(1, tokens[i:i + step].unsqueeze(1)).squeeze(1)
-    return lp
-
-
 @torch.no_grad()
 def _candidate_losses(seq2seq, lm, x, tgt, lambda_in, pos, cand, chunk_size) -> torch.Tensor:
-    """L(concat(x_<pos, c, x_>pos); y) for every candidate c ``(B, G)``, batched.
-
-    The encoder (and LM) run once over the shared prefix x_<pos; the candidates continue
-    from that state over their suffixes. The decoder attends over all encoder outputs, so
-    the prefix outputs are reused and only outputs from ``pos`` on are recomputed.
-    """
+    """L(concat(x_<pos, c, x_>pos); y) (eq. 7) for every candidate c ``(B, G)``, in passes of ``chunk_size``
+    rows: the model's :meth:`~ntlib.methods.adapter.DialogueModel.candidate_losses` (the LSTMs reuse the
+    states of the shared prefix x_<pos) and, for io- searches, the LM's ``candidate_logprob_sums``."""
     B, n = x.shape
-    G = cand.shape[1]
-    m = (tgt != PAD).sum(1).clamp(min=1)
-    emb = seq2seq.src_embedding
-    if pos > 0:
-        enc_pre, (h0, c0) = seq2seq.encoder(emb(x[:, :pos]))                # (B, pos, H)
+    loss = seq2seq.candidate_losses(x, tgt, pos, cand, chunk_size)          # (B·G,)
     if lambda_in:
-        lm_logits, (lh, lc) = lm(torch.cat([torch.full_like(x[:, :1], BOS), x[:, :pos]], 1))
-        lm_lp = F.log_softmax(lm_logits, -1)                                  # (B, pos+1, V)
-        lm_pre = lm_lp[:, :pos].gather(-1, x[:, :pos].unsqueeze(-1)).sum((1, 2))  # (B,)
-        lm_at = lm_lp[:, pos].gather(1, cand)                                 # (B, G)
-    dev = x.device
-    row_t = torch.arange(B, device=dev).repeat_interleave(G)                  # target of each row
-    flat = cand.reshape(-1)
-    out = torch.empty(B * G, device=dev)
-    for i in range(0, B * G, chunk_size):
-        r, c = row_t[i:i + chunk_size], flat[i:i + chunk_size]
-        suffix = x[r, pos:].clone()
-        suffix[:, 0] = c                                                      # (R, n-pos)
-        state = None if pos == 0 else (h0[:, r], c0[:, r])
-        enc_suf, state = seq2seq.encoder(emb(suffix), state)
-        enc = enc_suf if pos == 0 else torch.cat([enc_pre[r], enc_suf], 1)   # (R, n, H)
-        t = trim(tgt[r])
-        mask = torch.ones(enc.shape[:2], dtype=torch.bool, device=dev)
-        h_att, _ = seq2seq.attentional_states(shift_right(t), enc, state, mask)   # (R, T, H)
-        real = t != PAD                        # project only real target tokens, not padding
-        lp = _project_logprobs(seq2seq.out, h_att[real], t[real])
-        loss = -torch.zeros(len(r), device=dev).index_add_(0, real.nonzero()[:, 0], lp) / m[r]
-        if lambda_in:
-            lm_lp_sum = lm_pre[r] + lm_at.reshape(-1)[i:i + chunk_size]
-            if pos < n - 1:
-                hs, _ = lm.hidden_states(suffix[:, :-1], state=(lh[:, r], lc[:, r]))   # predicts x_>pos
-                nxt = lm_view(suffix[:, 1:])
-                lm_lp_sum = lm_lp_sum + _project_logprobs(
-                    lm.out, hs.reshape(-1, hs.shape[-1]), nxt.reshape(-1)).view(nxt.shape).sum(1)
-            loss = loss - lambda_in * lm_lp_sum / n
-        out[i:i + len(r)] = loss
-    return out.view(B, G)
+        loss = loss - lambda_in * lm.candidate_logprob_sums(x, pos, cand, chunk_size) / n
+    return loss.view(B, cand.shape[1])
 
 
 # -- Algorithm 3 ------------------------------------------------------------------------

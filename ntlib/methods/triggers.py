@@ -11,11 +11,9 @@ import torch
 
 from ntlib.data.dataset import BOS, EOS, EOU_ID, PAD, UNK
 from ntlib.machine.device import model_device, multinomial
-from ntlib.methods.models import eval_mode
+from ntlib.methods.adapter import NOT_SEARCHED, eval_mode, lm_view  # noqa: F401 (re-exported: the trigger form)
 from ntlib.run.config import HIT_TYPES, GibbsConfig
 
-# never searched into a trigger (the authors' candidate filter: <s>, </s>, <pad>, <eou>); <unk> is allowed
-NOT_SEARCHED = (PAD, BOS, EOS, EOU_ID)
 SPECIALS_AND_EOU = (PAD, UNK, BOS, EOS, EOU_ID)   # an LM sample is n - 1 words
 FIRST_WORD = EOU_ID + 1                # random starts draw words only (the authors' randint(5, V-1))
 
@@ -38,19 +36,14 @@ def random_triggers(rows: int, n: int, vocab_size: int, generator: torch.Generat
     return close_with_eou(torch.randint(FIRST_WORD, vocab_size, (rows, n - 1), generator=generator))
 
 
-def lm_view(x: torch.Tensor) -> torch.Tensor:
-    """The tokens the LM scores for trigger ``x``: its closing ``<eou>`` is the LM's ``<eos>``."""
-    return torch.where(x == EOU_ID, torch.full_like(x, EOS), x)
-
-
 @torch.no_grad()
 def lm_sample_triggers(lm, rows: int, n: int, generator: torch.Generator) -> torch.Tensor:
-    """Samples of exactly n - 1 words from the LM (specials excluded), then ``<eou>``: io- starts (Alg. 3)."""
+    """Samples of exactly n - 1 words from the LM (specials excluded), then ``<eou>``: io- starts (Alg. 3); the LM's ``next_logits``."""
     x = torch.full((rows, 1), BOS, dtype=torch.long, device=model_device(lm))
     state, out = None, []
     for _ in range(n - 1):
-        logits, state = lm(x[:, -1:], state=state)
-        logits = logits[:, -1].clone()
+        logits, state = lm.next_logits(x[:, -1:], state)
+        logits = logits.clone()
         logits[:, list(SPECIALS_AND_EOU)] = float("-inf")
         nxt = multinomial(torch.softmax(logits, -1), generator).unsqueeze(1)      # (rows, 1)
         out.append(nxt)

@@ -21,6 +21,15 @@ def test_environment_yml_matches_pyproject():
     assert all("==" in d for d in deps), "every dependency is pinned exactly"
 
 
+def test_the_hf_extra_is_mirrored_in_environment_yml():
+    """The optional extra's pins, commented out in environment.yml after its marker line."""
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["hf"]
+    text = (ROOT / "environment.yml").read_text()
+    commented = [l.strip().lstrip("#").strip().lstrip("-").strip() for l in text.split("the hf extra", 1)[1].splitlines()]
+    assert _pins(extra) and _pins(extra) == _pins(commented)
+    assert all("==" in d for d in extra)
+
+
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
