@@ -128,6 +128,7 @@ def regenerate(stages=STAGES) -> None:
                             start_timeout=600)      # a loaded machine starts a kernel slowly (60 s timed out)
         nb = json.loads(out.read_text(encoding="utf-8"))
         nb["metadata"].pop("papermill", None)        # run times and paths: noise in the diff
+        nb["metadata"].pop("widgets", None)          # progress bars' saved state: nbval never reads it
         for cell in nb["cells"]:
             cell.get("metadata", {}).pop("papermill", None)
             cell.get("metadata", {}).pop("execution", None)

@@ -157,7 +157,8 @@ def test_publish_removes_temporary_files_a_killed_publish_left(tmp_path):
     stale = nbs / f".03_malicious.ipynb{TMP_MARK}{dead}-x.tmp"
     stale.write_text("{")
     publish("smoke", "switchboard", runs, nbs)
-    assert not stale.exists() and sorted(p.name for p in nbs.iterdir()) == [f"{s}.ipynb" for s in STAGES]
+    assert not stale.exists()
+    assert sorted(p.name for p in nbs.iterdir()) == ["00_index.ipynb"] + [f"{s}.ipynb" for s in STAGES]   # + the index
 
 
 def test_failing_notebook_is_named(tmp_path):
