@@ -147,6 +147,24 @@ class Evaluation:
         return self.rows["Test-set"][0]["responses"]
 
 
+def by_seed(nb: NotebookRun) -> dict:
+    """Every baseline of ``nb``'s profile, trained or loaded: ``{seed: ntlib.run.pipeline.Baselines}``, in seed order."""
+    return {b.seed: b for b in pipeline.all_baselines(nb.P, run_root=nb.run_root, data_dir=nb.data_dir, device=nb.device)}
+
+
+class OnEachBaseline:
+    """What a downstream stage's Setup derives from its ``bs`` (:func:`by_seed`): the seeds and the first baseline
+    (the data, vocabulary, samples and figures' model)."""
+
+    @property
+    def seeds(self) -> list:
+        return list(self.bs)
+
+    @property
+    def b(self):
+        return next(iter(self.bs.values()))
+
+
 @dataclass
 class EvalInputs:
     """Tables 4 / 9's evaluation set (:class:`ntlib.methods.evaluate.EvalSet`), its provenance (profile, corpus,

@@ -15,7 +15,6 @@ import pandas as pd
 
 from ntlib.methods import evaluate, frequent
 from ntlib.results import figures, metrics, paper, reports, tables
-from ntlib.run import pipeline
 from ntlib.run.config import override
 from ntlib.run.params import NotebookRun, apply
 from ntlib.stages import StageResults, baselines
@@ -47,7 +46,7 @@ class FrequentResults(StageResults):
 
 
 @dataclass
-class Setup:
+class Setup(baselines.OnEachBaseline):
     """Algorithm 2's config per baseline seed (the knobs applied), the thresholds trained and the baselines."""
     cfgs: dict               # {seed: FrequentConfig}
     thresholds: tuple
@@ -57,21 +56,12 @@ class Setup:
     raw_refs: list = None
 
     @property
-    def seeds(self) -> list:
-        return list(self.bs)
-
-    @property
-    def b(self):
-        """The first baseline (the data; the samples and figures' model)."""
-        return next(iter(self.bs.values()))
-
-    @property
     def cfg(self):
         return next(iter(self.cfgs.values()))
 
 
 def setup(nb: NotebookRun) -> Setup:
-    bs = {b.seed: b for b in pipeline.all_baselines(nb.P, run_root=nb.run_root, data_dir=nb.data_dir, device=nb.device)}
+    bs = baselines.by_seed(nb)
     cfgs = {seed: apply(override(nb.P.frequent, seed=seed), nb.values, *KNOBS) for seed in bs}
     return Setup(cfgs, next(iter(cfgs.values())).sweep, bs)
 

@@ -15,7 +15,6 @@ import pandas as pd
 
 from ntlib.methods import evaluate, gan, mmi
 from ntlib.results import figures, metrics, paper, reports, tables
-from ntlib.run import pipeline
 from ntlib.run.config import override
 from ntlib.run.params import NotebookRun, apply
 from ntlib.stages import StageResults, baselines
@@ -46,7 +45,7 @@ class GanMmiResults(StageResults):
 
 
 @dataclass
-class Setup:
+class Setup(baselines.OnEachBaseline):
     """The GAN config per baseline seed and the MMI config (the notebook's knobs applied), and the baselines."""
     gan_cfgs: dict           # {seed: GanConfig}
     mmi_cfg: object
@@ -56,21 +55,12 @@ class Setup:
     raw_refs: list = None
 
     @property
-    def seeds(self) -> list:
-        return list(self.bs)
-
-    @property
-    def b(self):
-        """The first baseline (the data; the figure's and samples' model)."""
-        return next(iter(self.bs.values()))
-
-    @property
     def gan_cfg(self):
         return next(iter(self.gan_cfgs.values()))
 
 
 def setup(nb: NotebookRun) -> Setup:
-    bs = {b.seed: b for b in pipeline.all_baselines(nb.P, run_root=nb.run_root, data_dir=nb.data_dir, device=nb.device)}
+    bs = baselines.by_seed(nb)
     gan_cfgs = {seed: apply(override(nb.P.gan, seed=seed), nb.values, "alpha_G") for seed in bs}
     return Setup(gan_cfgs, apply(nb.P.mmi, nb.values, "mmi_lambdas"), bs)
 

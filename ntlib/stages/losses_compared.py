@@ -42,11 +42,11 @@ from ntlib.results.loss_verdicts import loss_verdicts
 from ntlib.results.stats import FAILS, HOLDS, INCONCLUSIVE
 from ntlib.results.tables import seed_table
 from ntlib.results.verdicts import verdict_markdown
-from ntlib.run import pipeline
 from ntlib.run.config import HIT_TYPES, TRAINING_LISTS, Profile, override
 from ntlib.run.params import NotebookRun
 from ntlib.run.rules import Checked, boolean, choice, integer, number, registered, tuple_of
 from ntlib.stages import StageResults
+from ntlib.stages.baselines import OnEachBaseline, by_seed
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ class NegativeLossesResults(StageResults):
 
 
 @dataclass
-class Setup:
+class Setup(OnEachBaseline):
     """Notebook 07's config (its profile's preset), the settings resolved against the profile, the baselines
     ({seed: :class:`ntlib.run.pipeline.Baselines`}) and each one's thresholds ({seed: Thresholds})."""
     ccfg: CompareLossesConfig
@@ -252,20 +252,12 @@ class Setup:
     bs: dict
     thr: dict = field(default_factory=dict)
 
-    @property
-    def seeds(self) -> list:
-        return list(self.bs)
-
-    @property
-    def b(self):
-        """The first baseline (the data and the provenance's run folder)."""
-        return next(iter(self.bs.values()))
 
 
 def setup(nb: NotebookRun) -> Setup:
     """The preset of ``nb``'s profile and every baseline of the profile, trained or loaded."""
     ccfg = compare_config(nb.profile)
-    bs = {b.seed: b for b in pipeline.all_baselines(nb.P, run_root=nb.run_root, data_dir=nb.data_dir, device=nb.device)}
+    bs = by_seed(nb)
     return Setup(ccfg, resolved(ccfg, nb.P, nb.corpus), bs)
 
 

@@ -22,10 +22,10 @@ from ntlib.results import display, figures, hit_verdicts, paper, reports, tables
 from ntlib.results.hit_verdicts import malicious_verdicts
 from ntlib.results.stats import FAILS, HOLDS, INCONCLUSIVE
 from ntlib.results.verdicts import verdict_markdown
-from ntlib.run import pipeline
 from ntlib.run.config import override
 from ntlib.run.params import NotebookRun, apply
 from ntlib.stages import StageResults
+from ntlib.stages.baselines import OnEachBaseline, by_seed
 from ntlib.stages.malicious_figure1 import Figure1, mean_word_nll
 
 LIST_NAMES = {"train": "train (0.5k)", "train_1k": "train (1k)", "train_2.5k": "train (2.5k)", "test": "test (0.5k)"}
@@ -60,7 +60,7 @@ class MaliciousResults(StageResults):
 
 
 @dataclass
-class Setup:
+class Setup(OnEachBaseline):
     """The search and Algorithm 1 configs (the notebook's knobs applied) and the baselines: per baseline seed,
     its :class:`ntlib.run.pipeline.Baselines`, the training search's config and the evaluation search's (another
     seed, :func:`ntlib.methods.malicious.evaluation_seed`); the hit types searched (o-greedy is checked on
@@ -76,11 +76,6 @@ class Setup:
     timing: dict = field(default_factory=dict)
 
     @property
-    def b(self):
-        """The first baseline (the data, vocabulary and the figures' model)."""
-        return next(iter(self.bs.values()))
-
-    @property
     def seed(self) -> int:
         return next(iter(self.bs))
 
@@ -88,7 +83,7 @@ class Setup:
 def setup(nb: NotebookRun) -> Setup:
     """Each baseline with the profile's gibbs-enum and Algorithm 1 configs (seeded with its seed), the notebook's
     knobs applied; the evaluation searches seeded apart from every training search."""
-    bs = {b.seed: b for b in pipeline.all_baselines(nb.P, run_root=nb.run_root, data_dir=nb.data_dir, device=nb.device)}
+    bs = by_seed(nb)
     gcfgs = {seed: override(nb.P.gibbs, seed=seed) for seed in bs}
     mcfgs = {seed: apply(override(nb.P.malicious, seed=seed), nb.values, *KNOBS) for seed in bs}
     eval_gcfgs = {seed: override(nb.P.gibbs, seed=malicious.evaluation_seed(seed)) for seed in bs}
