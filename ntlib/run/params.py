@@ -158,17 +158,6 @@ def apply(cfg, ns: dict, *names: str):
     return cfg
 
 
-def _device_problem(v) -> str | None:
-    """A device setting ntlib.machine.device can resolve here (auto, cpu, cuda, cuda:N)."""
-    if not isinstance(v, str) or not v:
-        return "must be a device setting (str): auto, cpu, cuda or cuda:N"
-    try:
-        resolve_device(v)
-    except (ValueError, RuntimeError) as e:
-        return str(e)
-    return None
-
-
 # Parameters that change a notebook's results, with the committed run's values: a run that sets any
 # other value is not the committed run, and never writes into the committed reports/.
 RESULT_DEFAULTS = {"seed": 1, "eos_comparison": False, **{name: None for name in KNOBS}}
