@@ -19,6 +19,7 @@ from ntlib.results.tables import MixedResultsError, check_same_inputs
 from ntlib.results.verdicts import DEGENERATE_MARGIN, pair_by_seed, ppl_verdict, verdict
 
 LOGP_FMT = "{:+.4f}"     # log-probability changes (nats): an absolute precision, as their float noise is absolute
+PPL_DIFF_FMT = "{:+.2f}"  # perplexity differences, to 0.01 PPL: a difference under 0.005 is a tie
 SPLITS = {"train": "training-list", "test": "test-list"}
 
 
@@ -58,15 +59,28 @@ def exact_on_baselines(claim: str, pairs: list[tuple[dict, dict]], test: Callabl
     return across_baselines(claim, by_seed, list(by_seed))
 
 
-def across_values(claim: str, values: dict, threshold: float, want: str, what: str, fmt: str = "{:.3g}") -> Verdict:
+def shown(value: float, fmt: str) -> float:
+    """``value`` rounded to the precision ``fmt`` shows it at, with no negative zero: the number a verdict of
+    :func:`across_values` judges. ``fmt`` is an absolute precision (``"{:+.4f}"``, ``"{:+.2f}"``), so a
+    difference smaller than half its last digit reads 0 — on neither side of a threshold of 0."""
+    return float(fmt.format(value)) + 0.0
+
+
+def across_values(claim: str, values: dict, threshold: float, want: str, what: str, fmt: str) -> Verdict:
     """"``what`` is {want} ``threshold``" for a figure measured once per baseline ({baseline seed: value}): holds
     (does not hold) when every baseline's value and the Student-t 95 % interval across the baselines lie on the
-    claimed (opposite) side; inconclusive otherwise, or on fewer than :data:`MIN_BASELINES` baselines."""
+    claimed (opposite) side; inconclusive otherwise, or on fewer than :data:`MIN_BASELINES` baselines.
+
+    Values are judged as shown, rounded to ``fmt``'s absolute precision (:func:`shown`), and the interval is
+    computed from those: a difference below the shown precision is a tie, not a side — two losses that are
+    equal up to float noise (NPO at small β is nll to first order) read the same on every CPU's float path,
+    where the sign of a 1e-6 difference is the float path's, not the method's."""
+    values = {seed: shown(v, fmt) for seed, v in values.items()}
     listed = "(" + ", ".join(f"seed {seed}: {fmt.format(v)}" for seed, v in values.items()) + ")"
     if len(values) < MIN_BASELINES:
         return Verdict(claim, INCONCLUSIVE, f"{what} per baseline {listed}; {len(values)} baseline(s): a claim "
                                             f"about the method needs ≥ {MIN_BASELINES}")
-    s = stats.seed_interval(list(values.values()))
+    s = {k: shown(v, fmt) if k != "n" else v for k, v in stats.seed_interval(list(values.values())).items()}
     outcomes = {stats.compare_interval(v, v, threshold, want) for v in values.values()}
     across = stats.compare_interval(s["lo"], s["hi"], threshold, want)
     outcome = across if outcomes == {across} else INCONCLUSIVE
@@ -113,7 +127,8 @@ def _malicious_vs_reference(m: dict, order: list[str], reference: str) -> list[V
                                  {b["seed"]: b["collateral"]["neighbours"] - a["collateral"]["neighbours"]
                                   for a, b in pairs}, 0.0, "above", "Δ log p(neighbour) difference", LOGP_FMT))
         out.append(across_values(f"{loss} vs {reference}: lower test PPL after Algorithm 1",
-                                 {b["seed"]: b["ppl"] - a["ppl"] for a, b in pairs}, 0.0, "below", "PPL difference"))
+                                 {b["seed"]: b["ppl"] - a["ppl"] for a, b in pairs}, 0.0, "below", "PPL difference",
+                                 PPL_DIFF_FMT))
     return out
 
 
@@ -136,7 +151,8 @@ def _frequent_verdicts(rows: dict, order: list[str], reference: str) -> list[Ver
         out.append(verdict(f"{loss} vs {reference}: lower max-ratio after Algorithm 2", ref, recs, "max_ratio",
                            "below", describe="max-ratio"))
         out.append(across_values(f"{loss} vs {reference}: lower test PPL after Algorithm 2",
-                                 {b["seed"]: b["ppl"] - a["ppl"] for a, b in pairs}, 0.0, "below", "PPL difference"))
+                                 {b["seed"]: b["ppl"] - a["ppl"] for a, b in pairs}, 0.0, "below", "PPL difference",
+                                 PPL_DIFF_FMT))
     return out
 
 

@@ -183,6 +183,25 @@ def test_loss_verdicts_are_tested_on_every_baseline_and_against_nll():
     assert not any("per seed" in x.evidence or "across seeds" in x.evidence for x in v.values())
 
 
+@pytest.mark.parametrize("fmt, noise", [(loss_verdicts.LOGP_FMT, 3e-6), (loss_verdicts.PPL_DIFF_FMT, 1.47e-4)])
+def test_a_difference_below_the_shown_precision_is_a_tie_whatever_its_sign(fmt, noise):
+    # notebook 07 on smoke: NPO (β = 0.1) is nll to first order; seed 1's difference was -3e-6 on the AVX2 float
+    # path and +3e-6 on AVX-512 — the verdict and its text must not follow the float path's sign
+    def judged(sign):
+        return loss_verdicts.across_values("npo vs nll: …", {1: sign * noise, 2: 0.0}, 0.0, "below", "difference", fmt)
+    minus, plus = judged(-1), judged(+1)
+    assert minus == plus and minus.outcome == stats.INCONCLUSIVE
+    assert "disagree" not in minus.evidence and "-0.0" not in minus.evidence
+    # one shown step is enough to take a side: both baselines below 0 hold, across baselines too
+    step = 2 * float(fmt.format(0.0)[:-1] + "1")      # twice the last shown digit
+    both = loss_verdicts.across_values("c", {1: -step, 2: -2 * step}, 0.0, "below", "difference", fmt)
+    assert both.outcome == stats.INCONCLUSIVE       # 2 baselines: the Student-t interval (t = 12.7) reaches 0
+    three = loss_verdicts.across_values("c", {1: -10 * step, 2: -11 * step, 3: -10 * step}, 0.0, "below", "d", fmt)
+    assert three.outcome == stats.HOLDS
+    split = loss_verdicts.across_values("c", {1: -10 * step, 2: 10 * step}, 0.0, "below", "d", fmt)
+    assert split.outcome == stats.INCONCLUSIVE and split.evidence.endswith("; the baselines disagree")
+
+
 def test_each_run_is_paired_with_its_own_baseline():
     """Baseline seed 2's hits and PPL differ from the others': the runs trained from it are judged against
     them, not against the first baseline's, whatever the order of the records."""
@@ -257,12 +276,12 @@ def test_loss_verdicts_are_the_same_from_the_notebook_dict_and_its_json(tmp_path
     assert "PPL difference per baseline (seed 1: -1.09, seed 2: -1.18, seed 3: -1.27); mean -1.18 " in \
         v[ppl2[0]].evidence
     assert v[ppl2[0]].outcome == stats.HOLDS
-    assert "PPL difference per baseline (seed 1: 1.1, seed 2: 1.2, seed 3: 1.3); mean 1.2 " in v[ppl2[1]].evidence
+    assert "PPL difference per baseline (seed 1: +1.10, seed 2: +1.20, seed 3: +1.30); mean +1.20 " in v[ppl2[1]].evidence
     assert v[ppl2[1]].outcome == stats.FAILS
     assert "PPL(row) / PPL(baseline) per baseline 1.022, 1.024, 1.026; mean 1.024" in \
         v["nll: Algorithm 2 moves PPL by < 10 %"].evidence
     # Algorithm 1: baseline PPL 100; nll 101.1, 101.2, 101.3; cringe 102.2, 102.4, 102.6
-    assert "PPL difference per baseline (seed 1: 1.1, seed 2: 1.2, seed 3: 1.3)" in \
+    assert "PPL difference per baseline (seed 1: +1.10, seed 2: +1.20, seed 3: +1.30)" in \
         v["cringe vs nll: lower test PPL after Algorithm 1"].evidence
     s = losses_compared.loss_summary(back)
     assert s["frequent"]["losses"]["nll"]["ppl_change"]["mean"] == pytest.approx(0.024)       # 51.2 / 50 − 1
