@@ -3,7 +3,7 @@ PY      ?= .venv/bin/python
 PROFILE ?= small
 CORPUS  ?= switchboard
 
-.PHONY: setup reproduce compare-losses compare test test-fast test-refs lab reports clean-runs browser-check
+.PHONY: setup setup-hf own-model reproduce compare-losses compare test test-fast test-refs lab reports clean-runs browser-check
 
 setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntlib (editable), then the `ntlib` Jupyter kernel
 
@@ -15,22 +15,31 @@ setup: .venv/.ntlib-setup   ## create .venv: the CPU torch wheel first, then ntl
 	.venv/bin/python -m ntlib.machine.kernel --install
 	touch $@
 
+setup-hf: .venv/.ntlib-hf   ## the hf extra (transformers, ~150 MB) into .venv: notebook 08 and the Hugging Face adapter's tests
+
+.venv/.ntlib-hf: .venv/.ntlib-setup pyproject.toml
+	.venv/bin/python -m pip install -q -e ".[hf]"
+	touch $@
+
 reproduce: setup   ## run notebooks 01 -> 06 with papermill on every core (NTLIB_THREADS=1 for one); cached stages are skipped; prints per-stage timings
 	$(PY) -m ntlib.run.reproduce --profile $(PROFILE) --corpus $(CORPUS)
 
-compare-losses: setup   ## opt-in stage, beyond the paper: notebook 07 (nll / unlikelihood / CRINGE on both problems); not part of `make reproduce`
+compare-losses: setup   ## opt-in stage, beyond the paper: notebook 07 (nll, unlikelihood, CRINGE, NPO, SimNPO on both problems); not part of `make reproduce`
 	$(PY) -m ntlib.run.reproduce --profile $(PROFILE) --corpus $(CORPUS) --stages 07_negative_losses
+
+own-model: setup-hf   ## opt-in stage, beyond the paper: notebook 08 (a tiny Hugging Face GPT-2 attacked and negatively trained); not part of `make reproduce`
+	$(PY) -m ntlib.run.reproduce --profile $(PROFILE) --corpus $(CORPUS) --stages 08_own_model
 
 compare: setup   ## diff this profile's reports/results with the committed ones (exact on the same machine + threads, else within 5 %); exit 1 when outside
 	$(PY) -m ntlib.run.reproduce --compare --profile $(PROFILE) --corpus $(CORPUS)
 
-test: setup   ## every layer: tests/notebooks (nbval re-executes the smoke references), tests/system (what they wrote, reproduce, make), tests/unit
+test: setup-hf   ## every layer: tests/notebooks (nbval re-executes the smoke references), tests/system (what they wrote, reproduce, make), tests/unit
 	@$(PY) -m pytest; s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests (exit 5): the collection is broken" >&2; exit $$s
 
 test-fast: setup   ## the unit layer only (tests/unit): about a minute
 	@$(PY) -m pytest tests/unit; s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests (exit 5): the collection is broken" >&2; exit $$s
 
-test-refs: setup   ## re-execute notebooks 01 -> 07 on smoke into tests/notebooks (nbval's references); review the diff
+test-refs: setup-hf   ## re-execute notebooks 01 -> 08 on smoke into tests/notebooks (nbval's references); review the diff
 	$(PY) tests/nbrefs.py
 
 PLAYWRIGHT ?= playwright==1.65.2

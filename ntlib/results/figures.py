@@ -264,3 +264,20 @@ def malicious_word_nll(malicious: dict, test_data: dict, *, corpus: str, profile
     fig.suptitle(plots.title("Figure 1: NLL of each word before and after negative training", corpus, profile,
                              f"{_count(n_mal, 'target')} / {_count(n_dat, 'test sample')}"))
     return fig
+
+
+def own_model_training(mle: dict, frequent: dict, *, corpus: str, profile: str, n_pairs: int, model: str):
+    """Notebook 08: a Hugging Face model's training NLL per logged Adam step ({step, loss}) and the max-ratio of
+    its greedy validation responses during Algorithm 2 ({step, max_ratio}); integer axes end at the last step."""
+    fig, (a1, a2) = plots.subplots(1, 2, figsize=(11, 3.8))
+    a1.plot(mle["step"], mle["loss"], marker="o", ms=3, color=plots.model_colour("seq2seq"), label=model)
+    a2.plot(frequent["step"], [100 * x for x in frequent["max_ratio"]], marker="o", ms=4,
+            color=plots.model_colour("+neg-train"), label=f"{model} +neg-train")
+    a1.set(xlabel="mini-batch of MLE training (Adam step)", ylabel="training NLL (nats per word)",
+           title="training (MLE)")
+    a2.set(xlabel="mini-batch of Algorithm 2", ylabel="max-ratio (%, validation)", title="Algorithm 2")
+    plots.integer_axis(a1, min(mle["step"]), max(mle["step"]))
+    plots.integer_axis(a2, min(frequent["step"]), max(frequent["step"]))
+    fig.suptitle(plots.title(f"Your own model: {model} trained, then Algorithm 2", corpus, profile, n_pairs,
+                             "training pairs"))
+    return fig

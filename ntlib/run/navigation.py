@@ -34,7 +34,9 @@ MAP = (
     ("06_tables", "Tables", "Tables 3, 4, 8, 9",
      "every table beside the paper's numbers, with the verdicts and their tests; writes reports/tables.md"),
     ("07_negative_losses", "Negative losses compared", "beyond the paper",
-     "nll (the paper's), unlikelihood and CRINGE on both problems, and what each costs benign outputs"),
+     "nll (the paper's), unlikelihood, CRINGE, NPO and SimNPO on both problems, and what each costs benign outputs"),
+    ("08_own_model", "Your own model", "beyond the paper",
+     "a Hugging Face transformer built offline, trained on Switchboard, attacked, then Algorithms 1 and 2 on it"),
     ("panel", "Interactive panel", "—",
      "type a context or a malicious target and watch the models respond, before and after negative training"),
 )

@@ -36,6 +36,8 @@ STAGES = (
     Stage("06_tables", "paper_tables", None, "Tables 3, 4, 8, 9 with verdicts"),
     Stage("07_negative_losses", "losses_compared", "negative_losses", "Negative losses compared (beyond the paper)",
           opt_in=True),
+    Stage("08_own_model", "own_model", "own_model", "Your own model: a Hugging Face transformer (beyond the paper)",
+          opt_in=True),
 )
 BY_NAME = {s.name: s for s in STAGES}
 DEFAULT = tuple(s.name for s in STAGES if not s.opt_in)       # what `make reproduce` runs

@@ -19,7 +19,7 @@ from ntlib.results.reports import read_json
 from ntlib.run import pipeline
 from ntlib.run.config import override
 from ntlib.run.profiles import get_profile
-from ntlib.stages import TABLE_STAGES, losses_compared
+from ntlib.stages import TABLE_STAGES, losses_compared, own_model
 
 
 @pytest.mark.slow
@@ -313,3 +313,25 @@ def test_notebook_07_smoke(run_notebook):
     md = (reports / "negative_losses_switchboard.md").read_text(encoding="utf-8")
     assert verdicts.verdict_markdown(loss_verdicts.loss_verdicts(r)) in md
     assert (reports / "figures/negative_losses_tradeoff_switchboard.png").is_file()
+
+
+@pytest.mark.slow
+def test_notebook_08_smoke(run_notebook):
+    """Notebook 08 (the hf extra): a tiny GPT-2 trained, attacked, then Algorithms 1 and 2 on it; its reports."""
+    pytest.importorskip("transformers")
+    reports = run_notebook("08_own_model")
+    r = read_json(reports / "results/own_model_switchboard.json")
+    cfg = own_model.config("smoke")
+    assert r["profile"] == "smoke" and r["config"]["architecture"] == "gpt2" and r["training"]["step"][-1] == cfg.steps
+    for stage in ("before", "after"):         # the same targets before and after Algorithm 1: paired per target
+        for lst in own_model.LISTS:
+            assert set(r["hits"][stage][lst]) == set(own_model.HIT_TYPES)
+            assert all(len(x["hits"]) == cfg.max_targets for x in r["hits"][stage][lst].values())
+    rows = r["frequent_rows"]
+    assert set(rows) == {"Test-set", "Baseline", "+neg-train"}
+    assert len({(x["n_inputs"], x["inputs_sha"]) for x in rows.values()}) == 1            # one evaluation set
+    assert rows["+neg-train"]["responses"] != rows["Baseline"]["responses"]               # Algorithm 2 reached it
+    assert r["ppl"]["before"] == pytest.approx(rows["Baseline"]["ppl"])
+    md = (reports / "own_model_switchboard.md").read_text(encoding="utf-8")
+    assert "| Baseline" in md and "train list, o_sample_avg" in md
+    assert (reports / "figures/own_model_training_switchboard.png").is_file()
