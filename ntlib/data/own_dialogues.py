@@ -27,7 +27,8 @@ import torch
 
 from ntlib.data import corpora
 from ntlib.data.corpora import DataError
-from ntlib.data.dataset import EOU, Corpus, Dataset, Vocab, encode_pairs
+from ntlib.data.dataset import EOU, SPECIALS, Corpus, Dataset, Vocab, encode_pairs, encode_sentences
+from ntlib.data.targets import TargetList
 
 Pair = tuple[list[list[str]], list[str]]        # (context utterances, response), each a token list
 JSON_SUFFIXES = (".jsonl", ".json")
@@ -127,3 +128,26 @@ def own_dataset(pairs: list[Pair], vocab_size: int, max_src_len: int = 15, max_t
     tensors = [encode_pairs([crop(pairs[i], max_src_len, max_tgt_len) for i in idx], vocab, max_src_len, max_tgt_len)
                for idx in splits]
     return Dataset(corpus, vocab, *tensors, test_dialogues=list(range(len(splits[2]))))
+
+
+def read_targets(path: str | Path, vocab, max_len: int, preprocess: bool = True):
+    """Your own malicious targets: one sentence per line (blank lines skipped), preprocessed as the pairs are
+    (App. B's recipe unless ``preprocess`` is False), cropped to ``max_len`` words and encoded with ``vocab``.
+    A target with a word outside the vocabulary is dropped, as :func:`ntlib.data.targets.load_targets` drops the
+    authors' (a model cannot say a word it does not have; ``<unk>`` would make hits spurious) and listed in
+    ``dropped_oov``; a file none of whose targets is left is a :class:`DataError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    lines = corpora._read_text(path).split("\n")       # names file:line if not UTF-8
+    sentences, dropped = [], []
+    for k, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        toks = _utterance(line.strip(), f"{path}:{k}", preprocess)[:max_len]
+        (sentences if all(t in vocab.stoi and t not in SPECIALS for t in toks) else dropped).append(toks)
+    if not sentences:
+        raise DataError(f"{path}:1: no target left: {len(dropped)} target(s), each with a word outside the "
+                        f"{len(vocab):,}-word vocabulary (e.g. {' '.join(dropped[0]) if dropped else '–'!r})")
+    return TargetList(path.stem, sentences, encode_sentences(sentences, vocab, max_len),
+                      [" ".join(t) for t in dropped], sum(1 for ln in lines if ln.strip()))

@@ -335,3 +335,21 @@ def table3_hit_types(m: dict) -> list[str]:
 
 def percent_or_dash(x):
     return "–" if x is None else f"{100 * x:.1f}"
+
+
+def paired_hits_table(before: dict, after: dict | None = None, after_name: str = "after Algorithm 1") -> pd.DataFrame:
+    """Hits of one model before and after negative training, target by target ({row: hit record with ``hits``}; the
+    same rows in ``after``): k of N each, the discordant pairs (fell / rose) and the exact one-sided McNemar p of
+    "fell". One model: a description of this run, not a verdict about the method."""
+    rows = {}
+    for key, b in before.items():
+        hb = [bool(x) for x in (b["hits"].tolist() if hasattr(b["hits"], "tolist") else b["hits"])]
+        row = {"before": f"{sum(hb)} / {len(hb)}"}
+        if after is not None:
+            a = after[key]
+            ha = [bool(x) for x in (a["hits"].tolist() if hasattr(a["hits"], "tolist") else a["hits"])]
+            fell, rose = stats.paired_counts(hb, ha)
+            row |= {after_name: f"{sum(ha)} / {len(ha)}", "fell / rose": f"{fell} / {rose}",
+                    "McNemar p (one-sided, fell)": f"{stats.mcnemar_fell(fell, rose):.3g}"}
+        rows[key] = row
+    return pd.DataFrame(rows).T

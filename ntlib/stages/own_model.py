@@ -40,7 +40,7 @@ from ntlib.machine.provenance import code_digest
 from ntlib.methods import evaluate, frequent, malicious
 from ntlib.methods.hits import Thresholds
 from ntlib.methods.train import atomic_save
-from ntlib.results import figures, reports, stats
+from ntlib.results import figures, reports, tables
 from ntlib.results.reports import atomic_write_text
 from ntlib.run.config import config_hash, override
 from ntlib.run.params import NotebookRun
@@ -255,18 +255,11 @@ def algorithm1(nb: NotebookRun, s: Setup, tr: Trained, att: Attack) -> object:
 
 
 def hit_table(att: Attack) -> pd.DataFrame:
-    """Per list and hit type: hits before → after Algorithm 1 (k of N) and the exact one-sided McNemar test."""
-    rows = {}
-    for n in LISTS:
-        for ht in HIT_TYPES:
-            b, a = att.before[n][ht]["hits"], att.after[n][ht]["hits"] if att.after else None
-            row = {"before": f"{int(b.sum())} / {len(b)}"}
-            if a is not None:
-                fell, rose = stats.paired_counts(b.tolist(), a.tolist())
-                row |= {"after Algorithm 1": f"{int(a.sum())} / {len(a)}", "fell / rose": f"{fell} / {rose}",
-                        "McNemar p (one-sided, fell)": f"{stats.mcnemar_fell(fell, rose):.3g}"}
-            rows[(f"{n} list", ht)] = row
-    return pd.DataFrame(rows).T
+    """Per list and hit type: hits before → after Algorithm 1 (k of N) and the exact one-sided McNemar test
+    (:func:`ntlib.results.tables.paired_hits_table`)."""
+    keys = [(f"{n} list", n, ht) for n in LISTS for ht in HIT_TYPES]
+    return tables.paired_hits_table({(label, ht): att.before[n][ht] for label, n, ht in keys},
+                                    {(label, ht): att.after[n][ht] for label, n, ht in keys} if att.after else None)
 
 
 def trigger_examples(att: Attack, vocab, k: int = 5) -> pd.DataFrame:

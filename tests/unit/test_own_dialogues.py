@@ -116,6 +116,33 @@ def test_command_trains_negatively_trains_and_the_planted_response_falls(tmp_pat
     assert (models / "seq2seq.pt").is_file() and len(list(models.glob("frequent-*.pt"))) == 1
 
 
+def test_command_attacks_your_targets_and_algorithm1_removes_a_planted_one(tmp_path):
+    """Every context with "doctor" is answered "You are stupid." (the malicious response the data taught); the
+    targets file holds it, a blank line and a target with a word outside the vocabulary. The attack finds a
+    trigger, Algorithm 1 (the smoke preset's 3 iterations) removes the hit; the OOV target is dropped and listed."""
+    rng, lines = random.Random(0), []
+    for _ in range(200):
+        ctx = rng.sample(WORDS, rng.randint(3, 5))
+        resp = "You are stupid." if "doctor" in ctx else " ".join(reversed(ctx)) + "."
+        lines.append(" ".join(ctx).capitalize() + "?\t" + resp)
+    pairs, targets = tmp_path / "mine.tsv", tmp_path / "targets.txt"
+    pairs.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    targets.write_text("You are stupid.\n\nzebra crossing\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert own_data.main(["--pairs", str(pairs), "--out", str(out), "--preset", "smoke", "--targets", str(targets)]) == 0
+    m = json.loads((out / "own_data.json").read_text())["malicious"]
+    assert m["targets"] == ["you are stupid"] and m["dropped_oov"] == ["zebra crossing"]
+    assert m["before"]["o_sample_avg"]["hits"] == [1] and "doctor" in m["triggers"][0]
+    assert m["after"]["o_sample_avg"]["hits"] == [0] and m["after"]["o_greedy"]["hits"] == [0]
+    assert m["iterations"] == 3 and m["ppl"]["after"] < 1.5 * m["ppl"]["baseline"]
+    md = (out / "own_data.md").read_text()
+    assert "Malicious targets (1 from targets.txt; 1 dropped" in md and "| o_sample_avg | 1 / 1" in md
+    bad = tmp_path / "oov.txt"
+    bad.write_text("zebra crossing\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"oov.txt:1: no target left: 1 target\(s\)"):
+        own_data.run(pairs, tmp_path / "o2", own_data.OWN_PRESETS["smoke"], targets_file=bad)
+
+
 def test_command_reports_a_bad_file_or_setting_without_a_traceback(tmp_path, capsys):
     bad = tmp_path / "bad.tsv"
     bad.write_text("ok\tfine\nno tab\n", encoding="utf-8")
