@@ -43,10 +43,11 @@ test-refs: setup-hf   ## re-execute notebooks 01 -> 08 on smoke into tests/noteb
 	$(PY) tests/nbrefs.py
 
 PLAYWRIGHT ?= playwright==1.65.2
+PANEL_PROFILE ?= smoke   # teach: the panel on the models of `make reproduce PROFILE=teach`
 browser-check: setup   ## open every notebook in JupyterLab in headless Chromium (Debian's), run the panel; screenshots in runs/browser/
 	@test -x /usr/bin/chromium || { echo "browser-check needs Debian's Chromium: apt-get install -y chromium" >&2; exit 1; }
 	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install -q $(PLAYWRIGHT)   # the library only: never 'playwright install'
-	$(PY) tests/browser/check.py
+	$(PY) tests/browser/check.py --panel-profile $(PANEL_PROFILE)
 
 lab: setup   ## JupyterLab on notebooks/; they open in the `ntlib` kernel (pinned float path: the committed numbers)
 	.venv/bin/jupyter lab notebooks/
