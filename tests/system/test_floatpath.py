@@ -69,7 +69,8 @@ def test_provenance_tells_machines_and_float_paths_apart():
     fp = rec["float_path"]
     assert {"capability", "pinned", "cpu", *floatpath.PIN} <= set(fp)
     assert {"machine", "vendor", "family", "model", "isa"} <= set(fp["cpu"])
-    other = {**rec, "float_path": {**fp, "capability": "AVX512", "pinned": False}}
+    other = {**rec, "float_path": {**fp, "capability": "AVX2" if fp["capability"] == "AVX512" else "AVX512",
+                                   "pinned": not fp["pinned"]}}        # another float path than this process's
     same, why = provenance.same_run_environment(rec, other)
     assert not same and any(w.startswith("float_path") for w in why)
     other_cpu = {**rec, "float_path": {**fp, "cpu": {**fp["cpu"], "family": "26"}}}

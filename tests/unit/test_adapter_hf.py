@@ -13,7 +13,7 @@ from toys import WORDS, generic_pairs, tiny_hf, train_hf, train_toy_hf  # noqa: 
 
 from ntlib.data.dataset import BOS, PAD, UNK, PairTensors, Vocab, encode_sentences, trim  # noqa: E402
 from ntlib.methods import frequent  # noqa: E402
-from ntlib.methods.adapter import DialogueModel, SourceLM, eval_mode, lm_view  # noqa: E402
+from ntlib.methods.adapter import DialogueModel, SourceLM, lm_view  # noqa: E402
 from ntlib.methods.adapter_hf import word_level_tokenizer  # noqa: E402
 from ntlib.methods.decode import NEVER, greedy  # noqa: E402
 from ntlib.methods.evaluate import perplexity  # noqa: E402
@@ -134,8 +134,10 @@ def test_algorithm1_removes_the_planted_target(trained, kind):
     assert before["o_sample_avg"]["hits"][0]
     clean = pairs.subset(~plant)                                      # positive data: no planted pairs
     # SGD steps below the LSTMs' 0.3: at 0.1 this GPT-2's clean PPL went from 1.6 to 7.1; at 0.03 this T5
-    # was still hit after 5 iterations
-    mcfg = MaliciousConfig(iterations=5, lr={"gpt2": 0.03, "t5": 0.1}[kind], max_neg_updates=20, target_batch=2, fwa=False)
+    # was still hit after 5 iterations. T5: 8 iterations (at 5 it was still hit on the AVX-512 float path). GPT-2's
+    # collateral bound is thin on that path (clean PPL 3.79 vs 1.5 × 2.48: issue 26's note)
+    mcfg = MaliciousConfig(iterations={"gpt2": 5, "t5": 8}[kind], lr={"gpt2": 0.03, "t5": 0.1}[kind], max_neg_updates=20,
+                           target_batch=2, fwa=False)
     res = negative_train(m, None, tgt[:1], clean, thr, "o_sample_avg", vocab, mcfg, gcfg, progress=False)
     assert res.history[0]["k"] == 1 and res.history[0]["neg_updates"] >= 1
     assert res.history[-1]["k"] == 0                                  # Algorithm 1 finds no trigger any more
@@ -156,10 +158,9 @@ def test_algorithm2_lowers_a_planted_frequent_response():
     train, valid = pairs.subset(torch.arange(2000)), pairs.subset(torch.arange(2000, 3000))
     cfg = FrequentConfig(batch_size=32, window=4, r_thres=0.2, lr=0.003, passes=0.8, log_every=10,
                          log_inputs=300, seed=1)
+    start = {k: v.clone() for k, v in m.state_dict().items()}
     tuned, hist = frequent.negative_train(m, train, valid, VOCAB, cfg, max_len=5, progress=False)
     assert hist["top_response"][0] == "hate you" and hist["max_ratio"][0] > 0.8
     assert hist["max_ratio"][-1] < hist["max_ratio"][0] - 0.3
     assert hist["ent3"][-1] > hist["ent3"][0] + 1.0
-    with eval_mode(m):                                               # the baseline is untouched
-        assert frequent.as_targets(greedy(m, valid.src[:50], 5)).eq(
-            torch.tensor([VOCAB.stoi["hate"], VOCAB.stoi["you"], 3])).all(1).float().mean() > 0.8
+    assert all(torch.equal(start[k], v) for k, v in m.state_dict().items())     # the baseline is untouched
