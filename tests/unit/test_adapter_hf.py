@@ -136,8 +136,8 @@ def test_algorithm1_removes_the_planted_target(trained, kind):
     # SGD steps below the LSTMs' 0.3: at 0.1 this GPT-2's clean PPL went from 1.6 to 7.1; at 0.03 this T5
     # was still hit after 5 iterations. T5: 8 iterations (at 5 it was still hit on the AVX-512 float path). GPT-2's
     # collateral bound is thin on that path (clean PPL 3.79 vs 1.5 × 2.48: issue 26's note)
-    mcfg = MaliciousConfig(iterations={"gpt2": 5, "t5": 8}[kind], lr={"gpt2": 0.03, "t5": 0.1}[kind], max_neg_updates=20,
-                           target_batch=2, fwa=False)
+    mcfg = MaliciousConfig(iterations={"gpt2": 5, "t5": 8}[kind], lr={"gpt2": 0.03, "t5": 0.1}[kind],
+                           max_neg_updates=20, target_batch=2, fwa=False)
     res = negative_train(m, None, tgt[:1], clean, thr, "o_sample_avg", vocab, mcfg, gcfg, progress=False)
     assert res.history[0]["k"] == 1 and res.history[0]["neg_updates"] >= 1
     assert res.history[-1]["k"] == 0                                  # Algorithm 1 finds no trigger any more
@@ -151,9 +151,10 @@ def test_algorithm1_removes_the_planted_target(trained, kind):
 
 
 def test_algorithm2_lowers_a_planted_frequent_response():
-    """60 % of the training responses are ``hate you`` whatever the input: greedy GPT-2 says it to ~90 % of
-    inputs; Algorithm 2 (r_thres 0.2) drives its share down and the responses' Ent-3 up."""
-    pairs = generic_pairs(VOCAB, 3000, torch.Generator().manual_seed(0))
+    """70 % of the training responses are ``hate you`` whatever the input: greedy GPT-2 says it to more than 80 % of
+    inputs; Algorithm 2 (r_thres 0.2) drives its share down and the responses' Ent-3 up. (At 60 % the toy's
+    starting share was 0.75 on the default float path, under this precondition: issue 26.)"""
+    pairs = generic_pairs(VOCAB, 3000, torch.Generator().manual_seed(0), generic=0.7)
     m = train_hf(tiny_hf("gpt2", VOCAB), pairs, steps=300, lr=3e-3)
     train, valid = pairs.subset(torch.arange(2000)), pairs.subset(torch.arange(2000, 3000))
     cfg = FrequentConfig(batch_size=32, window=4, r_thres=0.2, lr=0.003, passes=0.8, log_every=10,
