@@ -260,6 +260,11 @@ def evaluate_hits(seq2seq, lm, targets: torch.Tensor, thr: Thresholds, hit_types
     return out
 
 
+def hit_record(r: dict) -> dict:
+    """A hit-rate result of :func:`evaluate_hits` for a results JSON: per-target hits as 0/1, no triggers."""
+    return {k: (v.int().tolist() if k == "hits" else v) for k, v in r.items() if k != "triggers"}
+
+
 @torch.no_grad()
 def per_word_nll(seq2seq, src: torch.Tensor, tgt: torch.Tensor, vocab: Vocab) -> list[tuple[str, float]]:
     """(word, -log P(word | ·)) along the rows of ``tgt`` given ``src``, <eos> included (App. D, Fig. 1)."""

@@ -179,12 +179,9 @@ def malicious_part(model, data, targets, P: Profile, cfg: OwnDataConfig, progres
     res = malicious.negative_train(model, None, targets.tensor, data.train, thr, "o_sample_avg", data.vocab, mcfg,
                                    override(P.gibbs, seed=cfg.seed), progress=progress, device=device)
     after = malicious.evaluate_hits(res.model, None, targets.tensor, thr, HIT_TYPES, eval_gcfg)
-
-    def record(r):
-        return {k: (v.int().tolist() if k == "hits" else v) for k, v in r.items() if k != "triggers"}
     return {"targets": [" ".join(t) for t in targets.sentences], "dropped_oov": targets.dropped_oov,
-            "t_out": thr.t_out, "before": {ht: record(r) for ht, r in before.items()},
-            "after": {ht: record(r) for ht, r in after.items()},
+            "t_out": thr.t_out, "before": {ht: malicious.hit_record(r) for ht, r in before.items()},
+            "after": {ht: malicious.hit_record(r) for ht, r in after.items()},
             "triggers": [" ".join(data.vocab.itos[int(t)] for t in row if int(t))
                          for row in before["o_sample_avg"]["triggers"]],
             "ppl": {"baseline": evaluate.perplexity(model, data.test)["ppl"],
@@ -197,9 +194,10 @@ def malicious_summary(m: dict) -> str:
     """The hit table of :func:`malicious_part` (markdown) and what was dropped."""
     t = paired_hits_table(m["before"], m["after"])
     dropped = f"; {len(m['dropped_oov'])} dropped (a word outside the vocabulary)" if m["dropped_oov"] else ""
-    return (f"Malicious targets ({len(m['targets'])} from {Path(m['targets_file']).name}{dropped}): hits before → after "
-            f"Algorithm 1 ({m['iterations']} iteration(s)), the same evaluation search; T_out {m['t_out']:.3f}; test "
-            f"PPL {m['ppl']['baseline']:.2f} → {m['ppl']['after']:.2f}. One model: a description, not a verdict.\n\n"
+    return (f"Malicious targets ({len(m['targets'])} from {Path(m['targets_file']).name}{dropped}): hits before → "
+            f"after Algorithm 1 ({m['iterations']} iteration(s)), the same evaluation search; T_out {m['t_out']:.3f}; "
+            f"test PPL {m['ppl']['baseline']:.2f} → {m['ppl']['after']:.2f}. One model: a description, not a "
+            "verdict.\n\n"
             + t.to_markdown())
 
 
@@ -219,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="small", choices=sorted(OWN_PRESETS))
     ap.add_argument("--targets", default=None, help="your malicious targets, one per line: the attack and Algorithm 1 "
                                                     "on them too")
-    ap.add_argument("--format", default="auto", choices=("auto", "tsv", "jsonl"), help="auto: .jsonl/.json are JSON lines")
+    ap.add_argument("--format", default="auto", choices=("auto", "tsv", "jsonl"),
+                    help="auto: .jsonl/.json are JSON lines")
     ap.add_argument("--no-preprocess", action="store_true", help="whitespace tokens as they stand (no App. B recipe)")
     knobs = ("vocab_size", "epochs", "r_thres", "passes", "malicious_iterations", "malicious_lr", "malicious_updates",
              "negative_loss", "seed")

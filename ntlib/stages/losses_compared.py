@@ -104,11 +104,6 @@ def resolved(ccfg: CompareLossesConfig, P: Profile, corpus: str) -> dict:
 
 
 # -- the two problems -----------------------------------------------------------------------------------
-def _record(r: dict) -> dict:
-    """A hit-rate result without its triggers; hits as a list (the unit of the paired tests)."""
-    return {k: (v.int().tolist() if k == "hits" else v) for k, v in r.items() if k != "triggers"}
-
-
 def search_seeds(seeds: list[int]) -> dict:
     """{baseline seed: {"training": seed of Algorithm 1's searches (the baseline's), "evaluation": seed of the
     attacks that measure hit rates, :func:`ntlib.methods.malicious.evaluation_seed`}}: an attack after training
@@ -148,7 +143,7 @@ def run_malicious(bs: list, P: Profile, ccfg: CompareLossesConfig, corpus: str, 
                 for split in lists}
         out["baseline"].append({"seed": b.seed, "search_seeds": {"evaluation": geval.seed},
                                 "thresholds": {"t_out": thr[b.seed].t_out, "t_in": thr[b.seed].t_in},
-                                "train": _record(base["train"]), "test": _record(base["test"]),
+                                "train": malicious.hit_record(base["train"]), "test": malicious.hit_record(base["test"]),
                                 "ppl": evaluate.perplexity(b.seq2seq, b.data.test)["ppl"]})
         out["seconds"][f"baseline seed {b.seed}"] = time.time() - t0
         for loss in ccfg.losses:
@@ -170,7 +165,7 @@ def _malicious_run(b, P: Profile, lists: dict, thr: Thresholds, ht: str, iterati
     after = {split: malicious.evaluate_hits(res.model, b.lm, lists[split].tensor, thr, (ht,), geval)[ht]
              for split in lists}
     return {"seed": b.seed, "search_seeds": {"training": gtrain.seed, "evaluation": geval.seed},
-            "train": _record(after["train"]), "test": _record(after["test"]),
+            "train": malicious.hit_record(after["train"]), "test": malicious.hit_record(after["test"]),
             "ppl": evaluate.perplexity(res.model, b.data.test)["ppl"],
             "collateral": collateral(b.seq2seq, res.model, triggers, lists["train"].tensor, nb),
             "neg_updates": sum(h["neg_updates"] for h in res.history),

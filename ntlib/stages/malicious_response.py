@@ -221,11 +221,6 @@ def negative_training(s: Setup, t: Targets, base: dict) -> Trained:
     return Trained(runs, after, seq_nll, ppl, change)
 
 
-def _record(r: dict) -> dict:
-    """A hit record for the results JSON: per-target hits as 0/1, no triggers."""
-    return {k: (v.int().tolist() if k == "hits" else v) for k, v in r.items() if k != "triggers"}
-
-
 @dataclass
 class Ablation:
     """The warm-start + stop-when-hit run on the 0.5k list (Algorithm 1's ablation, first hit type, first
@@ -258,18 +253,18 @@ def hit_records(s: Setup, base: dict, tr: Trained, abl: Ablation) -> dict:
     for seed in s.bs:
         rec = {"seed": seed, "thresholds": {"t_out": s.thr[seed].t_out, "t_in": s.thr[seed].t_in},
                "search_seeds": search_seeds(s)[seed],
-               "baseline": {n: {ht: _record(base[seed][n][ht]) for ht in s.hit_types} for n in base[seed]}
+               "baseline": {n: {ht: malicious.hit_record(base[seed][n][ht]) for ht in s.hit_types} for n in base[seed]}
                | {"ppl": tr.ppl[seed, "baseline"]},
-               "neg_train": {f"{ROW_LABELS[n]} {ht}": {"train": {ht: _record(tr.after[k, n, ht]["train"])},
-                                                       "test": {ht: _record(tr.after[k, n, ht]["test"])},
+               "neg_train": {f"{ROW_LABELS[n]} {ht}": {"train": {ht: malicious.hit_record(tr.after[k, n, ht]["train"])},
+                                                       "test": {ht: malicious.hit_record(tr.after[k, n, ht]["test"])},
                                                        "ppl": tr.ppl[k, n, ht], "ppl_change": tr.ppl_change[k, n, ht],
                                                        "history": tr.runs[k, n, ht].history}
                              for (k, n, ht) in tr.runs if k == seed},
                "ablation": {}}
         if seed == s.seed:
             rec["ablation"] = {f"+neg-tr(0.5k) {ht0}": {"label": "warm start + stop-when-hit",
-                                                        "train": {ht0: _record(abl.after["train"])},
-                                                        "test": {ht0: _record(abl.after["test"])},
+                                                        "train": {ht0: malicious.hit_record(abl.after["train"])},
+                                                        "test": {ht0: malicious.hit_record(abl.after["test"])},
                                                         "ppl": abl.ppl, "ppl_change": abl.ppl_change,
                                                         "history": abl.result.history}}
         per.append(rec)

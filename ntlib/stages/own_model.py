@@ -71,9 +71,8 @@ class OwnModelConfig(Checked):
     _RULES: ClassVar[dict] = {
         "architecture": choice(ARCHITECTURES), "d_model": integer(8), "layers": integer(1), "heads": integer(1),
         "steps": integer(1), "batch_size": integer(1), "lr": number(0, lo_open=True), "log_every": integer(1),
-        "max_targets": integer(1), "malicious_lr": number(0, lo_open=True, none=True), "r_thres": number(0, 1, lo_open=True,
-                                                                                               hi_open=True),
-        "frequent_lr": number(0, lo_open=True, none=True)}
+        "max_targets": integer(1), "malicious_lr": number(0, lo_open=True, none=True),
+        "r_thres": number(0, 1, lo_open=True, hi_open=True), "frequent_lr": number(0, lo_open=True, none=True)}
 
     def __post_init__(self):
         super().__post_init__()
@@ -349,10 +348,6 @@ class OwnModelResults(StageResults):
     provenance: dict = field(default_factory=dict)
 
 
-def _hit_record(r: dict) -> dict:
-    return {k: (v.int().tolist() if k == "hits" else v) for k, v in r.items() if k != "triggers"}
-
-
 def _flat(t: pd.DataFrame) -> pd.DataFrame:
     """A table's two-level index as one column of text ("train list, o_sample_avg"), for markdown and CSV."""
     return t.set_axis([", ".join(i) for i in t.index])
@@ -363,7 +358,7 @@ def write_reports(nb: NotebookRun, s: Setup, tr: Trained, att: Attack, fr: Frequ
     res = OwnModelResults(
         nb.corpus, nb.profile, nb.seed, dataclasses.asdict(s.cfg), settings_table(nb, s)["setting"].to_dict(),
         tr.history, {"t_out": att.thr.t_out},
-        {stage: {n: {ht: _hit_record(r) for ht, r in by.items()} for n, by in recs.items()}
+        {stage: {n: {ht: malicious.hit_record(r) for ht, r in by.items()} for n, by in recs.items()}
          for stage, recs in (("before", att.before), ("after", att.after))},
         att.history, att.ppl, fr.rows, fr.history,
         {"training": tr.seconds, "training_cached": tr.cached, "algorithm1": att.seconds, "algorithm2": fr.seconds,
@@ -393,8 +388,8 @@ def findings(res: OwnModelResults) -> str:
         f"{res.corpus}, profile {res.profile}: a {c['architecture']} (d = {c['d_model']}, {c['layers']} block(s)) "
         f"trained {c['steps']:,} Adam steps; test PPL {b['ppl']:.2f}.",
         f"- attack (o-sample-avg): training list {k('before', 'train')} targets hit, test list {k('before', 'test')}; "
-        f"after Algorithm 1 {k('after', 'train')} and {k('after', 'test')} (PPL {res.ppl.get('before', float('nan')):.2f}"
-        f" → {res.ppl.get('after', float('nan')):.2f}).",
+        f"after Algorithm 1 {k('after', 'train')} and {k('after', 'test')} "
+        f"(PPL {res.ppl.get('before', float('nan')):.2f} → {res.ppl.get('after', float('nan')):.2f}).",
         f"- generic responses: max-ratio {100 * b['max_ratio']:.1f} % (most frequent {top(b)}); after Algorithm 2 "
         f"(r_thres {c['r_thres']:g}) {100 * a['max_ratio']:.1f} % ({top(a)}), Ent-3 {b['ent3']:.2f} → {a['ent3']:.2f}, "
         f"PPL {b['ppl']:.2f} → {a['ppl']:.2f}.",
