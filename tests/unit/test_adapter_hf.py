@@ -30,8 +30,11 @@ KINDS = ["gpt2", "t5"]
 
 @pytest.fixture(scope="module")
 def trained():
-    """The planted toy task: GPT-2 (150 Adam steps) and T5 (150, lr 1e-2: it learns the planted rule first)."""
-    return {"gpt2": train_toy_hf("gpt2", steps=150, lr=3e-3), "t5": train_toy_hf("t5", steps=150, lr=1e-2)}
+    """The planted toy task: GPT-2 (150 Adam steps) and T5 (150, lr 1e-2: it learns the planted rule first).
+    GPT-2 from seed 1: seed 0's was still mid-way at 150 steps — its clean PPL 1.60, 2.48 and 1.02 on the AVX2,
+    AVX-512 and default float paths, and Algorithm 1's collateral damage with it (issue 26) —; seed 1's has
+    converged on all three (1.005)."""
+    return {"gpt2": train_toy_hf("gpt2", steps=150, lr=3e-3, seed=1), "t5": train_toy_hf("t5", steps=150, lr=1e-2)}
 
 
 def random_model(kind, seed=3):
@@ -133,9 +136,8 @@ def test_algorithm1_removes_the_planted_target(trained, kind):
     before = evaluate_hits(m, None, tgt, thr, ("o_greedy", "o_sample_avg"), gcfg)
     assert before["o_sample_avg"]["hits"][0]
     clean = pairs.subset(~plant)                                      # positive data: no planted pairs
-    # SGD steps below the LSTMs' 0.3: at 0.1 this GPT-2's clean PPL went from 1.6 to 7.1; at 0.03 this T5
-    # was still hit after 5 iterations. T5: 8 iterations (at 5 it was still hit on the AVX-512 float path). GPT-2's
-    # collateral bound is thin on that path (clean PPL 3.79 vs 1.5 × 2.48: issue 26's note)
+    # SGD steps below the LSTMs' 0.3: at 0.1 seed 0's GPT-2 went from clean PPL 1.6 to 7.1; at 0.03 this T5
+    # was still hit after 5 iterations. T5: 8 iterations (at 5 it was still hit on the AVX-512 float path).
     mcfg = MaliciousConfig(iterations={"gpt2": 5, "t5": 8}[kind], lr={"gpt2": 0.03, "t5": 0.1}[kind],
                            max_neg_updates=20, target_batch=2, fwa=False)
     res = negative_train(m, None, tgt[:1], clean, thr, "o_sample_avg", vocab, mcfg, gcfg, progress=False)
