@@ -24,14 +24,22 @@ with seed ``GibbsConfig.seed + b`` whichever rank runs it, so the gathered resul
 for every N, the one-process run included; with one block (``--block`` ≥ the list) it is
 ``malicious.evaluate_hits`` exactly.
 
-Tested on 2 CPU processes with gloo in tests/test_distributed.py. Algorithm 1 (negative
-training) is not distributed: its model updates are sequential over target batches.
+``torchrun --nproc_per_node N -m ntlib.machine.distributed malicious --profile P --corpus C --list train``
+runs Algorithm 1 on the first baseline with its searches sharded (issue 31): every mini-batch of targets
+is searched in blocks of ``--block`` targets split across the ranks, the triggers gathered, the same
+updates taken on every rank and rank 0's weights broadcast (:func:`ntlib.methods.malicious.negative_train`
+with ``ranks``); the model updates stay sequential over the mini-batches, as Algorithm 1's are. For a
+given ``--block`` the result does not depend on N; with one block per mini-batch it is the one-process
+run's exactly. Rank 0 writes the model and its history to ``--out``.
+
+Tested on 2 CPU processes with gloo in tests/system/test_distributed.py.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,8 +56,9 @@ from ntlib.machine.device import resolve_device, to_device
 from ntlib.methods.evaluate import evaluate_nll, take
 from ntlib.methods.gibbs_enum import gibbs_enum
 from ntlib.methods.hits import hit_rate, hits, thresholds
+from ntlib.methods.malicious import negative_train
 from ntlib.methods.models import build_model
-from ntlib.methods.train import fit, load_model
+from ntlib.methods.train import fit, load_model, save_model
 from ntlib.methods.triggers import is_io
 from ntlib.results.reports import clean_stale_tmp, run_lock, write_json
 from ntlib.run.config import override
@@ -81,6 +90,17 @@ class Ranks:
         out = [None] * self.world
         dist.all_gather_object(out, obj)
         return out
+
+    def broadcast_state(self, model: nn.Module, generator: torch.Generator, values=()) -> tuple:
+        """Rank 0's weights (every tensor of the state dict, in place), ``generator`` state and ``values``
+        on every rank; returns the values. Algorithm 1 after each mini-batch's updates
+        (:func:`ntlib.methods.malicious.negative_train`)."""
+        for t in model.state_dict().values():
+            dist.broadcast(t, src=0)
+        box = [generator.get_state(), tuple(values)]
+        dist.broadcast_object_list(box, src=0, device=self.device if self.device.type == "cuda" else None)
+        generator.set_state(box[0])
+        return box[1]
 
     def barrier(self) -> None:
         dist.barrier(device_ids=[self.device.index]) if self.device.type == "cuda" else dist.barrier()
@@ -328,7 +348,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="torchrun --nproc_per_node N -m ntlib.machine.distributed",
                                      description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("train", "hits"):
+    for name in ("train", "hits", "malicious"):
         p = sub.add_parser(name)
         p.add_argument("--profile", default="small")
         p.add_argument("--corpus", default="switchboard")
@@ -344,6 +364,12 @@ def main(argv=None) -> int:
     hp.add_argument("--block", type=int, default=None, help="targets per search block "
                     "(default: MaliciousConfig.target_batch)")
     hp.add_argument("--out", default=None, help="JSON file rank 0 writes the hit rates to")
+    mp = sub.choices["malicious"]
+    mp.add_argument("--list", default="train", help="training target list: train / train_1k / train_2.5k")
+    mp.add_argument("--hit-type", default=None, help="the criterion trained against (default: the profile's first)")
+    mp.add_argument("--block", type=int, default=None, help="targets per search block (default: "
+                    "⌈MaliciousConfig.target_batch / N⌉, one block per rank; the result depends on it, not on N)")
+    mp.add_argument("--out", default=None, help="folder rank 0 writes model.pt and history.json to")
     args = parser.parse_args(argv)
     profile = _profile(args)
     ranks = init(args.device)
@@ -353,14 +379,17 @@ def main(argv=None) -> int:
             run_dir = train_baselines(profile, ranks, kinds, args.run_root, args.data_dir, args.bf16)
             if ranks.writer:
                 print(f"trained on {ranks.world} rank(s) ({dist.get_backend()}): {run_dir}", flush=True)
-        else:
+        elif args.command == "hits":
             _hits_entry(args, profile, ranks)
+        else:
+            _malicious_entry(args, profile, ranks)
     finally:
         shutdown()
     return 0
 
 
-def _hits_entry(args, profile, ranks: Ranks) -> None:
+def _baselines(args, profile, ranks: Ranks):
+    """The first baseline's data, LM, seq2seq (on this rank's device), thresholds and ``--list`` targets."""
     data = load_dataset(profile, args.data_dir)
     paths = {kind: path for kind, *_, path in baseline_jobs(profile, data, args.run_root, args.data_dir, args.bf16)}
     missing = [str(p) for p in paths.values() if not p.exists()]
@@ -369,11 +398,38 @@ def _hits_entry(args, profile, ranks: Ranks) -> None:
                                 f"(torchrun ... -m ntlib.machine.distributed train --profile {args.profile} "
                                 f"--corpus {args.corpus})")
     lm, seq2seq = (load_model(paths[k], ranks.device).eval() for k in ("lm", "seq2seq"))
-    thr = thresholds(seq2seq, lm, data.test)
-    mcfg = profile.malicious
-    targets = load_targets(args.list, data.vocab, args.data_dir, max_targets=mcfg.max_targets,
+    targets = load_targets(args.list, data.vocab, args.data_dir, max_targets=profile.malicious.max_targets,
                            seed=args.seed if args.seed is not None else 1,
                            max_len=profile.data.max_tgt_len).tensor
+    return data, lm, seq2seq, thresholds(seq2seq, lm, data.test), targets
+
+
+def _malicious_entry(args, profile, ranks: Ranks) -> None:
+    data, lm, seq2seq, thr, targets = _baselines(args, profile, ranks)
+    mcfg = profile.malicious
+    ht = args.hit_type or mcfg.hit_types[0]
+    block = args.block or -(-mcfg.target_batch // ranks.world)
+    t0 = time.time()
+    res = negative_train(seq2seq, lm, targets, data.train, thr, ht, data.vocab, mcfg, profile.gibbs,
+                         progress=ranks.writer, block=block, ranks=ranks)
+    seconds = time.time() - t0
+    if ranks.writer:
+        for h in res.history:
+            print(f"iteration {h['iteration']}: {100 * h['rate']:5.1f}% hit ({h['k']}/{h['n']}) before its "
+                  f"updates, {h['neg_updates']} negative target updates, {h['seconds']:.1f} s", flush=True)
+        print(f"Algorithm 1 on {ranks.world} rank(s), blocks of {block}: {seconds:.1f} s", flush=True)
+        if args.out:
+            out = Path(args.out)
+            save_model(res.model, "seq2seq", out / "model.pt")
+            write_json({"list": args.list, "hit_type": ht, "profile": args.profile, "corpus": args.corpus,
+                        "world_size": ranks.world, "block": block, "seconds": seconds,
+                        "thresholds": {"t_out": thr.t_out, "t_in": thr.t_in}, "history": res.history},
+                       out / "history.json")
+
+
+def _hits_entry(args, profile, ranks: Ranks) -> None:
+    data, lm, seq2seq, thr, targets = _baselines(args, profile, ranks)
+    mcfg = profile.malicious
     hit_types = (tuple(args.hit_types.split(",")) if args.hit_types
                  else ("o_greedy",) + tuple(mcfg.hit_types))
     res = sharded_hits(seq2seq, lm, targets, thr, hit_types, profile.gibbs,

@@ -216,7 +216,7 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
                init: torch.Tensor | None = None, generator: torch.Generator | None = None,
                stop_when: Callable | None = None, progress: bool = False,
                bf16: bool = False, chunk_size: int | None = None,
-               per_restart: bool | None = None) -> TriggerSearch:
+               per_restart: bool | None = None, starts: list[torch.Tensor] | None = None) -> TriggerSearch:
     """Batched gibbs-enum (App. A, Algorithm 3) for targets ``(B, T)``, all restarts in lock-step.
 
     io=True searches for io- hits (λ_in = cfg.lambda_in, LM-sample start), else o- hits
@@ -232,6 +232,10 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
     ``per_restart``: a pass holds one restart's rows (None: on the CPU, where a row's float result
     depends on the rows batched with it, so the triggers are bit for bit those of restarts searched
     one after another; on a GPU all restarts share each pass).
+    ``starts``: the ``cfg.restarts`` start points ``(B, n)``, drawn already by :func:`draw_starts` (then
+    ``generator`` and ``init`` are not used): a batch's starts drawn once and its rows searched in blocks
+    give each block the triggers that block would get inside the whole batch's search, up to float batching
+    (Algorithm 1 sharded over ranks, :mod:`ntlib.machine.distributed`).
     """
     if io and lm is None:
         raise ValueError("io- hit types need the LM (lambda_in > 0, eq. 8)")
@@ -242,6 +246,11 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
     tgt, B, n, R = trim(targets), targets.shape[0], cfg.input_len, cfg.restarts
     if init is not None:
         check_triggers(init, B, n, "gibbs_enum: init")
+    if starts is not None:
+        if len(starts) != R:
+            raise ValueError(f"gibbs_enum: starts must hold GibbsConfig.restarts = {R} start points, got {len(starts)}")
+        for s in starts:
+            check_triggers(s, B, n, "gibbs_enum: each of starts")
     if B == 0:
         return TriggerSearch(torch.zeros(0, n, dtype=torch.long, device=dev), torch.zeros(0, device=dev),
                              torch.zeros(0, 1, device=dev))
@@ -251,8 +260,11 @@ def gibbs_enum(seq2seq, targets: torch.Tensor, cfg: GibbsConfig, lm=None, io: bo
     steps = (R if stop is not None else 1) * cfg.sweeps * (n - 1)
     best_x, best_loss = None, torch.full((B,), float("inf"), device=dev)
     with eval_mode(seq2seq, lm), tqdm(total=steps, desc="gibbs-enum", leave=False, disable=not progress) as bar:
-        with autocast(dev, bf16):
-            starts = draw_starts(seq2seq, lm, io, B, cfg, generator, init)
+        if starts is None:
+            with autocast(dev, bf16):
+                starts = draw_starts(seq2seq, lm, io, B, cfg, generator, init)
+        else:
+            starts = [s.to(dev, copy=True) for s in starts]
         if stop is None:                            # B·R rows, restart-major: row k is restart k // B
             x = torch.cat(starts)
             cur = torch.cat([_fp32_loss(seq2seq, lm, s, tgt, lam) for s in starts])

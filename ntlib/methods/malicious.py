@@ -111,7 +111,8 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
                    hit_type: str, vocab: Vocab, cfg: MaliciousConfig, gcfg: GibbsConfig,
                    progress: bool = True, device: str | torch.device | None = None,
                    bf16: bool = False, negative_loss: str | None = None,
-                   first_triggers: torch.Tensor | None = None) -> NegTrainResult:
+                   first_triggers: torch.Tensor | None = None, block: int | None = None,
+                   ranks=None) -> NegTrainResult:
     """Algorithm 1 on a copy of ``seq2seq`` for targets ``(N, T)``; the original is untouched.
 
     Every iteration, every mini-batch of ``cfg.target_batch`` targets gets a new gibbs-enum
@@ -137,6 +138,12 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
     searches the untouched copy with those settings, so for one mini-batch (N ≤ ``cfg.target_batch``)
     and full sweeps it would find exactly these triggers; they are taken instead of searching again,
     and the search's start points are still drawn, so all that follows is as without them (tested).
+    ``block``: each mini-batch's search in blocks of ``block`` targets, its start points drawn once for the
+    batch (:func:`search_batch`); None or ≥ ``cfg.target_batch``: one search per batch, as without it.
+    ``ranks`` (a :class:`ntlib.machine.distributed.Ranks`): the blocks split across the ranks and their
+    triggers gathered; every rank takes the same updates, then rank 0's weights, generator and counts are
+    broadcast (:meth:`~ntlib.machine.distributed.Ranks.broadcast_state`), so a rank's float noise never
+    carries over and the result does not depend on the number of ranks (tested on 2 CPU ranks).
     """
     loss_name = negative_loss if negative_loss is not None else cfg.negative_loss
     get_negative_loss(loss_name, where="malicious.negative_train(negative_loss=...)")   # fail before any work
@@ -177,10 +184,8 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
                     draw_starts(model, lm, io, len(idx), gcfg, gen)
                 x = first_triggers[idx]
             else:
-                x = gibbs_enum(model, y, gcfg, lm=lm, io=io, generator=gen,
-                               stop_when=crit if gcfg.stop_when_hit else None,
-                               init=prev[idx] if (cfg.warm_start and prev is not None) else None,
-                               bf16=bf16).triggers
+                x = search_batch(model, lm, y, gcfg, io, gen, crit if gcfg.stop_when_hit else None,
+                                 prev[idx] if (cfg.warm_start and prev is not None) else None, bf16, block, ranks)
             yt = trim(y)
             triggers[idx], found[idx] = x, crit(x, y)
             trigger_ok, ref_lp = None, None
@@ -211,12 +216,41 @@ def negative_train(seq2seq, lm, targets: torch.Tensor, train: PairTensors, thr: 
                 sgd_step(model, opt_pos, cfg.lambda_pos * nll / max(1, n_tok), cfg.clip_norm)
                 n_neg += int(hit.sum())
                 rounds += 1
+            if ranks is not None:
+                n_neg, rounds = ranks.broadcast_state(model, gen, (n_neg, rounds))
         model.eval()
         prev = triggers
         history.append({"iteration": it + 1, **hit_rate(found), "hits": found.int().tolist(),
                         "neg_updates": n_neg, "rounds": rounds, "seconds": time.time() - t0})
     model.eval()
     return NegTrainResult(model, history, triggers)
+
+
+def search_batch(model, lm, y: torch.Tensor, gcfg: GibbsConfig, io: bool, gen: torch.Generator, stop_when=None,
+                 init: torch.Tensor | None = None, bf16: bool = False, block: int | None = None,
+                 ranks=None) -> torch.Tensor:
+    """gibbs-enum's triggers ``(B, n)`` for one mini-batch of targets ``y`` ``(B, T)`` of Algorithm 1.
+
+    Without ``block`` and ``ranks``: one search (:func:`gibbs_enum` drawing from ``gen``). Else the batch's
+    start points are drawn from ``gen`` as that search draws them, and rows ``[b, b + block)`` are searched
+    from their own — block ``b`` by rank ``(b / block) mod world`` — and gathered on every rank: the same
+    triggers for any number of ranks, and for one block the one search's exactly."""
+    if block is None and ranks is None:
+        return gibbs_enum(model, y, gcfg, lm=lm, io=io, generator=gen, stop_when=stop_when, init=init,
+                          bf16=bf16).triggers
+    block = block or len(y)
+    if block < 1:
+        raise ValueError(f"negative_train: block must be ≥ 1 target, not {block}")
+    dev = model_device(model)
+    with autocast(dev, bf16):
+        starts = draw_starts(model, lm, io, len(y), gcfg, gen, init)
+    firsts = list(range(0, len(y), block))
+    mine = firsts[ranks.rank::ranks.world] if ranks is not None else firsts
+    local = {b: gibbs_enum(model, y[b:b + block], gcfg, lm=lm, io=io, stop_when=stop_when, bf16=bf16,
+                           starts=[s[b:b + block] for s in starts]).triggers.cpu() for b in mine}
+    for part in (ranks.all_gather(local) if ranks is not None else []):
+        local.update(part)
+    return torch.cat([local[b] for b in firsts]).to(dev)
 
 
 def _check_first_triggers(first: torch.Tensor, N: int, cfg: MaliciousConfig, gcfg: GibbsConfig) -> None:

@@ -19,8 +19,9 @@ from toys import copy_task
 from ntlib.machine import distributed
 from ntlib.methods import train
 from ntlib.methods.hits import Thresholds
+from ntlib.methods.malicious import negative_train
 from ntlib.methods.models import build_model
-from ntlib.run.config import GibbsConfig, ModelConfig, TrainConfig
+from ntlib.run.config import GibbsConfig, MaliciousConfig, ModelConfig, TrainConfig
 
 torch.set_num_threads(1)
 V = 16
@@ -31,6 +32,8 @@ CFG = TrainConfig(batch_size=16, lr=0.5, epochs_fixed=1, epochs_halving=1, clip_
 GCFG = GibbsConfig(input_len=4, sweeps=1, candidates=4, restarts=2, chunk_size=64, seed=5)
 THR = Thresholds(t_out=-2.75, t_in=-2.8)
 HIT_TYPES = ("o_greedy", "o_sample_avg", "io_sample_avg")
+# Algorithm 1 on the 7 targets: mini-batches of 4 and 3, each searched in blocks of 2 (rank 0: rows 0-1, rank 1: 2-3)
+MCFG = MaliciousConfig(iterations=2, target_batch=4, lr=0.1, max_neg_updates=3, pos_batch=8, fwa=False, seed=4)
 
 
 def model(kind="seq2seq", dropout=0.0, seed=0):
@@ -66,6 +69,15 @@ def _fit(tmp, name, ranks, dropout, kill_after=None):
             "writes": writes}
 
 
+def _algorithm1(ranks=None, block=2):
+    """Algorithm 1 (io_sample_avg: LM-sample starts) on the toy, sharded when ``ranks``: history without
+    the seconds, the last iteration's triggers, the weights."""
+    res = negative_train(model(), model("lm", seed=1), targets(), copy_task(80), THR, "io_sample_avg", None, MCFG,
+                         GCFG, progress=False, block=block, ranks=ranks)
+    return {"history": [{k: v for k, v in h.items() if k != "seconds"} for h in res.history],
+            "triggers": res.triggers, "state": {k: v.clone() for k, v in res.model.state_dict().items()}}
+
+
 def _worker(rank, world, port, tmp):
     import os
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
@@ -79,6 +91,7 @@ def _worker(rank, world, port, tmp):
     out["unbroken"] = _fit(tmp, "unbroken", ranks, dropout=0.3)
     out["hits"] = distributed.sharded_hits(model(), model("lm", seed=1), targets(), THR, HIT_TYPES,
                                            GCFG, block=3, ranks=ranks)
+    out["alg1"] = _algorithm1(ranks)
     distributed.shutdown()
     torch.save(out, tmp / f"rank{rank}.pt")
 
@@ -157,6 +170,23 @@ def test_sharded_hit_rates_equal_one_process(two_ranks):
     for ht in HIT_TYPES:
         assert torch.equal(whole[ht]["hits"], ref[ht]["hits"].cpu())
         assert torch.equal(whole[ht]["triggers"], ref[ht]["triggers"].cpu())
+
+
+def _same_run(a, b):
+    assert a["history"] == b["history"] and torch.equal(a["triggers"], b["triggers"])
+    assert all(torch.equal(a["state"][k], v) for k, v in b["state"].items())
+
+
+def test_algorithm1_with_its_searches_sharded_equals_one_process(two_ranks):
+    """Issue 31: each mini-batch's search split in blocks across 2 ranks, the triggers gathered, rank 0's
+    weights broadcast: both ranks end with the one-process run of the same blocks, exactly; with one block per
+    mini-batch that run is negative_train's without blocks."""
+    _, outs = two_ranks
+    one = _algorithm1(block=2)
+    assert sum(h["neg_updates"] for h in one["history"]) > 0 and one["history"][0]["k"] > 0   # it trained
+    for o in outs:
+        _same_run(o["alg1"], one)
+    _same_run(_algorithm1(block=4), _algorithm1(block=None))
 
 
 def test_shard_and_gather_cover_every_item_once():

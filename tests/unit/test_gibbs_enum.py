@@ -159,3 +159,20 @@ def test_trigger_ends_in_eou_which_the_search_never_moves(toy, io):
 def trim_t(t):
     from ntlib.data.dataset import trim
     return trim(t)
+
+
+def test_start_points_drawn_once_and_searched_in_blocks_give_the_one_search(toy):
+    """Issue 31's sharded Algorithm 1: a batch's start points drawn once (draw_starts), its rows searched in two
+    blocks from their own, give the one search's triggers; starts of the wrong count or form are refused."""
+    from ntlib.methods.triggers import draw_starts
+    vocab, s2s = toy[0], toy[1]
+    tgt = encode_sentences([["hate", "you"], ["r1", "r2"], ["a3"], ["r4", "r1"]], vocab, max_len=20)
+    cfg = GibbsConfig(sweeps=2, candidates=6, restarts=2)
+    one = gibbs_enum(s2s, tgt, cfg, generator=torch.Generator().manual_seed(3))
+    starts = draw_starts(s2s, None, False, 4, cfg, torch.Generator().manual_seed(3))
+    blocks = [gibbs_enum(s2s, tgt[b:b + 2], cfg, starts=[s[b:b + 2] for s in starts]).triggers for b in (0, 2)]
+    assert torch.equal(torch.cat(blocks), one.triggers)
+    with pytest.raises(ValueError, match="restarts = 2 start points, got 1"):
+        gibbs_enum(s2s, tgt, cfg, starts=starts[:1])
+    with pytest.raises(ValueError, match="each of starts must be"):
+        gibbs_enum(s2s, tgt, cfg, starts=[s[:, :-1] for s in starts])
