@@ -59,8 +59,8 @@ def loss_summary(res: dict) -> dict:
             losses[loss] = {"y": stats.seed_interval([r["train"]["rate"] for r in runs], bounds=(0.0, 1.0)),
                             "test": stats.seed_interval([r["test"]["rate"] for r in runs], bounds=(0.0, 1.0)),
                             "ppl_change": stats.seed_interval([r["ppl"] / b["ppl"] - 1 for b, r in pairs], bounds=(-1.0, math.inf)),
-                            "neighbours": stats.seed_interval([r["collateral"]["neighbours"] for r in runs], bounds=(0.0, 1.0)),
-                            "targets": stats.seed_interval([r["collateral"]["targets"] for r in runs], bounds=(0.0, 1.0)),
+                            "neighbours": stats.seed_interval([r["collateral"]["neighbours"] for r in runs]),   # Δ log p:
+                            "targets": stats.seed_interval([r["collateral"]["targets"] for r in runs]),         # unbounded
                             "neg_updates": stats.seed_interval([r["neg_updates"] for r in runs], bounds=(0.0, math.inf))}
         base = {"y": stats.seed_interval([b["train"]["rate"] for b in m["baseline"]], bounds=(0.0, 1.0)),
                 "test": stats.seed_interval([b["test"]["rate"] for b in m["baseline"]], bounds=(0.0, 1.0)),

@@ -169,6 +169,9 @@ def seed_interval(values: Sequence[float], level: float = 0.95,
     if n == 0:
         raise ValueError("seed_interval: no values")
     mean = sum(values) / n
+    if bounds is not None and not bounds[0] <= mean <= bounds[1]:
+        raise ValueError(f"seed_interval: mean {mean:.6g} lies outside the range {bounds} the interval is clipped "
+                         "to: bounds of another quantity")
     if n == 1:
         return {"mean": mean, "lo": float("nan"), "hi": float("nan"), "n": 1}
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))

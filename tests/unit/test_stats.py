@@ -93,3 +93,6 @@ def test_seed_interval_clipped_to_the_quantitys_range_for_showing():
     raw = stats.seed_interval([0.0, 0.0, 0.036])
     shown = stats.seed_interval([0.0, 0.0, 0.036], bounds=(0.0, 1.0))
     assert raw["lo"] < 0 and shown["lo"] == 0.0 and shown["hi"] == raw["hi"] and shown["mean"] == raw["mean"]
+    # bounds that do not hold the mean belong to another quantity (a share's on a Δ log p: "-0.229 [+0.000–-0.077]")
+    with pytest.raises(ValueError, match=r"mean -0.229 lies outside the range \(0.0, 1.0\)"):
+        stats.seed_interval([-0.2, -0.229, -0.258], bounds=(0.0, 1.0))
