@@ -257,8 +257,10 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
     def search_flop(N, io):
         f = flops["io" if io else "o"]
         return N * per_search * (f["gradient"] + g.candidates * f["candidate"])
-    jobs = {"baseline searches": sum(search_flop(sizes[s], False) + (search_flop(sizes[s], True) if io_types else 0)
-                                     for s in ("train", "test"))}
+    per_baseline = sum(search_flop(sizes[s], False) + (search_flop(sizes[s], True) if io_types else 0)
+                       for s in ("train", "test"))
+    jobs = {f"baseline {b + 1} searches": per_baseline for b in range(B)}
+    sequential = {}                           # per job, the FLOPs one GPU runs alone: Algorithm 1's updates
     base = sum(search(sizes[s], False) + (search(sizes[s], True) if io_types else 0) for s in ("train", "test"))
     add("03", "baseline hit rates", f"{B} × (train + test targets) × {g.restarts} restarts × {g.sweeps} sweeps × "
         f"{g.input_len - 1} positions × (o {u['gibbs_o_target_position']:.3g} + io "
@@ -274,6 +276,7 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
         updates = m.iterations * math.ceil(N / m.target_batch) * m.max_neg_updates
         alg1 += m.iterations * search(N, io) + updates * u["alg1_update"]
         job = m.iterations * search_flop(N, io) + updates * flops["alg1_update"]
+        sequential[f"Algorithm 1 run {i + 1} ({lst}, {ht})"] = updates * flops["alg1_update"]
         if i < len(runs) - 1:                 # the no-FWA run is not re-evaluated
             after += search(sizes["train"], io) + search(sizes["test"], io)
             job += search_flop(sizes["train"], io) + search_flop(sizes["test"], io)
@@ -311,7 +314,8 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
     return {"profile": profile, "corpus": corpus, "device": str(dev), "device_name": name, "note": note,
             "counts": n, "units": u, "rows": rows, "total": total, "measured_seconds": measured,
             "flops": {"per_row_position": flops, "jobs": jobs, "peaks": peaks, "peak_note": peak_note,
-                      "efficiency": EFFICIENCY, "gpus": gpu_estimate(jobs, peaks)}}
+                      "efficiency": EFFICIENCY, "gpus": gpu_estimate(jobs, peaks),
+                      "gpus_sharded": gpu_estimate(jobs, peaks, sequential=sequential)}}
 
 
 def _hms(s: float) -> str:
@@ -361,10 +365,15 @@ def format_gpu_estimate(f: dict) -> list[str]:
              f"(torch.utils.flop_counter + LSTM cells: per row-position o- {_flop(o['gradient'])} "
              f"gradient + {_flop(o['candidate'])} per candidate, io- {_flop(io['gradient'])} + "
              f"{_flop(io['candidate'])}; Alg. 1 update {_flop(f['per_row_position']['alg1_update'])}); "
-             f"{len(f['jobs'])} independent jobs spread largest first, the largest {big} "
+             f"{len(f['jobs'])} independent jobs, the largest {big} "
              f"{100 * f['jobs'][big] / total:.0f} %; at {100 * f['efficiency']:.0f} % (assumed) of matmul peaks "
              f"{', '.join(f'{dt} {p / 1e12:.1f} TFLOP/s' for dt, p in f['peaks'].items())} ({f['peak_note']})",
-             "  GPUs  " + "  ".join(f"{dt:>9}" for dt in f["peaks"])]
+             "  whole jobs: each on one GPU, largest first; sharded: each job's searches split over all N GPUs "
+             "(torchrun -m ntlib.machine.distributed hits / malicious), its Algorithm 1 updates on one, jobs in turn",
+             "  GPUs  " + "  ".join(f"{'whole ' + dt:>12}" for dt in f["peaks"]) + "  "
+             + "  ".join(f"{'sharded ' + dt:>12}" for dt in f["peaks"])]
     for N, by in f["gpus"].items():
-        lines.append(f"  {N:>4}  " + "  ".join(f"{_hms(v):>9}" for v in by.values()))
+        sharded = f.get("gpus_sharded", {}).get(N, {})
+        lines.append(f"  {N:>4}  " + "  ".join(f"{_hms(v):>12}" for v in by.values()) + "  "
+                     + "  ".join(f"{_hms(v):>12}" for v in sharded.values()))
     return lines

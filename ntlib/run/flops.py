@@ -2,9 +2,9 @@
 
 ``count_flops`` counts a function's matmuls with ``torch.utils.flop_counter`` plus the LSTM cells (which the
 counter does not see); ``search_flops`` splits a gibbs-enum row-position into the eq. 10 gradient and one
-scored candidate; ``gpu_estimate`` spreads the independent pieces of work (baseline searches, each Algorithm 1
-run with its re-evaluation) over N GPUs largest first, at a stated fraction of a stated matmul peak — derived,
-not measured. ``python -m ntlib.run.reproduce --estimate`` prints it under the measured estimate.
+scored candidate; ``gpu_estimate`` spreads the independent pieces of work (each baseline's searches, each
+Algorithm 1 run with its re-evaluation) over N GPUs largest first, or shards every piece's searches over all N,
+at a stated fraction of a stated matmul peak — derived, not measured. ``python -m ntlib.run.reproduce --estimate`` prints it under the measured estimate.
 """
 from __future__ import annotations
 
@@ -99,8 +99,15 @@ def makespan(loads, gpus: int) -> float:
     return max(per)
 
 
-def gpu_estimate(jobs: dict, peaks: dict, efficiency: float = EFFICIENCY, gpus=GPUS) -> dict:
+def gpu_estimate(jobs: dict, peaks: dict, efficiency: float = EFFICIENCY, gpus=GPUS,
+                 sequential: dict | None = None) -> dict:
     """Seconds of ``jobs`` (name → FLOPs) on N GPUs at ``efficiency`` × each of ``peaks`` (dtype → FLOP/s):
-    ``{N: {dtype: seconds}}``; jobs are whole (one Algorithm 1 run updates one model in sequence)."""
-    return {N: {dt: makespan(list(jobs.values()), N) / (efficiency * peak) for dt, peak in peaks.items()}
-            for N in gpus}
+    ``{N: {dtype: seconds}}``. Without ``sequential``, jobs are whole, spread largest first (:func:`makespan`).
+    With it (name → the FLOPs of a job that one GPU runs alone: Algorithm 1's updates), the jobs run one after
+    another, each with the rest of its FLOPs — its searches — split over all N GPUs (torchrun:
+    ``sharded_hits`` and Algorithm 1's search blocks, :mod:`ntlib.machine.distributed`)."""
+    def seconds(N):
+        if sequential is None:
+            return makespan(list(jobs.values()), N)
+        return sum((f - sequential.get(k, 0.0)) / N + sequential.get(k, 0.0) for k, f in jobs.items())
+    return {N: {dt: seconds(N) / (efficiency * peak) for dt, peak in peaks.items()} for N in gpus}

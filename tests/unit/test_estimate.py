@@ -98,3 +98,11 @@ def test_gpu_estimate_spreads_whole_jobs_largest_first():
     assert makespan(loads, 2) == 10.0             # largest first: 5+3+... greedy, not the optimum 9
     est = gpu_estimate({f"j{i}": v * 1e12 for i, v in enumerate(loads)}, {"bf16": 100e12}, 0.5, gpus=(1, 2))
     assert est == {1: {"bf16": 18e12 / 50e12}, 2: {"bf16": 10e12 / 50e12}}
+
+
+def test_gpu_estimate_with_sharded_searches_splits_all_but_the_sequential_part():
+    """Issue 31: each job's searches over all N GPUs, its Algorithm 1 updates (sequential) on one, jobs in turn."""
+    jobs, seq = {"search": 8e12, "alg1": 10e12}, {"alg1": 2e12}
+    est = gpu_estimate(jobs, {"bf16": 100e12}, 0.5, gpus=(1, 4), sequential=seq)
+    assert math.isclose(est[1]["bf16"], 18e12 / 50e12)                         # one GPU: everything in turn
+    assert math.isclose(est[4]["bf16"], (8e12 / 4 + 8e12 / 4 + 2e12) / 50e12)     # 6e12 of 18e12
