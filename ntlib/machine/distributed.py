@@ -53,6 +53,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ntlib.data.dataset import load_dataset
 from ntlib.data.targets import load_targets
 from ntlib.machine.device import resolve_device, to_device
+from ntlib.machine.sharding import gather, shard
 from ntlib.methods.evaluate import evaluate_nll, take
 from ntlib.methods.gibbs_enum import gibbs_enum
 from ntlib.methods.hits import hit_rate, hits, thresholds
@@ -253,22 +254,7 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
-# -- sharding work items and gathering results ------------------------------------------
-def shard(n_items: int, ranks: Ranks | None) -> list[int]:
-    """Indices of the items (of ``n_items``) this rank handles: ``rank::world``."""
-    return list(range(n_items))[ranks.rank::ranks.world] if ranks is not None else list(range(n_items))
-
-
-def gather(local: dict, ranks: Ranks | None, n_items: int) -> list:
-    """The results ``{index: result}`` of every rank, as one list in index order (on every rank)."""
-    merged = {}
-    for part in (ranks.all_gather(local) if ranks is not None else [local]):
-        merged.update(part)
-    if sorted(merged) != list(range(n_items)):
-        raise RuntimeError(f"gather: got results for items {sorted(merged)}, expected 0..{n_items - 1}")
-    return [merged[i] for i in range(n_items)]
-
-
+# -- sharded hit rates (the items split and gathered by ntlib.machine.sharding) ------------
 def sharded_hits(seq2seq, lm, targets: torch.Tensor, thr, hit_types, gcfg, block: int = 100,
                  ranks: Ranks | None = None, progress: bool = False) -> dict:
     """Hit rates (Wilson 95 %) of ``targets`` ``(N, T)``, blocks of ``block`` targets split

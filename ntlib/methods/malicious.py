@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ntlib.data.dataset import PAD, PairTensors, Vocab, trim
 from ntlib.machine.device import autocast, model_device
+from ntlib.machine.sharding import gather, shard
 from ntlib.methods.evaluate import seq2seq_nll
 from ntlib.methods.gibbs_enum import gibbs_enum, lm_trigger_logprobs
 from ntlib.methods.hits import Thresholds, criteria, hit_rate, hits
@@ -244,13 +245,11 @@ def search_batch(model, lm, y: torch.Tensor, gcfg: GibbsConfig, io: bool, gen: t
     dev = model_device(model)
     with autocast(dev, bf16):
         starts = draw_starts(model, lm, io, len(y), gcfg, gen, init)
-    firsts = list(range(0, len(y), block))
-    mine = firsts[ranks.rank::ranks.world] if ranks is not None else firsts
-    local = {b: gibbs_enum(model, y[b:b + block], gcfg, lm=lm, io=io, stop_when=stop_when, bf16=bf16,
-                           starts=[s[b:b + block] for s in starts]).triggers.cpu() for b in mine}
-    for part in (ranks.all_gather(local) if ranks is not None else []):
-        local.update(part)
-    return torch.cat([local[b] for b in firsts]).to(dev)
+    firsts = range(0, len(y), block)
+    local = {i: gibbs_enum(model, y[firsts[i]:firsts[i] + block], gcfg, lm=lm, io=io, stop_when=stop_when, bf16=bf16,
+                           starts=[s[firsts[i]:firsts[i] + block] for s in starts]).triggers.cpu()
+             for i in shard(len(firsts), ranks)}
+    return torch.cat(gather(local, ranks, len(firsts))).to(dev)
 
 
 def _check_first_triggers(first: torch.Tensor, N: int, cfg: MaliciousConfig, gcfg: GibbsConfig) -> None:
