@@ -27,8 +27,8 @@ import torch
 
 from ntlib.data import corpora
 from ntlib.data.corpora import DataError
-from ntlib.data.dataset import EOU, SPECIALS, Corpus, Dataset, Vocab, encode_pairs, encode_sentences
-from ntlib.data.targets import TargetList
+from ntlib.data.dataset import EOU, Corpus, Dataset, Vocab, encode_pairs, encode_sentences
+from ntlib.data.targets import TargetList, sayable
 
 Pair = tuple[list[list[str]], list[str]]        # (context utterances, response), each a token list
 JSON_SUFFIXES = (".jsonl", ".json")
@@ -145,7 +145,7 @@ def read_targets(path: str | Path, vocab, max_len: int, preprocess: bool = True)
         if not line.strip():
             continue
         toks = _utterance(line.strip(), f"{path}:{k}", preprocess)[:max_len]
-        (sentences if all(t in vocab.stoi and t not in SPECIALS for t in toks) else dropped).append(toks)
+        (sentences if sayable(toks, vocab) else dropped).append(toks)
     if not sentences:
         raise DataError(f"{path}:1: no target left: {len(dropped)} target(s), each with a word outside the "
                         f"{len(vocab):,}-word vocabulary (e.g. {' '.join(dropped[0]) if dropped else '–'!r})")

@@ -44,6 +44,11 @@ def target_list_path(name: str, data_dir: str | Path | None = None) -> Path:
     return root / rel
 
 
+def sayable(tokens, vocab: Vocab) -> bool:
+    """Every word of a target is one the model can emit: in ``vocab`` and not a special token (``<unk>`` included)."""
+    return all(t in vocab.stoi and t not in SPECIALS for t in tokens)
+
+
 def load_targets(name: str, vocab: Vocab, data_dir: str | Path | None = None,
                  path: str | Path | None = None, max_targets: int | None = None,
                  seed: int = 1, *, max_len: int) -> TargetList:
@@ -67,7 +72,7 @@ def load_targets(name: str, vocab: Vocab, data_dir: str | Path | None = None,
     if len(lines) % group:
         raise ValueError(f"{path}: {len(lines)} lines is not a multiple of {group} (list {name!r})")
     def known(line):
-        return all(t in vocab.stoi and t not in SPECIALS for t in line.split())
+        return sayable(line.split(), vocab)
     groups = [lines[i:i + group] for i in range(0, len(lines), group)]
     dropped = [ln.strip() for g in groups if not known(g[0]) for ln in g]
     groups = [g for g in groups if known(g[0])]

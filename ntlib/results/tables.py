@@ -341,13 +341,14 @@ def paired_hits_table(before: dict, after: dict | None = None, after_name: str =
     """Hits of one model before and after negative training, target by target ({row: hit record with ``hits``}; the
     same rows in ``after``): k of N each, the discordant pairs (fell / rose) and the exact one-sided McNemar p of
     "fell". One model: a description of this run, not a verdict about the method."""
+    def hits(r):                          # a tensor (in memory) or a 0/1 list (from the results JSON)
+        return [bool(x) for x in (r["hits"].tolist() if hasattr(r["hits"], "tolist") else r["hits"])]
     rows = {}
     for key, b in before.items():
-        hb = [bool(x) for x in (b["hits"].tolist() if hasattr(b["hits"], "tolist") else b["hits"])]
+        hb = hits(b)
         row = {"before": f"{sum(hb)} / {len(hb)}"}
         if after is not None:
-            a = after[key]
-            ha = [bool(x) for x in (a["hits"].tolist() if hasattr(a["hits"], "tolist") else a["hits"])]
+            ha = hits(after[key])
             fell, rose = stats.paired_counts(hb, ha)
             row |= {after_name: f"{sum(ha)} / {len(ha)}", "fell / rose": f"{fell} / {rose}",
                     "McNemar p (one-sided, fell)": f"{stats.mcnemar_fell(fell, rose):.3g}"}

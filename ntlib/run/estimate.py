@@ -275,12 +275,13 @@ def estimate(profile: str = "paper", corpus: str = "switchboard", device: str | 
         N, io = sizes[lst], ht.startswith("io_")
         updates = m.iterations * math.ceil(N / m.target_batch) * m.max_neg_updates
         alg1 += m.iterations * search(N, io) + updates * u["alg1_update"]
-        job = m.iterations * search_flop(N, io) + updates * flops["alg1_update"]
-        sequential[f"Algorithm 1 run {i + 1} ({lst}, {ht})"] = updates * flops["alg1_update"]
+        name = f"Algorithm 1 run {i + 1} ({lst}, {ht})"
+        sequential[name] = updates * flops["alg1_update"]
+        job = m.iterations * search_flop(N, io) + sequential[name]
         if i < len(runs) - 1:                 # the no-FWA run is not re-evaluated
             after += search(sizes["train"], io) + search(sizes["test"], io)
             job += search_flop(sizes["train"], io) + search_flop(sizes["test"], io)
-        jobs[f"Algorithm 1 run {i + 1} ({lst}, {ht})"] = job
+        jobs[name] = job
     add("03", f"Algorithm 1 ({len(runs)} runs)", f"Σ_runs {m.iterations} iterations × (search of the list "
         f"+ ⌈N/{m.target_batch}⌉ × {m.max_neg_updates} updates × {u['alg1_update']:.3g} s)", alg1)
     add("03", "hit rates after Alg. 1, overlap", f"{len(runs) - 1} runs × searches on train + test; 3 × "

@@ -4,7 +4,8 @@
 counter does not see); ``search_flops`` splits a gibbs-enum row-position into the eq. 10 gradient and one
 scored candidate; ``gpu_estimate`` spreads the independent pieces of work (each baseline's searches, each
 Algorithm 1 run with its re-evaluation) over N GPUs largest first, or shards every piece's searches over all N,
-at a stated fraction of a stated matmul peak — derived, not measured. ``python -m ntlib.run.reproduce --estimate`` prints it under the measured estimate.
+at a stated fraction of a stated matmul peak — derived, not measured. ``python -m ntlib.run.reproduce --estimate``
+prints it under the measured estimate.
 """
 from __future__ import annotations
 
