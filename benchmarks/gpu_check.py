@@ -34,10 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 import ntlib  # noqa: E402,F401  (pins torch's float path before torch loads, here and in the subprocesses)
 
-UNIT_TESTS = ["tests/test_device.py", "tests/test_models.py", "tests/test_train.py", "tests/test_decode.py",
-              "tests/test_gibbs_enum.py", "tests/test_malicious.py", "tests/test_frequent.py",
-              "tests/test_gan.py", "tests/test_mmi.py", "tests/test_metrics.py", "tests/test_bf16.py",
-              "tests/test_estimate.py"]
+UNIT_TESTS = ["tests/unit/test_device.py", "tests/unit/test_models.py", "tests/unit/test_train.py",
+              "tests/unit/test_decode.py", "tests/unit/test_gibbs_enum.py", "tests/unit/test_gibbs_enum_lockstep.py",
+              "tests/unit/test_malicious.py", "tests/unit/test_frequent.py", "tests/unit/test_gan.py",
+              "tests/unit/test_mmi.py", "tests/unit/test_metrics.py", "tests/unit/test_device_bf16.py",
+              "tests/unit/test_estimate.py"]
+QUICK_TESTS = ["tests/unit/test_device.py", "tests/unit/test_device_bf16.py"]
 
 
 def run(name: str, cmd: list[str], out: Path, timeout: float, env: dict, summary: dict, mode: str = "w") -> None:
@@ -164,8 +166,10 @@ def main(argv=None) -> int:
               "import ntlib.machine.device as d; print('ntlib resolve_device:', d.resolve_device())\n")
     run("env", ["nvidia-smi"], out / "env.txt", 20, env, summary)
     run("env-python", [py, "-c", env_py], out / "env.txt", 60, env, summary, mode="a")
-    tests = ["tests/test_device.py", "tests/test_bf16.py"] if a.quick else UNIT_TESTS
-    tests = [t for t in tests if (ROOT / t).exists()]
+    tests = QUICK_TESTS if a.quick else UNIT_TESTS
+    missing = [t for t in tests if not (ROOT / t).exists()]
+    if missing:        # pytest without files would run the whole suite: a moved test file is this script's bug
+        raise SystemExit(f"gpu_check: test files not found (moved?): {', '.join(missing)}")
     run("tests", [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *tests],
         out / "pytest.txt", limits["tests"], env, summary)
     quick = ["--quick"] if a.quick else []

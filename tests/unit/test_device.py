@@ -2,7 +2,7 @@
 device-free checkpoints, and every stage run with an explicit ``device``.
 
 The stages run on ``DEV`` = ``resolve_device()``: the CPU here, CUDA on a GPU machine run with
-``NTLIB_DEVICE=cuda`` (benchmarks/gpu_check.sh). On the CPU the results must equal those of the
+``NTLIB_DEVICE=cuda`` (benchmarks/gpu_check.py). On the CPU the results must equal those of the
 plain CPU call bit for bit; on CUDA they are compared within the tolerances stated below.
 """
 import contextlib
@@ -212,3 +212,14 @@ def test_gan_with_device(toy):
     ok = [math.isclose(a["ppl"], b["ppl"], rel_tol=0 if DEV.type == "cpu" else 1e-3)
           for a, b in zip(r_dev.selection, r_cpu.selection)]
     assert all(ok)
+
+
+def test_the_gpu_checks_test_files_exist():
+    """benchmarks/gpu_check.py runs these on a lent GPU: a moved file would be found missing there, in its few minutes."""
+    import importlib.util
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("gpu_check", root / "benchmarks" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    assert [t for t in gpu_check.UNIT_TESTS + gpu_check.QUICK_TESTS if not (root / t).is_file()] == []
