@@ -18,6 +18,7 @@ from ntlib.results import display
 
 TMP_MARK = ".ntlib-tmp-"     # in every temporary file's name, with the writer's pid after it
 LOCK_NAME = ".lock"          # run_lock's file in a locked folder (gitignored)
+WRITE_LOG = "NTLIB_WRITE_LOG"   # environment: a file to which every atomic write appends the path it wrote
 
 
 def _umask() -> int:
@@ -32,7 +33,8 @@ def atomic_path(path: str | Path, suffix: str = ".tmp"):
     delete it when the block fails — a reader never sees a half-written file. The one
     mechanism behind every atomic write in ntlib (reports, checkpoints, corpus cache, downloads).
     The file gets the permissions of a plain ``open`` (0666 less the umask), not mkstemp's 0600;
-    its name holds the writer's pid, so :func:`clean_stale_tmp` can remove it after a kill."""
+    its name holds the writer's pid, so :func:`clean_stale_tmp` can remove it after a kill. With
+    ``$NTLIB_WRITE_LOG`` set, the written path is appended to that file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}{os.getpid()}-", suffix=suffix)
@@ -41,6 +43,9 @@ def atomic_path(path: str | Path, suffix: str = ".tmp"):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+        if os.environ.get(WRITE_LOG):     # stages run side by side: which one wrote what (ntlib.run.reproduce)
+            with open(os.environ[WRITE_LOG], "a", encoding="utf-8") as log:
+                log.write(f"{path.resolve()}\n")
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -48,6 +48,7 @@ from ntlib.machine.provenance import code_version, notebook_digest, record
 from ntlib.results.reports import (
     LOCK_NAME,
     TMP_MARK,
+    WRITE_LOG,
     atomic_path,
     clean_stale_tmp,
     read_json,
@@ -60,7 +61,7 @@ from ntlib.run.estimate import estimate, format_estimate
 from ntlib.run.params import COMMITTED_REPORTS, DEFAULT_RUN, _assigned, check_reports_dir, default_reports_dir
 from ntlib.run.profiles import PROFILES, get_profile
 from ntlib.run.publish import publish, update_readme
-from ntlib.stages import BY_NAME, DEFAULT, OPT_IN, StageError
+from ntlib.stages import BY_NAME, DEFAULT, OPT_IN, StageError, needs, upstream
 
 ROOT = Path(__file__).resolve().parents[2]      # the checkout
 STAGES = DEFAULT          # the stages of ntlib.stages.STAGES that `make reproduce` runs
@@ -93,16 +94,19 @@ def stages_data_digest(corpus: str, data_dir=None) -> dict:
 def stage_keys(profile: str, corpus: str, notebooks_dir: Path, data_dir=None,
                device_type: str = "cpu", seed: int = 1) -> dict[str, str]:
     """Cache key per stage: profile (its first baseline seed ``seed``) + corpus + notebook + ntlib sources +
-    the sha256 of the data read + upstream key (+ the device type when not the CPU: GPU arithmetic differs in
-    the last bits). Opt-in stages whose notebook exists are keyed after the default ones."""
-    keys, prev, src = {}, "", _sources_digest()
+    the sha256 of the data read + the keys of the stages it uses (:func:`ntlib.stages.needs`; + the device type
+    when not the CPU: GPU arithmetic differs in the last bits). Opt-in stages whose notebook exists are keyed
+    after the default ones."""
+    keys, src = {}, _sources_digest()
     prof = dataclasses.asdict(get_profile(profile, corpus, seed=seed))
     data = stages_data_digest(corpus, data_dir)
     extra = () if device_type == "cpu" else (device_type,)
     opt_in = tuple(s for s in OPT_IN if (Path(notebooks_dir) / f"{s}.ipynb").is_file())
-    for stage in STAGES + opt_in:
+    keyed = STAGES + opt_in
+    for stage in keyed:
         nb = notebook_digest(notebooks_dir / f"{stage}.ipynb")
-        prev = keys[stage] = config_hash(prof, corpus, nb, src, data, prev, *extra)
+        keys[stage] = config_hash(prof, corpus, nb, src, data, *([keys[u] for u in needs(stage, keyed)] or [""]),
+                                  *extra)
     return keys
 
 
@@ -172,51 +176,150 @@ def _inputs_digest(records: list[dict]) -> str:
     return config_hash(sorted((rel, sha) for r in records for rel, sha in (r.get("outputs") or {}).items()))
 
 
-def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir,
-                threads=None, device="auto", device_type="cpu", seed=1):
-    keys = stage_keys(profile, corpus, notebooks_dir, data_dir, device_type, seed)
-    records, t_all = [], time.time()
-    for i, stage in enumerate(stages, 1):
-        marker = out_dir / f"{stage}.done.json"
-        done = read_json(marker) if marker.exists() else {}
-        stale = _changed_outputs(reports_dir, done.get("outputs"))
-        inputs = _inputs_digest(records)
-        if not force and done.get("key") == keys[stage] and not stale and done.get("inputs") == inputs:
-            rec = {**done, "cached": True}
-            print(f"[{i}/{len(stages)}] {stage}: cached (ran in {rec['seconds']:.0f} s)", flush=True)
-            records.append(rec)
+def waves(stages: tuple[str, ...], concurrent: bool) -> list[list[str]]:
+    """``stages`` in the groups they run in: one stage each, or with ``concurrent`` the stages that use none of
+    each other side by side (notebooks 03, 04 and 05 once 02 is done: :func:`ntlib.stages.upstream`)."""
+    groups: list[list[str]] = []
+    for stage in stages:
+        if concurrent and groups and not set(upstream(stage, tuple(stages))) & set(groups[-1]):
+            groups[-1].append(stage)
+        else:
+            groups.append([stage])
+    return groups
+
+
+def _execute_logged(notebook: Path, output: Path, parameters: dict, cwd: Path, log: Path) -> float:
+    """:func:`execute` in a process of its own whose kernel logs every report it writes to ``log``
+    (:data:`ntlib.results.reports.WRITE_LOG`): stages that run side by side write one reports folder, and the
+    log says which stage wrote what. Returns the seconds it ran."""
+    os.environ[WRITE_LOG] = str(log)
+    t0 = time.time()
+    execute(notebook, output, parameters, cwd)
+    return time.time() - t0
+
+
+def _logged_outputs(log: Path, reports_dir: Path) -> dict[str, str]:
+    """{relpath: sha256} of the files under ``reports_dir`` that a stage's write log names."""
+    if not log.is_file():
+        return {}
+    rels = set()
+    for line in log.read_text(encoding="utf-8").splitlines():
+        try:
+            rels.add(Path(line).relative_to(reports_dir).as_posix())
+        except ValueError:                      # a checkpoint, a cache: not a report
             continue
-        if done.get("key") == keys[stage] and stale and not force:
-            print(f"[{i}/{len(stages)}] {stage}: re-running: {len(stale)} of its reports missing or "
-                  f"changed ({', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''})", flush=True)
-        elif done.get("key") == keys[stage] and not force:
-            print(f"[{i}/{len(stages)}] {stage}: re-running: what the earlier stages wrote has changed", flush=True)
-        print(f"[{i}/{len(stages)}] {stage}: running ...", flush=True)
-        marker.unlink(missing_ok=True)        # a failed run must not leave the previous "done"
-        before, t0 = _snapshot(reports_dir), time.time()
+    return {rel: sha256_file(reports_dir / rel) for rel in sorted(rels) if (reports_dir / rel).is_file()}
+
+
+def _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force, notebooks_dir, out_dir,
+                threads=None, device="auto", device_type="cpu", seed=1, concurrent=False):
+    keys = stage_keys(profile, corpus, notebooks_dir, data_dir, device_type, seed)
+    records, t_all, n = [], time.time(), len(stages)
+    number = {stage: i for i, stage in enumerate(stages, 1)}
+
+    def say(stage, text):
+        print(f"[{number[stage]}/{n}] {stage}: {text}", flush=True)
+
+    def inputs_of(stage):
+        used = upstream(stage, tuple(stages))
+        return _inputs_digest([r for r in records if r["stage"] in used])
+
+    def parameters_for(stage, share):
         parameters = dict(profile=profile, corpus=corpus, run_root=_rel(run_root, notebooks_dir),
                           reports_dir=_rel(reports_dir, notebooks_dir), data_dir=data_dir, device=device)
         if seed != 1:
             parameters["seed"] = seed
-        if threads is not None and declares(notebooks_dir / f"{stage}.ipynb", "threads"):
-            parameters["threads"] = threads
-        execute(notebooks_dir / f"{stage}.ipynb", out_dir / f"{stage}.ipynb", parameters, notebooks_dir)
-        after = _snapshot(reports_dir)
-        outputs = {rel: sha256_file(reports_dir / rel) for rel, st in sorted(after.items())
-                   if before.get(rel) != st}
+        t = threads if threads is not None else (max(1, _notebook_threads() // share) if share > 1 else None)
+        if t is not None and declares(notebooks_dir / f"{stage}.ipynb", "threads"):
+            parameters["threads"] = t
+        return parameters
+
+    def finish(stage, seconds, outputs, inputs, used_threads):
         owners = {rel: r["stage"] for r in records for rel in r.get("outputs", {})}
         clash = [rel for rel in outputs if rel in owners]
         if clash:       # the earlier stage's marker would go stale and the next run would redo it
             raise StageError(f"{stage} rewrote {', '.join(clash)}, a report of {owners[clash[0]]}: "
                              f"each report must have one writer (rename one of them)")
-        rec = {"stage": stage, "key": keys[stage], "inputs": inputs, "seconds": round(time.time() - t0, 1),
+        rec = {"stage": stage, "key": keys[stage], "inputs": inputs, "seconds": round(seconds, 1),
                "profile": profile, "corpus": corpus, "device": device_type,
                "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-               "threads": threads or _notebook_threads(), "outputs": outputs}
-        write_json(rec, marker)               # only after success
-        print(f"[{i}/{len(stages)}] {stage}: done in {rec['seconds']:.0f} s", flush=True)
+               "threads": used_threads or _notebook_threads(), "outputs": outputs}
+        write_json(rec, out_dir / f"{stage}.done.json")       # only after success
+        say(stage, f"done in {rec['seconds']:.0f} s")
         records.append({**rec, "cached": False})
-    return records, t_all
+
+    for group in waves(tuple(stages), concurrent):
+        to_run = []
+        for stage in group:
+            marker = out_dir / f"{stage}.done.json"
+            done = read_json(marker) if marker.exists() else {}
+            stale = _changed_outputs(reports_dir, done.get("outputs"))
+            inputs = inputs_of(stage)
+            if not force and done.get("key") == keys[stage] and not stale and done.get("inputs") == inputs:
+                rec = {**done, "cached": True}
+                say(stage, f"cached (ran in {rec['seconds']:.0f} s)")
+                records.append(rec)
+                continue
+            if done.get("key") == keys[stage] and stale and not force:
+                say(stage, f"re-running: {len(stale)} of its reports missing or changed "
+                           f"({', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''})")
+            elif done.get("key") == keys[stage] and not force:
+                say(stage, "re-running: what the earlier stages wrote has changed")
+            marker.unlink(missing_ok=True)        # a failed run must not leave the previous "done"
+            to_run.append((stage, inputs))
+        if len(to_run) == 1:
+            (stage, inputs), = to_run
+            say(stage, "running ...")
+            before, t0 = _snapshot(reports_dir), time.time()
+            parameters = parameters_for(stage, 1)
+            execute(notebooks_dir / f"{stage}.ipynb", out_dir / f"{stage}.ipynb", parameters, notebooks_dir)
+            after = _snapshot(reports_dir)
+            outputs = {rel: sha256_file(reports_dir / rel) for rel, st in sorted(after.items())
+                       if before.get(rel) != st}
+            finish(stage, time.time() - t0, outputs, inputs, parameters.get("threads", threads))
+        elif to_run:
+            _run_side_by_side(to_run, reports_dir, notebooks_dir, out_dir, parameters_for, say, finish)
+    return sorted(records, key=lambda r: number[r["stage"]]), t_all
+
+
+def _run_side_by_side(to_run, reports_dir, notebooks_dir, out_dir, parameters_for, say, finish):
+    """Run the stages of ``to_run`` [(stage, inputs)] at once, each papermill in a process of its own; each
+    stage's outputs are the reports its write log names. A failed stage lets the others finish (their
+    markers are written) and is raised after them."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    names = [stage for stage, _ in to_run]
+    before, failures = _snapshot(reports_dir), []
+    params = {stage: parameters_for(stage, len(to_run)) for stage in names}
+    logs = {stage: out_dir / f"{stage}.writes.log" for stage in names}
+    for log in logs.values():
+        log.unlink(missing_ok=True)
+    with ProcessPoolExecutor(len(to_run), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {}
+        for stage in names:
+            say(stage, f"running beside {', '.join(x for x in names if x != stage)} "
+                       f"({params[stage].get('threads', 'default')} thread(s)) ...")
+            futures[stage] = pool.submit(_execute_logged, notebooks_dir / f"{stage}.ipynb", out_dir / f"{stage}.ipynb",
+                                         params[stage], notebooks_dir, logs[stage])
+        for stage, inputs in to_run:                  # markers in stage order, whichever ends first
+            try:
+                seconds = futures[stage].result()
+            except Exception as e:                    # StageError from the child, or a dead worker process
+                failures.append(e if isinstance(e, StageError) else StageError(f"{stage}: {type(e).__name__}: {e}"))
+                say(stage, "failed")
+                continue
+            finish(stage, seconds, _logged_outputs(logs[stage], reports_dir), inputs, params[stage].get("threads"))
+    written = {rel for stage in names for rel in _logged_outputs(logs[stage], reports_dir)}
+    after = _snapshot(reports_dir)
+    stray = sorted(rel for rel, st in after.items() if before.get(rel) != st and rel not in written)
+    if stray:
+        print(f"warning: changed while {', '.join(names)} ran, by none of ntlib's report writers (not recorded "
+              f"as any stage's report): {', '.join(stray[:5])}{' ...' if len(stray) > 5 else ''}", flush=True)
+    if failures:
+        if len(failures) > 1:
+            raise StageError("; ".join(str(f) for f in failures)) from failures[0]
+        raise failures[0]
 
 
 def _notebook_threads() -> int:
@@ -254,16 +357,20 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
               reports_dir: str | Path | None = None, data_dir: str | None = None,
               stages: tuple[str, ...] = STAGES, force: bool = False,
               notebooks_dir: str | Path = ROOT / "notebooks", threads: int | None = None,
-              device: str | None = None, seed: int = 1) -> list[dict]:
+              device: str | None = None, seed: int = 1, concurrent: bool | None = None) -> list[dict]:
     """Run the numbered notebooks in order; return one record per stage (key, cached, seconds).
     ``threads`` is passed to every notebook that declares it (None: the notebooks' default,
     every core or ``$NTLIB_THREADS``); the timings go to ``timings.json`` and are printed.
     ``device``: the notebooks' device setting (``None``: ``$NTLIB_DEVICE`` or auto). ``seed``: the first
     baseline's seed (the profile trains ``Profile.baselines`` from it); another than 1 is not the committed
     run: its reports go to ``reports/<corpus>-<profile>-custom-<hash>/`` and its runs to
-    ``runs/reproduce-<corpus>-<profile>-seed<seed>/``."""
+    ``runs/reproduce-<corpus>-<profile>-seed<seed>/``. ``concurrent``: stages that use none of each other's
+    models or reports (03, 04 and 05) run side by side, each with its share of the threads unless ``threads``
+    says otherwise (None: on a GPU, where their small kernels leave it mostly idle; not on the CPU, whose
+    cores one stage already uses). The numbers are the same either way at the same thread count."""
     device = device if device is not None else os.environ.get(ENV, "auto")
     device_type = resolve_device(device).type          # a bad setting fails here, not in stage 2
+    concurrent = device_type == "cuda" if concurrent is None else concurrent
     notebooks_dir = Path(notebooks_dir)
     changed = {"seed": seed} if seed != 1 else {}
     reports_dir = Path(reports_dir or default_reports_dir(profile, corpus, changed)).resolve()
@@ -277,7 +384,7 @@ def reproduce(profile: str = "small", corpus: str = "switchboard", run_root: str
         clean_stale_tmp(run_root)                       # left by a kill mid-write (writer not alive)
         clean_stale_tmp(reports_dir)
         records, t_all = _run_stages(profile, corpus, run_root, reports_dir, data_dir, stages, force,
-                                     notebooks_dir, out_dir, threads, device, device_type, seed)
+                                     notebooks_dir, out_dir, threads, device, device_type, seed, concurrent)
     total = time.time() - t_all
     write_json({"profile": profile, "corpus": corpus, "seed": seed, "wall_seconds": round(total, 1),
                 "stages": records}, out_dir / "reproduce.json")      # the panel follows the newest
@@ -322,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"(default {ATOL})")
     ap.add_argument("--device", default=None, help="auto (CUDA when present, else CPU), cpu, cuda "
                     "or cuda:N; default $NTLIB_DEVICE or auto")
+    ap.add_argument("--concurrent", action=argparse.BooleanOptionalAction, default=None,
+                    help="run 03, 04 and 05 side by side once 02 is done, each with its share of the threads "
+                         "(default: on with a GPU, off on the CPU)")
     ap.add_argument("--estimate", action="store_true", help="run nothing: time a few steps of every "
                     "stage on the device and print the profile's expected time per stage and in all")
     ap.add_argument("--nominal", action="store_true", help="with --estimate: Appendix B's counts and synthetic "
@@ -351,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.publish and a.seed != 1:
         ap.error("--publish: only the committed run (seed 1) is published over notebooks/")
     reproduce(a.profile, a.corpus, a.run_root, a.reports_dir, a.data_dir, tuple(a.stages), a.force,
-              threads=a.threads, device=a.device, seed=a.seed)
+              threads=a.threads, device=a.device, seed=a.seed, concurrent=a.concurrent)
     if a.publish:
         for path in publish(a.profile, a.corpus, a.run_root, stages=tuple(a.stages)):
             print(f"published {path}")

@@ -25,14 +25,17 @@ class Stage:
     results: str | None       # results/<results>_<corpus>.json
     title: str
     opt_in: bool = False      # beyond the paper: run only when named (make compare-losses)
+    needs: tuple[str, ...] | None = None   # the stages whose models or reports it uses; None: every stage before it
 
 
 STAGES = (
     Stage("01_data", "corpus", "data", "Data (App. B, Table 7)"),
     Stage("02_baselines", "baselines", "baselines", "Baseline models (§2, §4.1, Table 8)"),
-    Stage("03_malicious", "malicious_response", "malicious", "The malicious response problem (§3.2, §4.2, Table 3)"),
-    Stage("04_frequent", "frequent_response", "frequent", "The frequent response problem (§3.3, §4.3, Tables 4, 5, 9)"),
-    Stage("05_gan_mmi", "gan_mmi", "gan_mmi", "GAN and MMI-antiLM (App. E, Table 4)"),
+    Stage("03_malicious", "malicious_response", "malicious", "The malicious response problem (§3.2, §4.2, Table 3)",
+          needs=("02_baselines",)),
+    Stage("04_frequent", "frequent_response", "frequent", "The frequent response problem (§3.3, §4.3, Tables 4, 5, 9)",
+          needs=("02_baselines",)),
+    Stage("05_gan_mmi", "gan_mmi", "gan_mmi", "GAN and MMI-antiLM (App. E, Table 4)", needs=("02_baselines",)),
     Stage("06_tables", "paper_tables", None, "Tables 3, 4, 8, 9 with verdicts"),
     Stage("07_negative_losses", "losses_compared", "negative_losses", "Negative losses compared (beyond the paper)",
           opt_in=True),
@@ -43,6 +46,25 @@ BY_NAME = {s.name: s for s in STAGES}
 DEFAULT = tuple(s.name for s in STAGES if not s.opt_in)       # what `make reproduce` runs
 OPT_IN = tuple(s.name for s in STAGES if s.opt_in)
 TABLE_STAGES = tuple(s.results for s in STAGES if s.results and not s.opt_in)   # what notebook 06 reads
+
+
+def needs(name: str, among: tuple[str, ...] = tuple(BY_NAME)) -> tuple[str, ...]:
+    """The stages of ``among`` that ``name`` uses directly: its ``needs``, or every stage of ``among`` before it."""
+    s = stage(name)
+    before = among[:among.index(name)] if name in among else tuple(x for x in among if x != name)
+    return before if s.needs is None else tuple(x for x in s.needs if x in among)
+
+
+def upstream(name: str, among: tuple[str, ...] = tuple(BY_NAME)) -> tuple[str, ...]:
+    """Every stage of ``among`` that ``name`` uses, directly or through another (in ``among``'s order):
+    03, 04 and 05 use 01 and 02 only, so they may run side by side (``reproduce --concurrent``)."""
+    found, todo = set(), list(needs(name, among))
+    while todo:
+        s = todo.pop()
+        if s not in found:
+            found.add(s)
+            todo.extend(needs(s, among))
+    return tuple(x for x in among if x in found)
 
 
 class StageError(RuntimeError):

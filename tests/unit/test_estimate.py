@@ -7,7 +7,7 @@ from ntlib.data.dataset import EOS, PAD
 from ntlib.methods import gibbs_enum, triggers
 from ntlib.methods.models import LSTMLM, Seq2Seq
 from ntlib.run.config import GibbsConfig, ModelConfig
-from ntlib.run.estimate import _synthetic, estimate, format_estimate
+from ntlib.run.estimate import _hms, _synthetic, estimate, format_estimate
 from ntlib.run.flops import count_flops, gpu_estimate, makespan, search_flops
 from ntlib.run.profiles import get_profile
 from ntlib.run.reproduce import main
@@ -36,6 +36,9 @@ def test_estimate_smoke_covers_every_stage():
     assert seq.formula.startswith("2 × (") and seq.seconds >= 2 * steps * e["units"]["seq2seq_step"]
     text = format_estimate(e)
     assert "total expected" in text and "Algorithm 1" in text and e["device"] == "cpu"
+    by_nb = {k: sum(r.seconds for r in e["rows"] if r.notebook == k) for k in ("02", "03", "04", "05")}
+    side = by_nb["02"] + max(by_nb["03"], by_nb["04"], by_nb["05"])      # 03-05 side by side: 02 + the longest
+    assert f"side by side (reproduce --concurrent, the default on a GPU): between {_hms(side)}" in text
 
 
 def test_estimate_flag_prints_and_runs_nothing(capsys, tmp_path):
