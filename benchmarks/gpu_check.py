@@ -13,7 +13,8 @@ training fall back to synthetic batches of the same shapes (said in the output).
 Steps, each in its own subprocess with a timeout, so one failure still runs the others:
   1. env        nvidia-smi, torch / CUDA versions, packages           → env.txt
   2. tests      NTLIB_DEVICE=<device> pytest -q on the unit tests     → pytest.txt
-  3. bench      benchmarks/train_throughput.py + gibbs_enum.py        → benchmarks.txt
+  3. bench      benchmarks/train_throughput.py + gibbs_enum.py, and (not --quick) the training
+                step under torch.compile(mode="reduce-overhead"): CUDA graphs  → benchmarks.txt
   4. estimate   python -m ntlib.run.reproduce --profile paper --estimate  → estimate.txt
   5. train      Table 8's paper-size LM and seq2seq (emb 300 / hidden 600, SGD LR 1, batch 64,
                 dropout 0.3, clip 5) for --train-seconds each: loss curve, tokens/s, valid PPL
@@ -147,11 +148,11 @@ def main(argv=None) -> int:
                "ntlib_data": env.get("NTLIB_DATA"), "steps": {}}
     train_s = 5.0 if a.quick else a.train_seconds
 
-    # timeouts (s): tests 100, benchmarks 60 + 150 (the gibbs-enum benchmark took > 45 s on an H200),
-    # estimate 75, each training train_s + 30
+    # timeouts (s): tests 100, benchmarks 60 + 150 (the gibbs-enum benchmark took > 45 s on an H200) + 150
+    # (compiled training), estimate 75, each training train_s + 30
     # (start, data, valid PPL) — about 8 minutes when every step runs to its limit
     limits = {"tests": 120, "bench": 60, "gibbs": 60, "estimate": 60} if a.quick else \
-        {"tests": 100, "bench": 60, "gibbs": 150, "estimate": 75}
+        {"tests": 100, "bench": 60, "gibbs": 150, "estimate": 75, "compile": 150}
 
     env_py = ("import sys, torch, importlib\n"
               "print('python', sys.version.split()[0], '| torch', torch.__version__, '| cuda', torch.version.cuda,"
@@ -177,6 +178,13 @@ def main(argv=None) -> int:
         out / "benchmarks.txt", limits["bench"], env, summary)
     run("bench-gibbs", [py, "benchmarks/gibbs_enum.py", "--device", a.device, *quick],
         out / "benchmarks.txt", limits["gibbs"], env, summary, mode="a")
+    left = a.budget - (time.time() - t_start) - limits["estimate"] - 2 * 70     # keep the estimate and training
+    if not a.quick and left >= 60:   # issue 31: do torch.compile / CUDA graphs pay for the launch-bound training?
+        run("bench-compile", [py, "benchmarks/train_throughput.py", "--device", a.device, "--no-cpu",
+                              "--compile", "reduce-overhead"], out / "benchmarks.txt", min(limits["compile"], left),
+            env, summary, mode="a")
+    elif not a.quick:
+        summary["steps"]["bench-compile"] = {"status": f"skipped: {left:.0f} s of the budget left", "seconds": 0}
     run("estimate", [py, "-m", "ntlib.run.reproduce", "--profile", "smoke" if a.quick else "paper", "--estimate",
                      "--device", a.device], out / "estimate.txt", limits["estimate"], env, summary)
     results = {}

@@ -12,7 +12,13 @@ prints the fraction of that peak reached. Run: ``.venv/bin/python benchmarks/tra
 When CUDA is present (``--device auto|cuda``) the small and paper presets are also timed on the
 GPU, in fp32 and under bf16 autocast, against the card's measured fp32 and bf16 matmul peaks
 (8192² GEMMs; fp32 without TF32, torch's default). ``--no-cpu`` skips the CPU rows,
-``--quick`` is a short rehearsal (one thread, 8 steps).
+``--quick`` is a short rehearsal (one thread, 8 steps). ``--compile MODE`` adds, beside each eager row, the
+same steps with the loss (model forward + NLL) under ``torch.compile(dynamic=True, mode=MODE)`` —
+``default`` (inductor's fused kernels) or ``reduce-overhead`` (CUDA graphs as well, on a GPU) — and prints the
+ratio compiled / eager (issue 31: do they pay for the launch-bound training steps?). Compilation happens in the
+warm-up steps, which are not timed. On this 2-core CPU (``--quick --compile default``, 1 thread, 8 steps,
+2026-12-05): smoke 1.25×, small 0.90× — it does not pay at the small size, and ntlib's training does not use it.
+Not yet measured on a GPU (``benchmarks/gpu_check.py`` runs it there).
 """
 from __future__ import annotations
 
@@ -85,23 +91,27 @@ def cuda_mm_peak(device, dtype: torch.dtype, n: int = 8192, reps: int = 10) -> f
 
 
 def measure(name: str, data: PairTensors, device=torch.device("cpu"), bf16: bool = False,
-            peak: float | None = None, steps: int = STEPS) -> dict:
+            peak: float | None = None, steps: int = STEPS, compile_mode: str | None = None) -> dict:
     cfg = PROFILES[name].seq2seq
+    loss = evaluate.LOSSES["seq2seq"]
+    if compile_mode:
+        loss = torch.compile(loss, dynamic=True, mode=compile_mode)
     torch.manual_seed(0)
     model = build_model("seq2seq", V, cfg).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, fused=True)   # as fit
     index = train.epoch_batches(evaluate.sort_lengths(data), BATCH, None, torch.Generator().manual_seed(0))
     batches = [to_device(data.subset(i), device) for i in index[:WARMUP + steps]]
-    train.train_epoch(model, opt, batches[:WARMUP], evaluate.LOSSES["seq2seq"], 5.0, progress=False, bf16=bf16)
+    train.train_epoch(model, opt, batches[:WARMUP], loss, 5.0, progress=False, bf16=bf16)
     synchronize(device)
-    stats = train.train_epoch(model, opt, batches[WARMUP:], evaluate.LOSSES["seq2seq"], 5.0,
+    stats = train.train_epoch(model, opt, batches[WARMUP:], loss, 5.0,
                               progress=False, bf16=bf16)    # each step reads the loss: synchronised
     flops = sum(step_flops(b, cfg.emb, cfg.hidden) for b in batches[WARMUP:])
     peak = mm_gflops(cfg.hidden) if peak is None else peak
     achieved = flops / stats["seconds"] / 1e9
     where = f"{torch.get_num_threads()} thread(s)" if device.type == "cpu" else torch.cuda.get_device_name(device)
     return {"preset": name, "emb/hidden": f"{cfg.emb}/{cfg.hidden}", "device": where,
-            "dtype": "bf16 autocast" if bf16 else "fp32", "tokens/s": stats["tokens"] / stats["seconds"],
+            "dtype": "bf16 autocast" if bf16 else "fp32", "compiled": compile_mode or "eager",
+            "tokens/s": stats["tokens"] / stats["seconds"],
             "pairs/s": steps * BATCH / stats["seconds"], "GFLOP/s": achieved,
             "mm GFLOP/s": peak, "% of mm peak": 100 * achieved / peak}
 
@@ -112,6 +122,8 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="auto", help="auto: the CPU rows, plus CUDA rows when present")
     ap.add_argument("--no-cpu", action="store_true", help="skip the CPU rows")
     ap.add_argument("--quick", action="store_true", help="one thread, 8 steps, smoke/small presets")
+    ap.add_argument("--compile", choices=("default", "reduce-overhead"), default=None,
+                    help="also time each row with the loss under torch.compile(mode=...); print compiled / eager")
     a = ap.parse_args(argv)
     dev = resolve_device(a.device)
     steps = 8 if a.quick else STEPS
@@ -121,8 +133,9 @@ def main(argv=None) -> None:
         for threads in ((1,) if a.quick else THREADS):
             torch.set_num_threads(threads)
             for name in (("smoke", "small") if a.quick else ("smoke", "small", "paper")):
-                rows.append(measure(name, data, steps=steps))
-                print(rows[-1], flush=True)
+                for mode in (None, a.compile) if a.compile else (None,):
+                    rows.append(measure(name, data, steps=steps, compile_mode=mode))
+                    print(rows[-1], flush=True)
     if dev.type == "cuda":
         peaks = {False: cuda_mm_peak(dev, torch.float32), True: cuda_mm_peak(dev, torch.bfloat16)}
         print(f"{torch.cuda.get_device_name(dev)}: measured matmul peak fp32 {peaks[False] / 1e3:.1f} TFLOP/s, "
@@ -130,9 +143,15 @@ def main(argv=None) -> None:
               flush=True)
         for name in ("small", "paper"):
             for bf16 in (False, True):
-                rows.append(measure(name, data, dev, bf16, peaks[bf16], steps=max(steps, 20)))
-                print(rows[-1], flush=True)
-    print(pd.DataFrame(rows).round(1).to_markdown(index=False))
+                for mode in (None, a.compile) if a.compile else (None,):
+                    rows.append(measure(name, data, dev, bf16, peaks[bf16], steps=max(steps, 20), compile_mode=mode))
+                    print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    if a.compile and len(table):   # each compiled row beside its eager row: the ratio of their tokens/s
+        key = ["preset", "device", "dtype"]
+        eager = table[table.compiled == "eager"].set_index(key)["tokens/s"]
+        table["× eager"] = [r["tokens/s"] / eager[tuple(r[k] for k in key)] for _, r in table.iterrows()]
+    print(table.round(2).to_markdown(index=False))
 
 
 if __name__ == "__main__":
