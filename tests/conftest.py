@@ -6,6 +6,7 @@ from pathlib import Path
 import nbrefs
 import pytest
 import torch
+from toys import shared_data_missing
 
 from ntlib.machine.kernel import ensure_installed
 
@@ -67,16 +68,6 @@ def hf_installed() -> bool:
     except ImportError:
         return False
     return True
-
-
-def shared_data_missing() -> str | None:
-    """Why the Switchboard files the notebooks read cannot be resolved, or None when they can."""
-    from ntlib.data import sources
-    try:
-        sources.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", sources.OFFICIAL_VALID)])
-    except sources.DataError as e:
-        return str(e)
-    return None
 
 
 @pytest.fixture(autouse=True)

@@ -170,3 +170,13 @@ def malicious_results(base_train=None, base_test=None, after_train=None, after_t
                     "baseline": base, "neg_train": neg, "ablation": {}})
     return {"gibbs": {"sweeps": 1, "candidates": 6, "restarts": 1}, "malicious": {"iterations": 2},
             "per_baseline": per}
+
+
+def shared_data_missing() -> str | None:
+    """Why the Switchboard files the notebooks read cannot be resolved, or None when they can."""
+    from ntlib.data import sources
+    try:
+        sources.resolve_data([("swda/swb1_dialogact_annot.tar.gz", "swda/split_official.tsv", sources.OFFICIAL_VALID)])
+    except sources.DataError as e:
+        return str(e)
+    return None

@@ -2,6 +2,7 @@
 import math
 
 import torch
+from toys import shared_data_missing
 
 from ntlib.data.dataset import EOS, PAD
 from ntlib.methods import gibbs_enum, triggers
@@ -12,6 +13,8 @@ from ntlib.run.flops import count_flops, gpu_estimate, makespan, search_flops
 from ntlib.run.profiles import get_profile
 from ntlib.run.reproduce import main
 
+NOMINAL = shared_data_missing() is not None   # without the shared corpus: Appendix B's counts, synthetic batches
+
 # smoke, 2 baselines: the 0.5k list × 2 hit types on each, 2 more lists × 2 hit types on the first, the ablation
 # and no-FWA runs; 2 thresholds × 2 baselines; a GAN per baseline
 STAGES = {"LM training", "seq2seq × 2 training", "test PPL, greedy, beam", "baseline hit rates",
@@ -20,7 +23,7 @@ STAGES = {"LM training", "seq2seq × 2 training", "test PPL, greedy, beam", "bas
 
 
 def test_estimate_smoke_covers_every_stage():
-    e = estimate("smoke", "switchboard", device="cpu")
+    e = estimate("smoke", "switchboard", device="cpu", nominal=NOMINAL)
     assert {r.stage for r in e["rows"]} == STAGES
     assert {r.notebook for r in e["rows"]} == {"02", "03", "04", "05"}
     assert all(math.isfinite(r.seconds) and r.seconds > 0 for r in e["rows"])
@@ -42,7 +45,7 @@ def test_estimate_smoke_covers_every_stage():
 
 
 def test_estimate_flag_prints_and_runs_nothing(capsys, tmp_path):
-    assert main(["--profile", "smoke", "--estimate", "--device", "cpu",
+    assert main(["--profile", "smoke", "--estimate", "--device", "cpu", *(["--nominal"] if NOMINAL else []),
                  "--run-root", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert "estimate: profile smoke" in out and "total expected" in out
