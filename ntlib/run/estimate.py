@@ -39,6 +39,7 @@ from ntlib.results.paper import APPENDIX_B
 from ntlib.run.config import override
 from ntlib.run.flops import EFFICIENCY, H200_PEAK_FLOPS, _flop_targets, count_flops, gpu_estimate, search_flops
 from ntlib.run.profiles import get_profile
+from ntlib.stages import DEFAULT, waves
 
 
 @dataclass
@@ -341,9 +342,10 @@ def format_estimate(e: dict) -> str:
     lines.append("per notebook: " + ", ".join(f"{k} {_hms(v)}" for k, v in by_nb.items()))
     lines.append(f"total expected: {_hms(e['total'])} ({e['total']:.0f} s; upper bounds: untrained "
                  f"decoders run to max_len, every gibbs-enum sweep and Alg. 1 update counted)")
-    side = [by_nb[k] for k in ("03", "04", "05") if k in by_nb]
+    group = {name[:2] for w in waves(DEFAULT, concurrent=True) if len(w) > 1 for name in w}   # 03, 04, 05
+    side = [v for k, v in by_nb.items() if k in group]
     if len(side) > 1:
-        rest = sum(v for k, v in by_nb.items() if k not in ("03", "04", "05"))
+        rest = sum(v for k, v in by_nb.items() if k not in group)
         lines.append(f"with 03, 04 and 05 side by side (reproduce --concurrent, the default on a GPU): between "
                      f"{_hms(rest + max(side))} (02 and the longest of them, if they do not slow each other) and the "
                      f"total above (if each alone keeps the device busy); not measured")

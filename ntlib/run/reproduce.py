@@ -61,7 +61,7 @@ from ntlib.run.estimate import estimate, format_estimate
 from ntlib.run.params import COMMITTED_REPORTS, DEFAULT_RUN, _assigned, check_reports_dir, default_reports_dir
 from ntlib.run.profiles import PROFILES, get_profile
 from ntlib.run.publish import publish, update_readme
-from ntlib.stages import BY_NAME, DEFAULT, OPT_IN, StageError, needs, upstream
+from ntlib.stages import BY_NAME, DEFAULT, OPT_IN, StageError, needs, upstream, waves
 
 ROOT = Path(__file__).resolve().parents[2]      # the checkout
 STAGES = DEFAULT          # the stages of ntlib.stages.STAGES that `make reproduce` runs
@@ -174,18 +174,6 @@ def _inputs_digest(records: list[dict]) -> str:
     """Hash of what the earlier stages wrote ({report: sha256}): a stage reads them, so when any
     of them changed (an earlier stage re-ran, a results file came back) it is not cached."""
     return config_hash(sorted((rel, sha) for r in records for rel, sha in (r.get("outputs") or {}).items()))
-
-
-def waves(stages: tuple[str, ...], concurrent: bool) -> list[list[str]]:
-    """``stages`` in the groups they run in: one stage each, or with ``concurrent`` the stages that use none of
-    each other side by side (notebooks 03, 04 and 05 once 02 is done: :func:`ntlib.stages.upstream`)."""
-    groups: list[list[str]] = []
-    for stage in stages:
-        if concurrent and groups and not set(upstream(stage, tuple(stages))) & set(groups[-1]):
-            groups[-1].append(stage)
-        else:
-            groups.append([stage])
-    return groups
 
 
 def _execute_logged(notebook: Path, output: Path, parameters: dict, cwd: Path, log: Path) -> float:
@@ -302,15 +290,19 @@ def _run_side_by_side(to_run, reports_dir, notebooks_dir, out_dir, parameters_fo
                        f"({params[stage].get('threads', 'default')} thread(s)) ...")
             futures[stage] = pool.submit(_execute_logged, notebooks_dir / f"{stage}.ipynb", out_dir / f"{stage}.ipynb",
                                          params[stage], notebooks_dir, logs[stage])
+        outputs = {}
         for stage, inputs in to_run:                  # markers in stage order, whichever ends first
             try:
                 seconds = futures[stage].result()
             except Exception as e:                    # StageError from the child, or a dead worker process
                 failures.append(e if isinstance(e, StageError) else StageError(f"{stage}: {type(e).__name__}: {e}"))
+                seconds = None
+            outputs[stage] = _logged_outputs(logs[stage], reports_dir)
+            if seconds is None:
                 say(stage, "failed")
-                continue
-            finish(stage, seconds, _logged_outputs(logs[stage], reports_dir), inputs, params[stage].get("threads"))
-    written = {rel for stage in names for rel in _logged_outputs(logs[stage], reports_dir)}
+            else:
+                finish(stage, seconds, outputs[stage], inputs, params[stage].get("threads"))
+    written = {rel for out in outputs.values() for rel in out}
     after = _snapshot(reports_dir)
     stray = sorted(rel for rel, st in after.items() if before.get(rel) != st and rel not in written)
     if stray:

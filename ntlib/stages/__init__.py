@@ -50,9 +50,10 @@ TABLE_STAGES = tuple(s.results for s in STAGES if s.results and not s.opt_in)   
 
 def needs(name: str, among: tuple[str, ...] = tuple(BY_NAME)) -> tuple[str, ...]:
     """The stages of ``among`` that ``name`` uses directly: its ``needs``, or every stage of ``among`` before it."""
-    s = stage(name)
-    before = among[:among.index(name)] if name in among else tuple(x for x in among if x != name)
-    return before if s.needs is None else tuple(x for x in s.needs if x in among)
+    s, order = stage(name), tuple(BY_NAME)
+    if s.needs is None:
+        return tuple(x for x in among if order.index(x) < order.index(name))
+    return tuple(x for x in s.needs if x in among)
 
 
 def upstream(name: str, among: tuple[str, ...] = tuple(BY_NAME)) -> tuple[str, ...]:
@@ -65,6 +66,18 @@ def upstream(name: str, among: tuple[str, ...] = tuple(BY_NAME)) -> tuple[str, .
             found.add(s)
             todo.extend(needs(s, among))
     return tuple(x for x in among if x in found)
+
+
+def waves(stages: tuple[str, ...], concurrent: bool) -> list[list[str]]:
+    """``stages`` in the groups they run in: one stage each, or with ``concurrent`` the stages that use none of
+    each other side by side (notebooks 03, 04 and 05 once 02 is done: :func:`upstream`)."""
+    groups: list[list[str]] = []
+    for name in stages:
+        if concurrent and groups and not set(upstream(name, tuple(stages))) & set(groups[-1]):
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return groups
 
 
 class StageError(RuntimeError):

@@ -6,7 +6,8 @@ import nbformat
 import pytest
 from toys import stage_notebooks
 
-from ntlib.run.reproduce import STAGES, StageError, reproduce, waves
+from ntlib.run.reproduce import STAGES, StageError, reproduce
+from ntlib.stages import waves
 
 SIDE_BY_SIDE = ("03_malicious", "04_frequent", "05_gan_mmi")
 
